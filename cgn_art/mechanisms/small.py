@@ -1,0 +1,177 @@
+"""The small CGN: three light generators that train on a CPU and render at any size.
+
+- shape: class + noise vector -> mask logits at the native size (32 px); the mask is upsampled as
+  logits (bicubic) and squashed afterwards, so a 32 px mask becomes a smooth, crisp 1024 px one.
+- texture and background: class + a spatial noise field -> an RGB field. They are fully
+  convolutional with circular padding, so they know no position: they can only make stationary
+  texture (never a digit shape), tile without seams, and grow to any size by growing the field.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cgn_art.device import pick_device
+from cgn_art.mechanisms.base import Mechanisms, truncated_noise, validate_size
+
+# How much finer than native the texture field is computed when rendering large: 2 keeps texture
+# detail crisp at 512 px for a few milliseconds; beyond the factor the field is upsampled.
+DEFAULT_TEXTURE_DETAIL = 2
+
+
+@dataclass
+class SmallCGNConfig:
+    variant: str = "wildlife"
+    shape_classes: list[str] = field(default_factory=lambda: [str(i) for i in range(10)])
+    texture_classes: list[str] = field(default_factory=lambda: [f"texture {i}" for i in range(10)])
+    background_classes: list[str] = field(default_factory=lambda: [f"background {i}" for i in range(10)])
+    native_size: int = 32
+    shape_noise_dim: int = 32
+    field_channels: int = 8  # noise channels per texture/background field cell (one cell = 4 px)
+    embed_dim: int = 16
+    width: int = 64
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class PixelNorm(nn.Module):
+    """Per-pixel feature normalisation: like BatchNorm for stability, but each image on its own,
+    so an image never depends on what else is in the batch."""
+
+    def forward(self, x):
+        return x * torch.rsqrt(x.pow(2).mean(1, keepdim=True) + 1e-8)
+
+
+class FiLMBlock(nn.Module):
+    """(optional 2x upsample) -> 3x3 conv -> PixelNorm -> class-dependent scale/shift -> LeakyReLU."""
+
+    def __init__(self, cin, cout, embed_dim, upsample, padding_mode):
+        super().__init__()
+        self.upsample = upsample
+        self.conv = nn.Conv2d(cin, cout, 3, padding=1, padding_mode=padding_mode)
+        self.norm = PixelNorm()
+        self.film = nn.Linear(embed_dim, 2 * cout)
+        nn.init.zeros_(self.film.weight)
+        nn.init.zeros_(self.film.bias)
+
+    def forward(self, x, emb):
+        if self.upsample:
+            x = F.interpolate(x, scale_factor=2, mode="nearest")
+        x = self.norm(self.conv(x))
+        scale, shift = self.film(emb)[:, :, None, None].chunk(2, dim=1)
+        return F.leaky_relu(x * (1 + scale) + shift, 0.2)
+
+
+class ShapeMechanism(nn.Module):
+    def __init__(self, cfg: SmallCGNConfig):
+        super().__init__()
+        w = cfg.width
+        self.embed = nn.Linear(len(cfg.shape_classes), cfg.embed_dim, bias=False)
+        self.fc = nn.Linear(cfg.shape_noise_dim + cfg.embed_dim, 2 * w * 4 * 4)
+        self.blocks = nn.ModuleList()
+        channels, res = 2 * w, 4
+        while res < cfg.native_size:
+            self.blocks.append(FiLMBlock(channels, max(channels // 2, 16), cfg.embed_dim, True, "zeros"))
+            channels, res = max(channels // 2, 16), res * 2
+        self.out = nn.Conv2d(channels, 1, 3, padding=1)
+        self.width = 2 * w
+
+    def forward(self, class_weights, noise):
+        emb = self.embed(class_weights)
+        x = F.leaky_relu(self.fc(torch.cat([noise, emb], 1)), 0.2).view(-1, self.width, 4, 4)
+        for block in self.blocks:
+            x = block(x, emb)
+        return self.out(x)  # mask logits
+
+
+class FieldMechanism(nn.Module):
+    """Texture or background: noise field (N, k, s/4, s/4) + class -> RGB (N, 3, s, s)."""
+
+    def __init__(self, cfg: SmallCGNConfig, num_classes: int):
+        super().__init__()
+        w = cfg.width
+        self.embed = nn.Linear(num_classes, cfg.embed_dim, bias=False)
+        self.blocks = nn.ModuleList([
+            FiLMBlock(cfg.field_channels, w, cfg.embed_dim, False, "circular"),
+            FiLMBlock(w, w // 2, cfg.embed_dim, True, "circular"),
+            FiLMBlock(w // 2, w // 4, cfg.embed_dim, True, "circular"),
+        ])
+        self.out = nn.Conv2d(w // 4, 3, 3, padding=1, padding_mode="circular")
+
+    def forward(self, class_weights, noise_field):
+        emb = self.embed(class_weights)
+        x = noise_field
+        for block in self.blocks:
+            x = block(x, emb)
+        return torch.sigmoid(self.out(x))
+
+
+class SmallCGN(nn.Module, Mechanisms):
+    """The CPU-trainable CGN shipped as cgn-art's default model."""
+
+    def __init__(self, config: SmallCGNConfig | None = None, device: str | torch.device | None = "cpu"):
+        nn.Module.__init__(self)
+        self.config = config or SmallCGNConfig()
+        self.name = f"small-{self.config.variant}"
+        self.native_size = self.config.native_size
+        self.shape = ShapeMechanism(self.config)
+        self.texture = FieldMechanism(self.config, len(self.config.texture_classes))
+        self.background = FieldMechanism(self.config, len(self.config.background_classes))
+        self.texture_detail = DEFAULT_TEXTURE_DETAIL
+        self.to(pick_device(device))
+
+    @property
+    def device(self) -> torch.device:  # type: ignore[override]
+        return next(self.parameters()).device
+
+    @property
+    def class_names(self) -> dict[str, list[str]]:
+        c = self.config
+        return {"shape": list(c.shape_classes), "texture": list(c.texture_classes),
+                "background": list(c.background_classes)}
+
+    # Noise --------------------------------------------------------------------------------
+
+    def field_size(self, size: int) -> int:
+        """Side of the texture field (in pixels, a multiple of 4) used for an output of ``size``."""
+        target = min(max(size, self.native_size), self.native_size * self.texture_detail)
+        return 4 * math.ceil(target / 4)
+
+    def noise(self, mechanism: str, seeds: Sequence[int], truncation: float, size: int) -> torch.Tensor:
+        if mechanism == "shape":
+            shape = (self.config.shape_noise_dim,)
+        else:
+            cells = self.field_size(validate_size(size)) // 4
+            shape = (self.config.field_channels, cells, cells)
+        # Each mechanism draws from its own stream, so equal seeds do not mean equal noise.
+        offset = {"shape": 0, "texture": 1_000_003, "background": 2_000_003}[mechanism]
+        return torch.stack([truncated_noise(shape, s + offset, truncation) for s in seeds]).to(self.device)
+
+    # Rendering ----------------------------------------------------------------------------
+
+    def mask_logits(self, class_weights, noise):
+        return self.shape(class_weights, noise)
+
+    def render(self, shape_weights, shape_noise, texture_weights, texture_noise,
+               background_weights, background_noise, size):
+        size = validate_size(size)
+        mask = torch.sigmoid(resize(self.shape(shape_weights, shape_noise), size, smooth=True))
+        foreground = resize(self.texture(texture_weights, texture_noise), size)
+        background = resize(self.background(background_weights, background_noise), size)
+        return mask, foreground.clamp(0, 1), background.clamp(0, 1)
+
+
+def resize(x: torch.Tensor, size: int, smooth: bool = False) -> torch.Tensor:
+    """Resize a square batch; bicubic for mask logits (smooth contours), bilinear for colours,
+    area when shrinking (no aliasing)."""
+    if x.shape[-1] == size:
+        return x
+    if size < x.shape[-1]:
+        return F.interpolate(x, size=(size, size), mode="area")
+    return F.interpolate(x, size=(size, size), mode="bicubic" if smooth else "bilinear", align_corners=False)

@@ -1,0 +1,94 @@
+"""Saving and loading small-CGN weights as safetensors + a JSON config (never pickle)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from cgn_art.errors import CgnArtError
+from cgn_art.mechanisms.small import SmallCGN, SmallCGNConfig
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets" / "models"
+DEFAULT_MODEL = "wildlife"
+FORMAT = "cgn-art/small-cgn"
+
+
+def shipped_models() -> dict[str, Path]:
+    """Name -> folder of every model that ships in assets/models (each holds model.safetensors + config.json)."""
+    if not ASSETS.is_dir():
+        return {}
+    return {p.name: p for p in sorted(ASSETS.iterdir()) if (p / "model.safetensors").is_file()}
+
+
+def save_model(model: SmallCGN, folder: str | Path, extra: dict | None = None) -> Path:
+    """Write ``model.safetensors`` and ``config.json`` (config + ``extra``, e.g. training facts) to ``folder``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(tensors, str(folder / "model.safetensors"))
+    config = {"format": FORMAT, "config": model.config.to_dict(), **(extra or {})}
+    (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    return folder
+
+
+def read_config(folder: Path) -> dict:
+    path = folder / "config.json"
+    if not path.is_file():
+        raise CgnArtError(f"{path}: missing; a model folder needs config.json next to model.safetensors")
+    try:
+        config = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CgnArtError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT or not isinstance(config.get("config"), dict):
+        raise CgnArtError(f"{path}: not a cgn-art small CGN config (expected \"format\": \"{FORMAT}\")")
+    return config
+
+
+def load_model(name_or_path: str | Path = DEFAULT_MODEL, device: str | torch.device | None = "auto") -> SmallCGN:
+    """Load a shipped model by name ('wildlife', 'colored', 'double-colored') or a model folder.
+
+    >>> model = load_model()            # the embedded Wildlife CGN, on the best device
+    >>> model = load_model("colored", device="cpu")
+    """
+    shipped = shipped_models()
+    folder = shipped.get(str(name_or_path)) or Path(name_or_path)
+    if not folder.is_dir():
+        names = ", ".join(shipped) or "none found in assets/models"
+        raise CgnArtError(f"no model named {name_or_path!r}: give a shipped model ({names}) or a folder "
+                          "holding model.safetensors and config.json")
+    config = read_config(folder)
+    try:
+        cfg = SmallCGNConfig(**config["config"])
+    except TypeError as e:
+        raise CgnArtError(f"{folder / 'config.json'}: config does not fit this version of cgn-art ({e})") from None
+    weights = folder / "model.safetensors"
+    if not weights.is_file():
+        raise CgnArtError(f"{weights}: missing; the model folder needs its weights file")
+    try:
+        tensors = load_file(str(weights))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise CgnArtError(f"{weights}: not a readable safetensors file (corrupt or truncated?): {e}") from None
+    model = SmallCGN(cfg, device="cpu")
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    wrong = [k for k in expected if k in tensors and tensors[k].shape != expected[k].shape]
+    if missing or unexpected or wrong:
+        detail = "; ".join(filter(None, [
+            f"missing {', '.join(missing[:3])}" + ("..." if len(missing) > 3 else "") if missing else "",
+            f"unexpected {', '.join(unexpected[:3])}" + ("..." if len(unexpected) > 3 else "") if unexpected else "",
+            f"wrong shape for {', '.join(wrong[:3])}" if wrong else "",
+        ]))
+        raise CgnArtError(f"{weights}: weights do not match config.json ({detail})")
+    model.load_state_dict(tensors)
+    model.eval().requires_grad_(False)
+    return model.to(_device(device))
+
+
+def _device(device):
+    from cgn_art.device import pick_device
+
+    return pick_device(device)
