@@ -1,0 +1,35 @@
+# make run   -> the app at http://127.0.0.1:8501
+# make test  -> the whole test suite
+# Both create .venv (with $(PYTHON)) on first use and reinstall only when requirements change.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+ADDRESS ?= 127.0.0.1
+PORT ?= 8501
+
+.PHONY: run test bench data
+
+run: $(STAMP)
+	$(PY) -m streamlit run app/Home.py --server.address $(ADDRESS) --server.port $(PORT)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	@found=0; for script in benchmarks/*.py; do \
+		[ -e "$$script" ] || continue; found=1; \
+		echo "== $$script"; $(PY) "$$script" || exit 1; \
+	done; [ $$found = 1 ] || echo "no benchmarks/*.py yet"
+
+data: $(STAMP)
+	$(VENV)/bin/cgn-art data build
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# The stamp is newer than the files it installed from; editing either reinstalls.
+$(STAMP): requirements.txt pyproject.toml | $(PY)
+	$(PY) -m pip install -r requirements.txt
+	touch $(STAMP)
