@@ -1,0 +1,155 @@
+"""Caching and widgets every page shares. Pages call the library through these, never a model's layers."""
+from __future__ import annotations
+
+import io
+import random
+from pathlib import Path
+
+import streamlit as st
+from PIL import Image, ImageDraw, ImageFont
+
+import cgn_art
+from cgn_art.io import png_bytes
+
+MAX_GRID = 12  # classes per grid axis; a 1,000-class model would otherwise draw a million tiles
+MAX_SEED = 2**31 - 1
+
+
+# Models ------------------------------------------------------------------------------------
+
+def _weights_version(name_or_folder: str) -> int:
+    """The weights file's mtime, so retrained weights are picked up without restarting the server."""
+    folder = cgn_art.shipped_models().get(name_or_folder) or Path(name_or_folder)
+    try:
+        return (folder / "model.safetensors").stat().st_mtime_ns
+    except OSError:
+        return 0  # load_model raises the readable error
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=8)
+def _load_model(name_or_folder: str, version: int):
+    return cgn_art.load_model(name_or_folder, device="auto")
+
+
+def get_model(name_or_folder: str):
+    """The model, loaded once per process (and again only when its weights file changes)."""
+    return _load_model(name_or_folder, _weights_version(name_or_folder))
+
+
+def model_picker():
+    """Sidebar: pick a shipped model (or a model folder); returns (model, source).
+
+    ``source`` is the name or folder it was loaded from, the cache key for work done with it.
+    A folder that does not load is reported with st.error and the shipped model is used instead.
+    """
+    shipped = cgn_art.shipped_models()
+    if not shipped:
+        st.error("No models found in assets/models. Train one (see the README) or reinstall cgn-art.")
+        st.stop()
+    names = list(shipped)
+    st.sidebar.header("Model")
+    name = st.sidebar.selectbox(
+        "Model", names, index=names.index("wildlife") if "wildlife" in names else 0, key="model",
+        help="A CGN that ships with cgn-art. 'wildlife' paints digits with photo textures on photo "
+             "backgrounds; 'colored' and 'double-colored' use plain colours.")
+    folder = st.sidebar.text_input(
+        "Model folder (optional)", key="model_folder", placeholder="e.g. runs/wildlife",
+        help="A folder holding model.safetensors and config.json, e.g. one a training run wrote. "
+             "When set it replaces the model picked above; leave it empty to use that one.").strip()
+    if folder:
+        try:
+            return _show(get_model(folder)), folder
+        except cgn_art.CgnArtError as e:
+            st.error(f"{e}\n\nShowing the shipped model '{name}' instead.")
+    return _show(get_model(name)), name
+
+
+def _show(model):
+    st.sidebar.caption(f"**{model.name}** · runs on `{model.device}` · native size {model.native_size} px")
+    return model
+
+
+# Widgets -----------------------------------------------------------------------------------
+
+def class_picker(model, mechanism: str, label: str, key: str, help: str, container=st) -> int:
+    """A selectbox of one mechanism's classes, shown by name, returning the class index."""
+    names = model.class_names[mechanism]
+    value = st.session_state.get(key, 0)
+    if not (isinstance(value, int) and 0 <= value < len(names)):
+        # Picked on another model: it may have fewer classes, and the browser may send the old name.
+        st.session_state[key] = 0
+    return container.selectbox(label, range(len(names)), format_func=names.__getitem__, key=key, help=help)
+
+
+def _roll(key: str) -> None:
+    st.session_state[key] = random.randint(0, MAX_SEED)
+
+
+def seed_input(key: str = "seed", container=st) -> int:
+    """A seed number input with a dice button beside it that rolls a new seed."""
+    st.session_state.setdefault(key, 0)
+    left, right = container.columns([3, 2], vertical_alignment="bottom")
+    seed = left.number_input(
+        "Seed", min_value=0, max_value=MAX_SEED, step=1, key=key,
+        help="The noise every mechanism starts from. The same seed and settings always give the same image.")
+    right.button("Roll", icon=":material/casino:", key=f"{key}_roll", on_click=_roll, args=(key,),
+                 help="Roll the dice: pick a random seed.", width="stretch")
+    return int(seed)
+
+
+def download_png(cf, index: int = 0, key: str = "download") -> None:
+    """A button that downloads one composite as PNG with its settings in the PNG's text metadata."""
+    settings = cf.settings(index)
+    name = "cgn-{model}-shape{shape_class}-texture{texture_class}-background{background_class}-seed{shape_seed}.png"
+    st.download_button(
+        "Download PNG", png_bytes(cf.image("composite", index), settings),
+        file_name=name.format(**settings), mime="image/png", key=key, on_click="ignore",
+        help="The composite as a PNG file. The settings that made it are stored inside the file, "
+             "so it can be made again exactly.")
+
+
+# Grids -------------------------------------------------------------------------------------
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def shape_texture_grid(name_or_folder: str, version: int, background: int, seed: int, truncation: float,
+                       tile: int) -> bytes:
+    """A labelled PNG grid: rows are shape classes, columns texture classes, all on one background."""
+    model = _load_model(name_or_folder, version)
+    rows = list(range(min(model.num_classes("shape"), MAX_GRID)))
+    cols = list(range(min(model.num_classes("texture"), MAX_GRID)))
+    cf = model.counterfactual([r for r in rows for _ in cols], [c for _ in rows for c in cols], background,
+                              seed=seed, truncation=truncation, size=tile)
+    tiles = [cf.image("composite", i) for i in range(len(cf))]
+    names = model.class_names
+    image = labelled_grid(tiles, len(cols), [names["shape"][r] for r in rows], [names["texture"][c] for c in cols])
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def grid_png(source: str, background: int, seed: int, truncation: float, tile: int) -> bytes:
+    """The shapes x textures grid of the model loaded from ``source`` (cached per weights version)."""
+    return shape_texture_grid(source, _weights_version(source), background, seed, truncation, tile)
+
+
+def labelled_grid(tiles: list[Image.Image], columns: int, row_names: list[str], column_names: list[str],
+                  gap: int = 2) -> Image.Image:
+    """Paste equal-sized tiles into a grid with row names on the left and column names written upwards on top."""
+    tile_w, tile_h = tiles[0].size
+    font = ImageFont.load_default(size=max(10, min(16, tile_h // 3)))
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    width_of = lambda text: int(measure.textlength(text, font=font))  # noqa: E731
+    left = max(width_of(n) for n in row_names) + 8
+    top = max(width_of(n) for n in column_names) + 8
+    rows = -(-len(tiles) // columns)
+    grid = Image.new("RGB", (left + columns * (tile_w + gap), top + rows * (tile_h + gap)), "white")
+    draw = ImageDraw.Draw(grid)
+    for i, tile in enumerate(tiles):
+        grid.paste(tile.convert("RGB"), (left + (i % columns) * (tile_w + gap), top + (i // columns) * (tile_h + gap)))
+    for r, name in enumerate(row_names):
+        draw.text((left - 4, top + r * (tile_h + gap) + tile_h // 2), name, fill="black", font=font, anchor="rm")
+    for c, name in enumerate(column_names):
+        label = Image.new("RGB", (top, tile_w), "white")
+        ImageDraw.Draw(label).text((4, tile_w // 2), name, fill="black", font=font, anchor="lm")
+        grid.paste(label.rotate(90, expand=True), (left + c * (tile_w + gap), 0))
+    return grid
