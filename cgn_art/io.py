@@ -1,0 +1,93 @@
+"""PNG files that carry the settings that made them, so any image can be reproduced later.
+
+The settings are stored as JSON in one PNG text chunk (key ``cgn-art``); every PNG reader keeps
+the pixels as they are and most image viewers show the text under "properties" or "details".
+
+>>> from cgn_art import load_model
+>>> cf = load_model().counterfactual(shape=3, texture=5, background=1, seed=7)
+>>> path = save_png(cf.image(), "three.png", cf.settings())
+>>> read_png_settings("three.png")["texture_class"]
+5
+"""
+from __future__ import annotations
+
+import errno
+import io
+import json
+import os
+from pathlib import Path
+from typing import BinaryIO
+
+from PIL import Image, PngImagePlugin, UnidentifiedImageError
+
+from cgn_art.errors import CgnArtError
+
+KEY = "cgn-art"
+
+
+def png_bytes(image: Image.Image, settings: dict) -> bytes:
+    """The PNG file (with ``settings`` embedded) as bytes, e.g. for a download button."""
+    buffer = io.BytesIO()
+    _write(image, buffer, settings)
+    return buffer.getvalue()
+
+
+def save_png(image: Image.Image, path: str | os.PathLike | BinaryIO, settings: dict) -> Path | None:
+    """Write ``image`` as a PNG with ``settings`` (a JSON-able dict) in its ``cgn-art`` text chunk.
+
+    ``path`` is a file name (parent folders are created; the file appears whole or not at all)
+    or a binary file object. Returns the path written, or None for a file object.
+    OSError (unwritable folder, full disk) is left to the caller: it is not a settings mistake.
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        _write(image, path, settings)
+        return None
+    path = Path(path)
+    data = png_bytes(image, settings)  # encode first so a bad settings dict leaves no file behind
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:  # a file sits where a folder should be; say so instead of "File exists"
+        blocker = next(p for p in [path.parent, *path.parent.parents] if p.exists() and not p.is_dir())
+        raise NotADirectoryError(errno.ENOTDIR, "is a file, not a folder", str(blocker)) from None
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def read_png_settings(path: str | os.PathLike | BinaryIO) -> dict:
+    """The settings dict stored by :func:`save_png` in a PNG file (a path or a binary file object)."""
+    name = str(path) if isinstance(path, (str, os.PathLike)) else getattr(path, "name", "the image")
+    try:
+        with Image.open(path) as image:
+            if image.format != "PNG":
+                raise CgnArtError(f"{name}: is a {image.format} image; cgn-art settings are stored only in PNG files")
+            text = image.text.get(KEY)  # type: ignore[attr-defined]
+    except FileNotFoundError:
+        raise CgnArtError(f"{name}: no such file") from None
+    except UnidentifiedImageError:
+        raise CgnArtError(f"{name}: not an image file") from None
+    if text is None:
+        raise CgnArtError(f"{name}: holds no cgn-art settings (it was not written by cgn-art, or they were stripped)")
+    try:
+        settings = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise CgnArtError(f"{name}: its cgn-art settings are not valid JSON ({e})") from None
+    if not isinstance(settings, dict):
+        raise CgnArtError(f"{name}: its cgn-art settings are not a JSON object")
+    return settings
+
+
+def _write(image: Image.Image, target, settings: dict) -> None:
+    if not isinstance(settings, dict):
+        raise CgnArtError(f"PNG settings must be a dict, not {type(settings).__name__}")
+    try:
+        text = json.dumps(settings, sort_keys=True)
+    except (TypeError, ValueError) as e:
+        raise CgnArtError(f"PNG settings are not JSON-serialisable ({e})") from None
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt(KEY, text)  # iTXt: UTF-8, so class names in any language survive
+    image.save(target, format="PNG", pnginfo=info)
