@@ -71,8 +71,8 @@ def to_pil(image: torch.Tensor) -> Image.Image:
     """(C, H, W) float tensor in [0, 1] -> PIL image (L for one channel, RGB for three)."""
     array = (image.detach().float().clamp(0, 1) * 255).round().byte().cpu().numpy()
     if array.shape[0] == 1:
-        return Image.fromarray(array[0], mode="L")
-    return Image.fromarray(np.ascontiguousarray(array.transpose(1, 2, 0)), mode="RGB")
+        return Image.fromarray(array[0])
+    return Image.fromarray(np.ascontiguousarray(array.transpose(1, 2, 0)))
 
 
 def truncated_noise(shape: Sequence[int], seed: int, truncation: float) -> torch.Tensor:

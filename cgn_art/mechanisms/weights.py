@@ -84,6 +84,8 @@ def load_model(name_or_path: str | Path = DEFAULT_MODEL, device: str | torch.dev
         ]))
         raise CgnArtError(f"{weights}: weights do not match config.json ({detail})")
     model.load_state_dict(tensors)
+    # The name is what load_model takes back, so saved settings reproduce the image.
+    model.name = str(name_or_path) if str(name_or_path) in shipped else str(folder.resolve())
     model.eval().requires_grad_(False)
     return model.to(_device(device))
 

@@ -173,6 +173,8 @@ class Trainer:
     def run(self, out_dir: str | Path | None = None, progress: Callable[[float, str], None] | None = None) -> TrainResult:
         s = self.settings
         out = Path(out_dir) if out_dir else None
+        if out:
+            out.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
         window: list[dict] = []
         while self.step < s.steps:
