@@ -2,7 +2,7 @@
 import streamlit as st
 
 import cgn_art
-from common import class_picker, download_png, grid_png, model_picker, seed_input
+from common import class_picker, download_png, grid_note, grid_png, model_picker, seed_input
 
 st.set_page_config(page_title="cgn-art", page_icon="🎨", layout="wide")
 st.title("cgn-art: counterfactual images")
@@ -24,7 +24,7 @@ try:
         "Tile size (px)", [16, 24, 32, 48, 64, 96, 128], value=32, key="tile_size",
         help="Pixels per tile. The model renders at any size, so larger tiles show more detail (and take longer).")
     st.image(grid_png(source, background, seed, truncation, tile), output_format="PNG",
-             caption=f"Rows: shape classes. Columns: texture classes. Background: "
+             caption=f"Rows: shape classes. Columns: texture classes{grid_note(model)}. Background: "
                      f"{model.class_names['background'][background]}. Seed {seed}, truncation {truncation:g}.")
 
     st.subheader("One counterfactual, taken apart")

@@ -65,7 +65,8 @@ def model_picker():
 
 
 def _show(model):
-    st.sidebar.caption(f"**{model.name}** · runs on `{model.device}` · native size {model.native_size} px")
+    # model.name is a shipped name or a model folder's full path: its last part is the readable bit.
+    st.sidebar.caption(f"**{Path(model.name).name}** · runs on `{model.device}` · native size {model.native_size} px")
     return model
 
 
@@ -100,10 +101,10 @@ def seed_input(key: str = "seed", container=st) -> int:
 def download_png(cf, index: int = 0, key: str = "download") -> None:
     """A button that downloads one composite as PNG with its settings in the PNG's text metadata."""
     settings = cf.settings(index)
-    name = "cgn-{model}-shape{shape_class}-texture{texture_class}-background{background_class}-seed{shape_seed}.png"
+    name = "cgn-{}-shape{shape_class}-texture{texture_class}-background{background_class}-seed{shape_seed}.png"
     st.download_button(
         "Download PNG", png_bytes(cf.image("composite", index), settings),
-        file_name=name.format(**settings), mime="image/png", key=key, on_click="ignore",
+        file_name=name.format(Path(settings["model"]).name, **settings), mime="image/png", key=key, on_click="ignore",
         help="The composite as a PNG file. The settings that made it are stored inside the file, "
              "so it can be made again exactly.")
 
@@ -130,6 +131,12 @@ def shape_texture_grid(name_or_folder: str, version: int, background: int, seed:
 def grid_png(source: str, background: int, seed: int, truncation: float, tile: int) -> bytes:
     """The shapes x textures grid of the model loaded from ``source`` (cached per weights version)."""
     return shape_texture_grid(source, _weights_version(source), background, seed, truncation, tile)
+
+
+def grid_note(model) -> str:
+    """Says so when the grid shows only the first MAX_GRID classes of a large model."""
+    counts = [model.num_classes(m) for m in ("shape", "texture")]
+    return f" (the first {MAX_GRID} of each)" if max(counts) > MAX_GRID else ""
 
 
 def labelled_grid(tiles: list[Image.Image], columns: int, row_names: list[str], column_names: list[str],

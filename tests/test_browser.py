@@ -24,7 +24,7 @@ def test_mix_roll_and_download(page, app_server, model_dir, artifacts, wait_for_
     folder = page.get_by_role("textbox", name="Model folder (optional)")
     folder.fill(str(model_dir))
     folder.press("Enter")
-    expect(page.get_by_text("small-test-pattern")).to_be_visible(timeout=30_000)
+    expect(page.get_by_test_id("stSidebar").get_by_text("test-pattern", exact=True)).to_be_visible(timeout=30_000)
     wait_for_app(page)
     grid = page.get_by_test_id("stImage").first.locator("img")
     before = grid_src(page)
@@ -51,7 +51,8 @@ def test_mix_roll_and_download(page, app_server, model_dir, artifacts, wait_for_
     path = artifacts / download.value.suggested_filename
     download.value.save_as(path)
     settings = read_png_settings(path)
-    assert settings["model"] == "small-test-pattern"
+    assert path.name.startswith("cgn-test-pattern-shape0-texture0-background3-")
+    assert settings["model"] == str(model_dir.resolve())  # what load_model takes back
     assert settings["background_class"] == 3
     assert settings["shape_seed"] == settings["texture_seed"] == settings["background_seed"] == rolled
     assert settings["size"] == 256 and settings["truncation"] == 1.0
