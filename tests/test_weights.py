@@ -1,0 +1,92 @@
+"""Weights are safetensors + JSON: round trip, shipped models, and clear errors for bad files."""
+import json
+
+import pytest
+import torch
+
+import cgn_art
+from cgn_art.errors import CgnArtError
+from cgn_art.mechanisms.small import SmallCGN, SmallCGNConfig
+from cgn_art.mechanisms.weights import load_model, save_model, shipped_models
+
+
+@pytest.fixture
+def saved(tmp_path):
+    torch.manual_seed(1)
+    model = SmallCGN(SmallCGNConfig(width=16, variant="test"), device="cpu")
+    for p in model.parameters():
+        p.data.normal_(0, 0.2)
+    return model, save_model(model, tmp_path / "m")
+
+
+def test_round_trip_gives_the_same_images(saved):
+    model, folder = saved
+    loaded = load_model(folder, device="cpu")
+    a = model.eval().counterfactual(1, 2, 3, seed=4, size=64)
+    b = loaded.counterfactual(1, 2, 3, seed=4, size=64)
+    assert torch.equal(a.composite, b.composite)
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors"]
+
+
+def test_loading_never_unpickles(saved, monkeypatch):
+    _, folder = saved
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("torch.load (pickle) must not be used for our weights")
+
+    monkeypatch.setattr(torch, "load", refuse)
+    load_model(folder, device="cpu")
+
+
+def test_shipped_models_load_in_one_call():
+    names = shipped_models()
+    assert {"wildlife", "colored", "double-colored"} <= set(names)
+    model = cgn_art.load_model()
+    assert model.name == "wildlife"
+    assert model.class_names["shape"] == [str(i) for i in range(10)]
+    assert len(model.class_names["texture"]) == 10
+    assert cgn_art.load_model("colored", device="cpu").class_names["background"] == ["black"]
+
+
+def test_truncated_weights_name_the_file(saved):
+    _, folder = saved
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(CgnArtError, match=r"model\.safetensors.*(corrupt|truncated)"):
+        load_model(folder)
+
+
+def test_garbage_weights_name_the_file(saved):
+    _, folder = saved
+    (folder / "model.safetensors").write_bytes(b"\x00" * 64)
+    with pytest.raises(CgnArtError, match="model.safetensors"):
+        load_model(folder)
+
+
+def test_mismatched_weights_say_what_is_wrong(saved, tmp_path):
+    _, folder = saved
+    other = SmallCGN(SmallCGNConfig(width=32, variant="test"), device="cpu")
+    save_model(other, tmp_path / "other")
+    (folder / "model.safetensors").write_bytes((tmp_path / "other" / "model.safetensors").read_bytes())
+    with pytest.raises(CgnArtError, match="wrong shape"):
+        load_model(folder)
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{not json", "not valid JSON"),
+    (json.dumps({"format": "something-else", "config": {}}), "not a cgn-art small CGN config"),
+    (json.dumps({"format": "cgn-art/small-cgn", "config": {"colour": 3}}), "does not fit"),
+])
+def test_bad_config_is_explained(saved, content, message):
+    _, folder = saved
+    (folder / "config.json").write_text(content)
+    with pytest.raises(CgnArtError, match=message):
+        load_model(folder)
+
+
+def test_missing_model_lists_the_shipped_ones(tmp_path):
+    with pytest.raises(CgnArtError, match="wildlife"):
+        load_model("no-such-model")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CgnArtError, match="config.json"):
+        load_model(tmp_path / "empty")
