@@ -39,7 +39,7 @@ from cgn_art.train import losses
 class TrainSettings:
     variant: str = "wildlife"
     steps: int = 6000
-    batch_size: int = 64
+    batch_size: int = 32
     seed: int = 0
     lr_generator: float = 2e-4
     lr_discriminator: float = 2e-4
@@ -133,17 +133,16 @@ class Trainer:
         s = self.settings
         real, labels, background_labels = self._batch()
 
-        # Discriminator
-        with torch.no_grad():
-            fake = self._generate(labels, background_labels)[3]
-        loss_d = losses.d_hinge(self.discriminator(real, labels), self.discriminator(fake, labels))
+        # One generator pass serves both updates: the discriminator sees it detached, then the
+        # generator's losses use the same graph (saves a forward pass per step).
+        mask, fg, bg, fake = self._generate(labels, background_labels)
+        loss_d = losses.d_hinge(self.discriminator(real, labels), self.discriminator(fake.detach(), labels))
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()
 
-        # Generator
-        mask, fg, bg, fake = self._generate(labels, background_labels)
         ramp = min(1.0, self.step / max(1, s.binary_ramp_steps))
+        self.discriminator.requires_grad_(False)  # the generator step needs no gradients for D's weights
         parts = {
             "adversarial": losses.g_hinge(self.discriminator(fake, labels)),
             "binary": ramp * s.weight_binary * losses.mask_binary_loss(mask),
@@ -155,6 +154,7 @@ class Trainer:
         loss_g = sum(parts.values())
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
+        self.discriminator.requires_grad_(True)
         self.opt_g.step()
         self._update_ema()
         self.step += 1
