@@ -99,3 +99,14 @@ def test_resume_without_checkpoint_is_a_user_error(tmp_path):
 def test_bad_settings_are_user_errors(kwargs):
     with pytest.raises(CgnArtError):
         tiny(**kwargs).validate()
+
+
+def test_feature_extractor_is_random_offline_and_vgg_only_when_cached(tmp_path, monkeypatch):
+    from cgn_art.features import RandomEncoder
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # an empty cache: no VGG weights
+    assert isinstance(Trainer(tiny(feature_extractor="auto")).encoder, RandomEncoder)
+    with pytest.raises(CgnArtError, match="vgg19"):
+        Trainer(tiny(feature_extractor="vgg19"))
+    with pytest.raises(CgnArtError, match="feature extractor"):
+        tiny(feature_extractor="resnet").validate()

@@ -28,7 +28,7 @@ from safetensors.torch import load_file, save_file
 from cgn_art.data import mnist
 from cgn_art.device import pick_device
 from cgn_art.errors import CgnArtError
-from cgn_art.features.random_encoder import RandomEncoder, texture_distance
+from cgn_art.features import ENCODER_NAMES, make_encoder, texture_distance
 from cgn_art.mechanisms.base import composite, truncated_noise
 from cgn_art.mechanisms.small import SmallCGN, SmallCGNConfig
 from cgn_art.mechanisms.weights import save_model
@@ -53,6 +53,9 @@ class TrainSettings:
     weight_composite_texture: float = 0.5
     ema_decay: float = 0.999
     copies: int = 4
+    # "random": the fixed random multi-scale encoder (offline, reproducible); "vgg19" or "auto" use
+    # torchvision's VGG19 when its ImageNet weights are already in the torch cache.
+    feature_extractor: str = "random"
     width: int = 32
     discriminator_width: int = 32
     device: str = "auto"
@@ -66,6 +69,8 @@ class TrainSettings:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise CgnArtError(f"{name.replace('_', ' ')} must be a whole number >= 1, not {value!r}")
+        if self.feature_extractor not in ENCODER_NAMES:
+            raise CgnArtError(f"feature extractor must be one of {', '.join(ENCODER_NAMES)}, not {self.feature_extractor!r}")
         if not 0 <= self.ema_decay < 1:
             raise CgnArtError(f"ema decay must be in [0, 1), not {self.ema_decay}")
         for name in ("lr_generator", "lr_discriminator"):
@@ -103,7 +108,9 @@ class Trainer:
         self.generator = SmallCGN(cfg, device=self.device).train()
         self.ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
         self.discriminator = losses.Discriminator(10, width=s.discriminator_width).to(self.device)
-        self.encoder = RandomEncoder(kernels=(3, 5), channels=16, scales=2, seed=s.seed).to(self.device)
+        self.encoder = make_encoder(s.feature_extractor, seed=s.seed, device=self.device,
+                                    **({"kernels": (3, 5), "channels": 16, "scales": 2}
+                                       if s.feature_extractor != "vgg19" else {}))
         self.opt_g = torch.optim.Adam(self.generator.parameters(), s.lr_generator, betas=s.betas)
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), s.lr_discriminator, betas=s.betas)
         self.step = 0
