@@ -5,6 +5,9 @@ The recipe (why each part is there; see the README's ablation table for what eac
 - texture and background mechanisms that are fully convolutional with circular padding: they
   cannot draw a digit, so the shape has to come from the mask;
 - binary (entropy) mask loss, ramped up, and a tight mask-area prior (per image and per batch);
+- a mask border prior: MNIST digits are centred, so the mask should be empty in the outer strips
+  (without it, double-colored MNIST learned an inverted solution: a frame-shaped mask and the
+  digit drawn by the background mechanism);
 - a background texture loss: Gram statistics of the background output against the border strips
   of real images of the same class (pure background in MNIST). This breaks the symmetry that
   otherwise lets texture and background swap mechanisms;
@@ -50,6 +53,7 @@ class TrainSettings:
     mask_area_per_image: tuple[float, float] = (0.05, 0.30)
     mask_area_batch: tuple[float, float] = (0.12, 0.16)
     weight_background_texture: float = 1.0
+    weight_mask_border: float = 1.0
     weight_composite_texture: float = 0.5
     ema_decay: float = 0.999
     copies: int = 4
@@ -154,6 +158,7 @@ class Trainer:
             "adversarial": losses.g_hinge(self.discriminator(fake, labels)),
             "binary": ramp * s.weight_binary * losses.mask_binary_loss(mask),
             "size": s.weight_size * losses.mask_size_loss(mask, s.mask_area_per_image, s.mask_area_batch),
+            "mask_border": s.weight_mask_border * losses.border_mosaic(mask).mean(),
             "background_texture": s.weight_background_texture * texture_distance(
                 self.encoder, losses.border_mosaic(bg), losses.border_mosaic(real)),
             "composite_texture": s.weight_composite_texture * texture_distance(self.encoder, fake, real),
