@@ -9,6 +9,7 @@ line holds every arm's figures and its ratios against the full recipe.
 
 Arms:
 - full: the shipped recipe (cgn_art.train.cgn.TrainSettings defaults);
+- no_mask_border: without the prior that the mask is empty in the outer 4 px;
 - no_background_texture: without the Gram loss tying the background to real border strips;
 - no_composite_texture: without the Gram loss between composites and real images;
 - loose_mask_priors: the naive mask priors (area 0.1-0.6 per image, no batch prior, a weak
@@ -25,6 +26,7 @@ from cgn_art.train.cgn import TrainSettings, train
 
 ARMS = {
     "full": {},
+    "no_mask_border": {"weight_mask_border": 0.0},
     "no_background_texture": {"weight_background_texture": 0.0},
     "no_composite_texture": {"weight_composite_texture": 0.0},
     "loose_mask_priors": {"mask_area_per_image": (0.1, 0.6), "mask_area_batch": (0.0, 1.0),

@@ -131,7 +131,9 @@ class Mechanisms(abc.ABC):
     def one_hot(self, mechanism: str, classes: Sequence[int]) -> torch.Tensor:
         n = self.num_classes(mechanism)
         for c in classes:
-            if isinstance(c, bool) or not isinstance(c, (int, np.integer)) or not 0 <= int(c) < n:
+            if isinstance(c, bool) or not isinstance(c, (int, np.integer)):
+                raise CgnArtError(f"{mechanism} class {c!r} is not a whole number: give a class 0 to {n - 1}")
+            if not 0 <= int(c) < n:
                 raise CgnArtError(f"{mechanism} class {c!r} is out of range: this model has classes 0 to {n - 1}")
         index = torch.as_tensor([int(c) for c in classes], dtype=torch.long)
         return torch.nn.functional.one_hot(index, n).float().to(self.device)
