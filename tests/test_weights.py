@@ -90,3 +90,15 @@ def test_missing_model_lists_the_shipped_ones(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(CgnArtError, match="config.json"):
         load_model(tmp_path / "empty")
+
+
+@pytest.mark.parametrize("name", ["wildlife", "colored", "double-colored"])
+def test_shipped_models_are_trained(name):
+    """Placeholders would ignore their classes; trained models give each texture its own colour."""
+    model = cgn_art.load_model(name, device="cpu")
+    cf = model.counterfactual(3, list(range(10)), 0, seed=1)
+    colours = cf.foreground.mean(dim=(2, 3))
+    gaps = torch.cdist(colours, colours) + torch.eye(10)
+    assert gaps.min() > 0.03
+    area = cf.mask.mean().item()
+    assert 0.05 < area < 0.3  # a digit, not an empty or full mask
