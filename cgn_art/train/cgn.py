@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,7 +31,7 @@ from cgn_art.data import mnist
 from cgn_art.device import pick_device
 from cgn_art.errors import CgnArtError
 from cgn_art.features import ENCODER_NAMES, make_encoder, texture_distance
-from cgn_art.mechanisms.base import composite, truncated_noise
+from cgn_art.mechanisms.base import composite
 from cgn_art.mechanisms.small import SmallCGN, SmallCGNConfig
 from cgn_art.mechanisms.weights import save_model
 from cgn_art.train import losses
@@ -221,7 +220,7 @@ class Trainer:
                     tensors[f"{prefix}{i}.{k}"] = torch.as_tensor(v).detach().cpu().contiguous()
         save_file(tensors, str(out / "checkpoint.safetensors"))
         meta = {"step": self.step, "settings": asdict(self.settings), "history": self.history,
-                "rng": self.rng.bit_generator.state, "torch_seed_state": None}
+                "rng": self.rng.bit_generator.state}
         (out / "checkpoint.json").write_text(json.dumps(meta, default=str))
         save_model(self.ema, out / "model", extra={"trained_steps": self.step, "train_settings": asdict(self.settings)})
 
