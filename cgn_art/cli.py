@@ -286,6 +286,7 @@ def cmd_mix(args) -> int:
 def cmd_grid(args) -> int:
     from PIL import Image
 
+    from cgn_art.grids import labelled_grid
     from cgn_art.io import save_png
 
     out = png_path(args.output)
@@ -298,11 +299,18 @@ def cmd_grid(args) -> int:
     if max(width, height) > MAX_GRID_SIDE:
         raise CgnArtError(f"the grid would be {width} x {height} pixels (over {MAX_GRID_SIDE}); "
                           "lower --size or pick fewer classes")
-    grid = Image.new("RGB", (width, height))
-    for row, shape in enumerate(shapes):  # one row at a time keeps memory to one row of tiles
+    tiles = []
+    for shape in shapes:  # one row at a time: only the small PIL tiles are kept, not every tensor
         cf = model.counterfactual(shape, textures, background, **_seeds(args), truncation=args.truncation, size=size)
-        for column in range(len(textures)):
-            grid.paste(cf.image("composite", column), (column * size, row * size))
+        tiles.extend(cf.image("composite", column) for column in range(len(textures)))
+    if args.labels:
+        names = model.class_names
+        grid = labelled_grid(tiles, len(textures), [names["shape"][s] for s in shapes],
+                             [names["texture"][t] for t in textures])
+    else:
+        grid = Image.new("RGB", (width, height))
+        for i, tile in enumerate(tiles):
+            grid.paste(tile, ((i % len(textures)) * size, (i // len(textures)) * size))
     settings = {**cf.settings(0), "shape_class": shapes, "texture_class": textures,
                 "layout": "rows are shape classes, columns are texture classes"}
     print(save_png(grid, out, settings))
@@ -433,6 +441,7 @@ def build_parser() -> Parser:
     p.add_argument("--shapes", default="all", metavar="CLASSES", help="comma-separated classes or 'all' (default: all)")
     p.add_argument("--textures", default="all", metavar="CLASSES", help="comma-separated classes or 'all' (default: all)")
     p.add_argument("--background", default="0", metavar="CLASS", help="background class: index or name (default: 0)")
+    p.add_argument("--labels", action="store_true", help="write the class names beside the rows and above the columns")
     _add_generation_flags(p, "grid.png")
     p.set_defaults(run=cmd_grid)
 

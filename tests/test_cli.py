@@ -186,6 +186,15 @@ def test_grid_is_shapes_by_textures(tmp_path):
     settings = read_png_settings(out)
     assert settings["shape_class"] == [1, 3] and settings["texture_class"] == [0, 0, 2]
     assert settings["background_class"] == 4
+    labelled = tmp_path / "labelled.png"
+    assert main(["grid", "--device", "cpu", "--shapes", "1,3", "--textures", "0,2", "--background", "4",
+                 "--size", "16", "--labels", "-o", str(labelled)]) == 0
+    with Image.open(out) as plain, Image.open(labelled) as image:
+        # Names take room on the left and on top; the tiles themselves are the same pixels.
+        assert image.width > 2 * 16 and image.height > 2 * 16
+        tile = plain.crop((32, 16, 48, 32))  # shape 3, texture 2
+        right, bottom = image.size
+        assert list(image.crop((right - 18, bottom - 18, right - 2, bottom - 2)).getdata()) == list(tile.getdata())
 
 
 def test_models_lists_the_three_variants(capsys):
