@@ -111,6 +111,14 @@ class Mechanisms(abc.ABC):
         """The noise a mechanism takes for each seed, for an output of ``size`` pixels."""
 
     @abc.abstractmethod
+    def mechanism(self, mechanism: str, weights: torch.Tensor, noise: torch.Tensor, size: int) -> torch.Tensor:
+        """Run one mechanism alone: 'shape' -> mask (N, 1, size, size); 'texture' -> foreground and
+        'background' -> background (N, 3, size, size); floats in [0, 1].
+
+        Kept separate so a caller whose frames change only some mechanisms' inputs (the dance)
+        can reuse the others' outputs instead of recomputing them.
+        """
+
     def render(
         self,
         shape_weights: torch.Tensor,
@@ -122,6 +130,10 @@ class Mechanisms(abc.ABC):
         size: int,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Return (mask, foreground, background) at ``size`` x ``size``, floats in [0, 1]."""
+        size = validate_size(size)
+        return (self.mechanism("shape", shape_weights, shape_noise, size),
+                self.mechanism("texture", texture_weights, texture_noise, size),
+                self.mechanism("background", background_weights, background_noise, size))
 
     # Shared, concrete helpers --------------------------------------------------------------
 

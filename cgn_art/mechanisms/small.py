@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cgn_art.device import pick_device
+from cgn_art.errors import CgnArtError
 from cgn_art.mechanisms.base import Mechanisms, truncated_noise, validate_size
 
 # How much finer than native the texture field is computed when rendering large: 2 keeps texture
@@ -158,13 +159,15 @@ class SmallCGN(nn.Module, Mechanisms):
     def mask_logits(self, class_weights, noise):
         return self.shape(class_weights, noise)
 
-    def render(self, shape_weights, shape_noise, texture_weights, texture_noise,
-               background_weights, background_noise, size):
+    def mechanism(self, mechanism, weights, noise, size):
         size = validate_size(size)
-        mask = torch.sigmoid(resize(self.shape(shape_weights, shape_noise), size, smooth=True))
-        foreground = resize(self.texture(texture_weights, texture_noise), size)
-        background = resize(self.background(background_weights, background_noise), size)
-        return mask, foreground.clamp(0, 1), background.clamp(0, 1)
+        if mechanism == "shape":
+            return torch.sigmoid(resize(self.shape(weights, noise), size, smooth=True))
+        if mechanism == "texture":
+            return resize(self.texture(weights, noise), size).clamp(0, 1)
+        if mechanism == "background":
+            return resize(self.background(weights, noise), size).clamp(0, 1)
+        raise CgnArtError(f"unknown mechanism {mechanism!r}: use 'shape', 'texture' or 'background'")
 
 
 def resize(x: torch.Tensor, size: int, smooth: bool = False) -> torch.Tensor:
