@@ -1,0 +1,132 @@
+"""Helpers every CLI module shares: value checks, classes by name, the generation flags."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import typing
+from pathlib import Path
+
+from cgn_art.errors import CgnArtError
+from cgn_art.mechanisms.base import MECHANISMS, validate_size, validate_truncation
+
+MAX_GRID_SIDE = 16384  # pixels; a 10 x 10 grid of 1024 px tiles is about as much as is useful
+
+
+# Value checks (argparse turns ArgumentTypeError into "argument --flag: <message>") ------------
+
+def whole(minimum: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is too small: give a whole number >= {minimum}")
+        return value
+    return parse
+
+
+def library_check(validate):
+    """Use one of the library's validators as an argparse type, so limits live in one place."""
+    def parse(text: str):
+        try:
+            return validate(text)
+        except CgnArtError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    return parse
+
+
+def png_path(text: str) -> Path:
+    path = Path(text)
+    if path.suffix.lower() != ".png":
+        raise CgnArtError(f"{text}: cgn-art writes PNG files (with their settings inside); "
+                          "give an output name ending in .png")
+    return path
+
+
+# Classes by index or by name ------------------------------------------------------------------
+
+def resolve_class(model, mechanism: str, text) -> int:
+    """A class given as a name (case-insensitive, exact) or an index; the library range-checks indices."""
+    names = model.class_names[mechanism]
+    wanted = str(text).strip().casefold()
+    for index, name in enumerate(names):
+        if name.casefold() == wanted:
+            return index
+    try:
+        return int(wanted)
+    except ValueError:
+        raise CgnArtError(f"unknown {mechanism} class {text!r}: give an index 0 to {len(names) - 1} "
+                          f"or one of: {', '.join(names)}") from None
+
+
+def resolve_classes(model, mechanism: str, text: str) -> list[int]:
+    """'all' or a comma-separated list of classes."""
+    if text.strip().lower() == "all":
+        return list(range(model.num_classes(mechanism)))
+    items = [item for item in text.split(",") if item.strip()]
+    if not items:
+        raise CgnArtError(f"no {mechanism} classes given: list them with commas, or say 'all'")
+    return [resolve_class(model, mechanism, item) for item in items]
+
+
+def load_model_from(args):
+    from cgn_art.mechanisms.weights import load_model
+
+    return load_model(args.model, device=args.device)
+
+
+def seeds_from(args) -> dict:
+    return {"seed": args.seed, "shape_seed": args.shape_seed, "texture_seed": args.texture_seed,
+            "background_seed": args.background_seed}
+
+
+def add_generation_flags(p: argparse.ArgumentParser, output: str) -> None:
+    from cgn_art.mechanisms.weights import DEFAULT_MODEL
+
+    p.add_argument("--model", default=DEFAULT_MODEL,
+                   help="a shipped model's name (see 'cgn-art models') or a model folder (default: %(default)s)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="noise seed for all three mechanisms (default: 0)")
+    for m in MECHANISMS:
+        p.add_argument(f"--{m}-seed", type=int, default=None, metavar="N", help=f"{m} noise seed (default: --seed)")
+    p.add_argument("--truncation", type=library_check(validate_truncation), default=1.0,
+                   help="noise truncation in (0, 1]; lower is more typical, less varied (default: 1)")
+    p.add_argument("--size", type=library_check(validate_size), default=None,
+                   help="output side in pixels, up to 4096 (default: the model's native size)")
+    p.add_argument("-o", "--output", default=output, help="PNG to write (default: %(default)s)")
+    p.add_argument("--show", action="store_true", help="open the image in the system viewer")
+
+
+
+
+# Settings dataclasses as flags ------------------------------------------------------------
+
+def add_settings_flags(parser: argparse.ArgumentParser, settings_class, helps: dict[str, str] | None = None,
+                       choices: dict[str, typing.Sequence] | None = None) -> None:
+    """One flag per dataclass field (``batch_size`` -> ``--batch-size``), so flags never drift from it.
+
+    Defaults stay None here: only the flags the user gave override the dataclass (or the checkpoint).
+    """
+    hints = typing.get_type_hints(settings_class)
+    for field in dataclasses.fields(settings_class):
+        kind, default = hints[field.name], field.default
+        options: dict = {"dest": field.name, "default": None,
+                         "help": f"{(helps or {}).get(field.name, field.name.replace('_', ' '))} (default: %s)"
+                                 % (" ".join(map(str, default)) if isinstance(default, tuple) else default)}
+        if typing.get_origin(kind) is tuple:
+            items = typing.get_args(kind)
+            options.update(nargs=len(items), type=items[0], metavar=tuple("AB"[:len(items)]))
+        elif kind is bool:
+            options.update(action=argparse.BooleanOptionalAction)
+        elif kind is int:
+            options.update(type=whole(0), metavar="N")
+        elif kind is float:
+            options.update(type=float, metavar="X")
+        else:
+            options.update(type=kind)
+        if choices and field.name in choices:
+            options.update(choices=choices[field.name])
+        parser.add_argument("--" + field.name.replace("_", "-"), **options)
+
+
