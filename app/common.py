@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import io
 import random
+import shutil
+import tempfile
+import weakref
 from pathlib import Path
 
 import streamlit as st
@@ -13,16 +16,23 @@ from cgn_art.io import png_bytes
 
 MAX_GRID = 12  # classes per grid axis; a 1,000-class model would otherwise draw a million tiles
 MAX_SEED = 2**31 - 1
+SOURCE_KEY = "_model_source"
 
 
 # Models ------------------------------------------------------------------------------------
 
-def _weights_version(name_or_folder: str) -> int:
+def available_models() -> dict[str, Path]:
+    """Every model that can be loaded by name: the shipped ones, and the ImageNet CGN when configured."""
+    listing = getattr(cgn_art, "available_models", None)
+    return dict(listing()) if listing else dict(cgn_art.shipped_models())
+
+
+def weights_version(name_or_folder: str) -> int:
     """The weights file's mtime, so retrained weights are picked up without restarting the server."""
-    folder = cgn_art.shipped_models().get(name_or_folder) or Path(name_or_folder)
+    folder = available_models().get(name_or_folder) or Path(name_or_folder)
     try:
-        return (folder / "model.safetensors").stat().st_mtime_ns
-    except OSError:
+        return max(p.stat().st_mtime_ns for p in Path(folder).glob("*.safetensors"))
+    except (OSError, ValueError):
         return 0  # load_model raises the readable error
 
 
@@ -33,41 +43,96 @@ def _load_model(name_or_folder: str, version: int):
 
 def get_model(name_or_folder: str):
     """The model, loaded once per process (and again only when its weights file changes)."""
-    return _load_model(name_or_folder, _weights_version(name_or_folder))
+    return _load_model(name_or_folder, weights_version(name_or_folder))
 
 
 def model_picker():
-    """Sidebar: pick a shipped model (or a model folder); returns (model, source).
+    """Sidebar: pick a model (or a model folder); returns (model, source) and remembers it for the page.
 
     ``source`` is the name or folder it was loaded from, the cache key for work done with it.
-    A folder that does not load is reported with st.error and the shipped model is used instead.
+    A folder that does not load is reported with st.error and the picked model is used instead.
     """
-    shipped = cgn_art.shipped_models()
-    if not shipped:
+    models = available_models()
+    if not models:
         st.error("No models found in assets/models. Train one (see the README) or reinstall cgn-art.")
         st.stop()
-    names = list(shipped)
+    names = list(models)
+    if st.session_state.get("model") not in names:
+        linked = st.query_params.get("model")  # a shared link names its model
+        st.session_state["model"] = linked if linked in names else "wildlife" if "wildlife" in names else names[0]
     st.sidebar.header("Model")
     name = st.sidebar.selectbox(
-        "Model", names, index=names.index("wildlife") if "wildlife" in names else 0, key="model",
-        help="A CGN that ships with cgn-art. 'wildlife' paints digits with photo textures on photo "
-             "backgrounds; 'colored' and 'double-colored' use plain colours.")
+        "Model", names, key="model",
+        help="A CGN that ships with cgn-art (or the ImageNet CGN, when its weights are set up). 'wildlife' "
+             "paints digits with photo textures on photo backgrounds; 'colored' and 'double-colored' use "
+             "plain colours.")
     folder = st.sidebar.text_input(
-        "Model folder (optional)", key="model_folder", placeholder="e.g. runs/wildlife",
-        help="A folder holding model.safetensors and config.json, e.g. one a training run wrote. "
-             "When set it replaces the model picked above; leave it empty to use that one.").strip()
+        "Model folder (optional)", key="model_folder", placeholder="e.g. runs/wildlife/model",
+        help="A folder holding a model's .safetensors weights and config.json, e.g. one a training run wrote "
+             "or a converted ImageNet CGN. When set it replaces the model picked above; leave it empty to "
+             "use that one.").strip()
+    model, source = None, name
     if folder:
         try:
-            return _show(get_model(folder)), folder
+            model, source = get_model(folder), folder
         except cgn_art.CgnArtError as e:
-            st.error(f"{e}\n\nShowing the shipped model '{name}' instead.")
-    return _show(get_model(name)), name
+            st.sidebar.error(f"{e}\n\nUsing the model '{name}' instead.")
+    if model is None:
+        try:
+            model = get_model(name)
+        except cgn_art.CgnArtError as e:
+            st.error(str(e))
+            st.stop()
+    st.session_state[SOURCE_KEY] = source
+    _describe(model)
+    return model, source
 
 
-def _show(model):
+def _describe(model) -> None:
     # model.name is a shipped name or a model folder's full path: its last part is the readable bit.
     st.sidebar.caption(f"**{Path(model.name).name}** · runs on `{model.device}` · native size {model.native_size} px")
-    return model
+    with st.sidebar.expander("Classes"):
+        for mechanism, names in model.class_names.items():
+            shown = ", ".join(names[:40]) + (f", … ({len(names)} in all)" if len(names) > 40 else "")
+            st.markdown(f"**{mechanism.capitalize()}** ({len(names)}): {shown}")
+
+
+def current_model():
+    """(model, source) picked in the sidebar by the entry script (app/Home.py) on this run."""
+    source = st.session_state.get(SOURCE_KEY)
+    if source is None:  # a page run on its own (tests): pick here
+        return model_picker()
+    return get_model(source), source
+
+
+# Uploads -----------------------------------------------------------------------------------
+
+class _SessionFolder:
+    """A temporary folder removed when its browser session ends (or the server stops)."""
+
+    def __init__(self):
+        self.path = Path(tempfile.mkdtemp(prefix="cgn-art-session-"))
+        # Streamlit drops a session's state when the tab closes; the finalizer then removes the folder.
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self.path, ignore_errors=True)
+
+
+def session_dir() -> Path:
+    """This browser session's own temporary folder for uploads and renders; cleaned up with the session."""
+    folder = st.session_state.get("_session_folder")
+    if folder is None or not folder.path.is_dir():
+        folder = st.session_state["_session_folder"] = _SessionFolder()
+    return folder.path
+
+
+# Pages -------------------------------------------------------------------------------------
+
+def set_pages(pages: list) -> None:
+    st.session_state["_pages"] = pages
+
+
+def pages() -> list:
+    """The app's pages as registered by app/Home.py (for links between them)."""
+    return st.session_state.get("_pages", [])
 
 
 # Widgets -----------------------------------------------------------------------------------
@@ -82,31 +147,48 @@ def class_picker(model, mechanism: str, label: str, key: str, help: str, contain
     return container.selectbox(label, range(len(names)), format_func=names.__getitem__, key=key, help=help)
 
 
+
 def _roll(key: str) -> None:
     st.session_state[key] = random.randint(0, MAX_SEED)
 
 
-def seed_input(key: str = "seed", container=st) -> int:
+def seed_input(key: str = "seed", container=st, label: str = "Seed",
+               help: str = "The noise every mechanism starts from. The same seed and settings always give "
+                           "the same image.") -> int:
     """A seed number input with a dice button beside it that rolls a new seed."""
     st.session_state.setdefault(key, 0)
     left, right = container.columns([3, 2], vertical_alignment="bottom")
-    seed = left.number_input(
-        "Seed", min_value=0, max_value=MAX_SEED, step=1, key=key,
-        help="The noise every mechanism starts from. The same seed and settings always give the same image.")
+    seed = left.number_input(label, min_value=0, max_value=MAX_SEED, step=1, key=key, help=help)
     right.button("Roll", icon=":material/casino:", key=f"{key}_roll", on_click=_roll, args=(key,),
-                 help="Roll the dice: pick a random seed.", width="stretch")
+                 help=f"Roll the dice: pick a random {label.lower()}.", width="stretch")
     return int(seed)
 
 
+def quick_png(image) -> bytes:
+    """PNG bytes for showing on the page: light compression, because the page waits on it
+    (level 1 encodes 512 px about 5x faster than the default, for files ~40 % larger)."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
 def download_png(cf, index: int = 0, key: str = "download") -> None:
-    """A button that downloads one composite as PNG with its settings in the PNG's text metadata."""
+    """A button that downloads one composite as PNG with its settings in the PNG's text metadata.
+
+    The file is made when the button is clicked, not on every rerun of the page.
+    """
     settings = cf.settings(index)
     name = "cgn-{}-shape{shape_class}-texture{texture_class}-background{background_class}-seed{shape_seed}.png"
+    image = cf.image("composite", index)
     st.download_button(
-        "Download PNG", png_bytes(cf.image("composite", index), settings),
+        "Download PNG", lambda: png_bytes(image, settings),
         file_name=name.format(Path(settings["model"]).name, **settings), mime="image/png", key=key, on_click="ignore",
         help="The composite as a PNG file. The settings that made it are stored inside the file, "
              "so it can be made again exactly.")
+
+
+def error_box(e: Exception) -> None:
+    st.error(str(e), icon=":material/error:")
 
 
 # Grids -------------------------------------------------------------------------------------
@@ -130,7 +212,7 @@ def shape_texture_grid(name_or_folder: str, version: int, background: int, seed:
 
 def grid_png(source: str, background: int, seed: int, truncation: float, tile: int) -> bytes:
     """The shapes x textures grid of the model loaded from ``source`` (cached per weights version)."""
-    return shape_texture_grid(source, _weights_version(source), background, seed, truncation, tile)
+    return shape_texture_grid(source, weights_version(source), background, seed, truncation, tile)
 
 
 def grid_note(model) -> str:

@@ -69,10 +69,11 @@ class Counterfactual:
 
 def to_pil(image: torch.Tensor) -> Image.Image:
     """(C, H, W) float tensor in [0, 1] -> PIL image (L for one channel, RGB for three)."""
-    array = (image.detach().float().clamp(0, 1) * 255).round().byte().cpu().numpy()
-    if array.shape[0] == 1:
-        return Image.fromarray(array[0])
-    return Image.fromarray(np.ascontiguousarray(array.transpose(1, 2, 0)))
+    # +0.5 then truncation rounds; channels-last before the copy to numpy (PIL wants HxWxC bytes)
+    array = (image.detach().float().clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(1, 2, 0).contiguous().cpu().numpy()
+    if array.shape[2] == 1:
+        return Image.fromarray(array[:, :, 0])
+    return Image.fromarray(array)
 
 
 def truncated_noise(shape: Sequence[int], seed: int, truncation: float) -> torch.Tensor:

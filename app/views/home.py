@@ -1,0 +1,57 @@
+"""Home: what the app does, a live gallery of counterfactuals from the selected model, and the pages."""
+import random
+
+import streamlit as st
+
+from cgn_art.mechanisms.base import MECHANISMS
+from common import MAX_SEED, current_model, pages
+
+GALLERY = 8
+DESCRIPTIONS = {
+    "Mixer": "Pick a shape, a texture and a background, take the image apart, vary one mechanism across "
+             "every class, walk from one class to another, and share the mix as a link.",
+    "Latent Dance": "Upload a song and get a video whose shape, texture and background move with its beats, "
+                    "harmony and sections.",
+    "Texture Stylizer": "Repaint a photo with a texture the model generates, and walk the photo through "
+                        "texture space as a video.",
+    "Robustness Lab": "Train classifiers on biased data and on counterfactual data, and see which one looks "
+                      "at the shape.",
+}
+
+
+def gallery_mixes(model, seed: int) -> list[dict]:
+    """GALLERY random mixes: classes and seeds for each mechanism, drawn independently."""
+    rng = random.Random(seed)
+    return [{**{m: rng.randrange(model.num_classes(m)) for m in MECHANISMS},
+             **{f"{m}_seed": rng.randrange(MAX_SEED) for m in MECHANISMS}} for _ in range(GALLERY)]
+
+
+st.title("cgn-art: counterfactual images")
+st.write(
+    "A **Counterfactual Generative Network** draws an image from three independent mechanisms: a **shape** "
+    "(the mask), a **texture** (the foreground painted inside it) and a **background**. Because each takes its "
+    "own class and noise, you can ask for *this* shape, in *that* texture, on *that* background: images no "
+    "training photo ever showed.")
+
+model, source = current_model()
+st.session_state.setdefault("gallery_seed", 0)
+head, button = st.columns([5, 1], vertical_alignment="bottom")
+head.subheader("A gallery of counterfactuals")
+if button.button("Shuffle", icon=":material/shuffle:", key="gallery_shuffle", width="stretch",
+                 help="Draw eight new random mixes from the selected model."):
+    st.session_state["gallery_seed"] = random.randrange(MAX_SEED)
+mixes = gallery_mixes(model, st.session_state["gallery_seed"])
+cf = model.counterfactual(*([mix[m] for mix in mixes] for m in MECHANISMS),
+                          **{f"{m}_seed": [mix[f"{m}_seed"] for mix in mixes] for m in MECHANISMS}, size=160)
+names = model.class_names
+for row in range(0, GALLERY, 4):
+    for column, i in zip(st.columns(4), range(row, row + 4)):
+        column.image(cf.image("composite", i), output_format="PNG", width="stretch",
+                     caption=" · ".join(f"{m} {names[m][mixes[i][m]]}" for m in MECHANISMS))
+
+st.subheader("What you can do")
+for page in pages():
+    if page.title == "Home":
+        continue
+    st.page_link(page, label=page.title, icon=page.icon)
+    st.caption(DESCRIPTIONS.get(page.title, ""))

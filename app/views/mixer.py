@@ -1,0 +1,164 @@
+"""Mixer: this shape, with that texture, on that background; grids around a mix and interpolation strips.
+
+The mix lives in the URL, so a copied link opens the same image.
+"""
+import io
+
+import streamlit as st
+
+import cgn_art
+from cgn_art import mixing
+from cgn_art.grids import labelled_grid
+from cgn_art.io import png_bytes
+from cgn_art.mechanisms.base import MECHANISMS
+from common import available_models, class_picker, current_model, download_png, error_box, quick_png, seed_input, weights_version
+
+SIZES = [64, 128, 256, 512, 768, 1024]
+KEYS = {f: f"mix_{f}" for f in ("shape", "texture", "background", "shape_seed", "texture_seed",
+                                "background_seed", "truncation", "size")}
+HELP = {
+    "shape": "The shape class: decides the mask, the outline of the object.",
+    "texture": "The texture class: decides the foreground painted inside the mask.",
+    "background": "The background class: decides what is behind the object.",
+}
+ROLE = {"shape": "mask", "texture": "foreground", "background": "background"}
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def class_strip(source: str, version: int, mechanism: str) -> bytes:
+    """Every class of one mechanism (up to 12) as a labelled strip of its part, for picking by eye."""
+    model = current_model()[0]
+    n = min(model.num_classes(mechanism), 12)
+    chosen = {m: 0 for m in MECHANISMS}
+    chosen[mechanism] = list(range(n))
+    cf = model.counterfactual(**chosen, seed=0, size=48)
+    tiles = [cf.image(ROLE[mechanism], i) for i in range(n)]
+    image = labelled_grid(tiles, n, [mechanism], model.class_names[mechanism][:n])
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def load_from_url(model) -> None:
+    """On a session's first visit, take the mix from the URL; say which values were ignored and why."""
+    if st.session_state.get("_mix_from_url"):
+        return
+    st.session_state["_mix_from_url"] = True
+    mix, problems = mixing.MixSettings.from_query(st.query_params.to_dict(), model)
+    for name, key in KEYS.items():
+        st.session_state[key] = getattr(mix, name)
+    if mix.size not in SIZES:
+        st.session_state[KEYS["size"]] = 256
+        problems.append(f"size={mix.size} ignored: the Mixer shows {', '.join(map(str, SIZES))} px")
+    if problems:
+        st.session_state["_mix_url_problems"] = problems
+
+
+model, source = current_model()
+load_from_url(model)
+st.title("Mixer")
+st.caption("Pick a class and a seed for each mechanism. The address bar always holds the current mix: "
+           "copy it to share exactly this image.")
+for problem in st.session_state.pop("_mix_url_problems", []):
+    st.warning(f"The link had a value that doesn't fit this model, so a default is used: {problem}",
+               icon=":material/link_off:")
+
+try:
+    columns = st.columns(3)
+    chosen = {}
+    for column, mechanism in zip(columns, MECHANISMS):
+        with column:
+            chosen[mechanism] = class_picker(model, mechanism, mechanism.capitalize(), KEYS[mechanism], HELP[mechanism])
+            chosen[f"{mechanism}_seed"] = seed_input(
+                KEYS[f"{mechanism}_seed"], label=f"{mechanism.capitalize()} seed",
+                help=f"The noise of the {mechanism} mechanism: another seed gives another {ROLE[mechanism]} "
+                     "of the same class.")
+    left, right = st.columns(2)
+    st.session_state.setdefault(KEYS["truncation"], 1.0)
+    st.session_state.setdefault(KEYS["size"], 256)
+    truncation = left.slider("Truncation", 0.05, 1.0, step=0.05, key=KEYS["truncation"],
+                             help="Scales the noise: lower values give tamer, more typical images; 1 gives the "
+                                  "most variety.")
+    size = right.select_slider("Output size (px)", SIZES, key=KEYS["size"],
+                               help="Pixels per side of the images and of the downloaded PNG. The model renders "
+                                    "at any size.")
+    mix = mixing.MixSettings(**chosen, truncation=float(truncation), size=int(size)).validate(model)
+    query = mix.to_query()
+    if source in available_models():  # a shipped name; a local folder path stays out of shared links
+        query["model"] = source
+    st.query_params.from_dict(query)
+
+    with st.expander("All classes at a glance", icon=":material/grid_view:"):
+        version = weights_version(source)
+        for mechanism in MECHANISMS:
+            st.image(class_strip(source, version, mechanism), output_format="PNG")
+
+    cf = mixing.render(model, mix)
+    big, parts = st.columns([3, 2])
+    big.image(quick_png(cf.image("composite")), output_format="PNG", width="stretch",
+              caption=" · ".join(f"{m} {model.class_names[m][getattr(mix, m)]}" for m in MECHANISMS))
+    with parts:
+        a, b = st.columns(2)
+        for column, part in zip((a, b, a, b), ("mask", "foreground", "background", "composite")):
+            column.image(cf.image(part).resize((192, 192)), caption=part, output_format="PNG", width="stretch")
+        download_png(cf)
+
+    st.subheader("Grid")
+    layouts = {"vary shape": "shape", "vary texture": "texture", "vary background": "background",
+               "shapes × textures": "both"}
+    layout = st.segmented_control(
+        "Grid", list(layouts), key="mix_grid", label_visibility="collapsed",
+        help="Hold two mechanisms at the mix above and walk the third across every class, or show every "
+             "shape in every texture on the chosen background.")
+    if layout:
+        tile = st.select_slider("Tile size (px)", [32, 48, 64, 96, 128], value=64, key="mix_tile",
+                                help="Pixels per tile of the grid (the tiles in the ZIP have this size too).")
+        names = model.class_names
+        tile_mix = mixing.MixSettings(**{**chosen, "truncation": mix.truncation, "size": tile})
+        if layouts[layout] == "both":
+            cf_grid, rows, cols = mixing.shapes_by_textures(model, tile_mix)
+            columns_n = len(cols)
+            row_names = [names["shape"][r] for r in rows]
+            column_names = [names["texture"][c] for c in cols]
+        else:
+            mechanism = layouts[layout]
+            cf_grid = mixing.vary(model, tile_mix, mechanism)
+            columns_n = len(cf_grid)
+            row_names = [f"vary {mechanism}"]
+            column_names = names[mechanism][:columns_n]
+        grid = labelled_grid([cf_grid.image("composite", i) for i in range(len(cf_grid))], columns_n,
+                             row_names, column_names)
+        st.image(grid, output_format="PNG")
+        st.download_button("Download grid (ZIP)", lambda: mixing.zip_of(cf_grid, names, grid), file_name="cgn-grid.zip",
+                           mime="application/zip", key="mix_grid_zip", on_click="ignore",
+                           help="Every tile as its own PNG (with its settings inside), and the whole grid.")
+
+    st.subheader("Interpolation")
+    walk_on = st.toggle("Walk one mechanism", key="mix_walk",
+                        help="Walk one mechanism from the mix above to another class and/or seed in a few "
+                             "steps, the other two held still.")
+    if walk_on:
+        a, b, c, d = st.columns(4)
+        mechanism = a.selectbox("Mechanism to walk", MECHANISMS, key="walk_mechanism",
+                                help="Which mechanism changes along the strip.")
+        to_class = class_picker(model, mechanism, "To class", f"walk_to_{mechanism}", container=b,
+                                help="The class the walk ends on (the start is the mix above).")
+        to_seed = c.number_input("To seed", 0, mixing.MAX_SEED, value=getattr(mix, f"{mechanism}_seed"),
+                                 key=f"walk_seed_{mechanism}",
+                                 help="The seed the walk ends on; the same seed as the mix walks the class only.")
+        steps = d.slider("Steps", 2, 16, 8, key="walk_steps", help="Images in the strip, both ends included.")
+        strip_mix = mixing.MixSettings(**{**vars(mix), "size": min(mix.size, 256)})
+        strip = mixing.interpolate(model, strip_mix, mechanism, to_class=to_class, to_seed=int(to_seed), steps=steps)
+        strip_png = mixing.strip_image(strip)
+        st.image(strip_png, output_format="PNG", width="stretch",
+                 caption=f"{mechanism}: {model.class_names[mechanism][getattr(mix, mechanism)]} → "
+                         f"{model.class_names[mechanism][to_class]}")
+        d1, d2 = st.columns(2)
+        d1.download_button("Download strip (PNG)", lambda: png_bytes(strip_png, strip.extra), file_name="cgn-walk.png",
+                           mime="image/png", key="walk_png", on_click="ignore",
+                           help="The strip as one PNG, with the walk's settings inside.")
+        d2.download_button("Download loop (GIF)", lambda: mixing.gif_bytes(strip), file_name="cgn-walk.gif",
+                           mime="image/gif", key="walk_gif", on_click="ignore",
+                           help="The walk as a looping animation: forwards, then back.")
+except cgn_art.CgnArtError as e:
+    error_box(e)
