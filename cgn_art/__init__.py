@@ -8,8 +8,8 @@
 from cgn_art.device import pick_device
 from cgn_art.errors import CgnArtError
 from cgn_art.mechanisms.base import Counterfactual, Mechanisms, composite
-from cgn_art.mechanisms.weights import load_model, save_model, shipped_models
+from cgn_art.mechanisms.weights import available_models, load_model, save_model, shipped_models
 
-__all__ = ["CgnArtError", "Counterfactual", "Mechanisms", "composite", "load_model", "pick_device",
+__all__ = ["CgnArtError", "Counterfactual", "Mechanisms", "available_models", "composite", "load_model", "pick_device",
            "save_model", "shipped_models"]
 __version__ = "0.1.0"

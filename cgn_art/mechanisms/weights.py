@@ -1,4 +1,8 @@
-"""Saving and loading small-CGN weights as safetensors + a JSON config (never pickle)."""
+"""Saving and loading CGN weights as safetensors + a JSON config (never pickle).
+
+``load_model`` reads the folder's config.json and dispatches on its "format": the small CGNs here,
+the ImageNet CGN in imagenet_weights.py. The name "imagenet" means the configured ImageNet folder.
+"""
 from __future__ import annotations
 
 import json
@@ -47,18 +51,75 @@ def read_config(folder: Path) -> dict:
     return config
 
 
-def load_model(name_or_path: str | Path = DEFAULT_MODEL, device: str | torch.device | None = "auto") -> SmallCGN:
-    """Load a shipped model by name ('wildlife', 'colored', 'double-colored') or a model folder.
+IMAGENET = "imagenet"
+
+
+def _format_of(folder: Path) -> str | None:
+    try:
+        data = json.loads((folder / "config.json").read_text())
+        return data.get("format") if isinstance(data, dict) else None
+    except (OSError, ValueError):
+        return None  # read_config explains what is wrong
+
+
+def available_models(imagenet: str | Path | None = None) -> dict[str, Path]:
+    """Name -> folder of every model that can be loaded now: the shipped small CGNs, plus
+    "imagenet" when an ImageNet CGN folder is configured (``imagenet`` or $CGN_ART_IMAGENET) and its
+    files check out (config, every key and shape; the weights themselves are not read).
+    Use :func:`imagenet_status` to say why it is missing."""
+    models = dict(shipped_models())
+    ok, _ = imagenet_status(imagenet)
+    if ok:
+        from cgn_art.mechanisms.imagenet_weights import imagenet_folder
+
+        models[IMAGENET] = imagenet_folder(imagenet)
+    return models
+
+
+def imagenet_status(imagenet: str | Path | None = None) -> tuple[bool, str]:
+    """(loads, one line for a page or the CLI): whether the ImageNet CGN folder is usable, or what to do."""
+    from cgn_art.mechanisms.imagenet_weights import ENV, check_imagenet_folder, download_hint, imagenet_folder
+
+    folder = imagenet_folder(imagenet)
+    if folder is None:
+        return False, f"no ImageNet CGN folder configured: set {ENV} or give a folder; {download_hint()}"
+    try:
+        check_imagenet_folder(folder)
+    except CgnArtError as e:
+        return False, str(e)
+    return True, f"ImageNet CGN at {folder}"
+
+
+def load_model(name_or_path: str | Path = DEFAULT_MODEL, device: str | torch.device | None = "auto",
+               imagenet: str | Path | None = None):
+    """Load a shipped model by name ('wildlife', 'colored', 'double-colored'), 'imagenet' (the
+    folder given as ``imagenet`` or in $CGN_ART_IMAGENET), or a model folder of either kind.
 
     >>> model = load_model()            # the embedded Wildlife CGN, on the best device
     >>> model = load_model("colored", device="cpu")
+    >>> model = load_model("imagenet")  # doctest: +SKIP
     """
     shipped = shipped_models()
+    if str(name_or_path) == IMAGENET and IMAGENET not in shipped:
+        from cgn_art.mechanisms.imagenet_weights import load_imagenet_cgn
+
+        ok, message = imagenet_status(imagenet)
+        if not ok:
+            raise CgnArtError(message)
+        from cgn_art.mechanisms.imagenet_weights import imagenet_folder
+
+        return load_imagenet_cgn(imagenet_folder(imagenet), _device(device), name=IMAGENET)
     folder = shipped.get(str(name_or_path)) or Path(name_or_path)
     if not folder.is_dir():
         names = ", ".join(shipped) or "none found in assets/models"
-        raise CgnArtError(f"no model named {name_or_path!r}: give a shipped model ({names}) or a folder "
-                          "holding model.safetensors and config.json")
+        raise CgnArtError(f"no model named {name_or_path!r}: give a shipped model ({names}), 'imagenet', or a "
+                          "folder holding model.safetensors and config.json")
+    from cgn_art.mechanisms.imagenet_weights import FORMAT as IMAGENET_FORMAT
+
+    if _format_of(folder) == IMAGENET_FORMAT or (not (folder / "config.json").exists() and any(folder.glob("*.pth"))):
+        from cgn_art.mechanisms.imagenet_weights import load_imagenet_cgn
+
+        return load_imagenet_cgn(folder, _device(device))
     config = read_config(folder)
     try:
         cfg = SmallCGNConfig(**config["config"])

@@ -1,0 +1,190 @@
+"""Where the ImageNet CGN's weights live, converting the released checkpoint, and loading it.
+
+Our layout is a folder with ``model.safetensors`` (the released checkpoint's keys, ``module.``
+stripped) and ``config.json`` (``"format": "cgn-art/imagenet-cgn"`` + the BigGAN config), the same
+pair the small CGNs use, so ``cgn_art.load_model(folder)`` loads either. The released ``cgn.pth``
+is a pickle: it is read once with ``torch.load(weights_only=True)`` and converted by
+``import_cgn`` (``cgn-art import-cgn``).
+
+The folder is found from, in order: an explicit argument (CLI ``--imagenet``, the app's field), the
+environment variable ``CGN_ART_IMAGENET``.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+from pathlib import Path
+from typing import Callable
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
+
+from cgn_art.errors import CgnArtError
+from cgn_art.mechanisms.biggan import biggan_config, check_keys, torch_load
+from cgn_art.mechanisms.imagenet import PARTS, ImageNetCGN, ImageNetCGNConfig
+from cgn_art.mechanisms.u2net import u2net_divisor
+
+ENV = "CGN_ART_IMAGENET"
+FORMAT = "cgn-art/imagenet-cgn"
+CGN_URL = "https://drive.google.com/uc?id=12yVFHPUjKmUFGnO2D4xVlTSpF8CUj136"
+CGN_REPO = "https://github.com/autonomousvision/counterfactual_generative_networks"
+GENBLOCKS_TO_RESOLUTION = {10: 128, 12: 256, 14: 512}
+
+
+def download_hint(folder: Path | str = "FOLDER") -> str:
+    return (f"download the paper's ImageNet CGN checkpoint cgn.pth ({CGN_URL}, linked from {CGN_REPO} "
+            f"scripts/download_weights.sh), then run: cgn-art import-cgn path/to/cgn.pth --output {folder}")
+
+
+def imagenet_folder(folder: str | Path | None = None) -> Path | None:
+    """The configured ImageNet CGN folder: ``folder`` if given, else $CGN_ART_IMAGENET, else None."""
+    value = folder if folder not in (None, "") else os.environ.get(ENV, "").strip()
+    return Path(value).expanduser() if value else None
+
+
+def blank_model(config: ImageNetCGNConfig) -> ImageNetCGN:
+    """The module to load weights into (its random init is overwritten)."""
+    return ImageNetCGN(config)
+
+
+@functools.lru_cache(maxsize=4)
+def _expected_shapes(config_json: str) -> dict:
+    model = blank_model(ImageNetCGNConfig.from_dict(json.loads(config_json)))
+    return {k: torch.empty(v.shape, device="meta") for k, v in model.state_dict().items()}
+
+
+class _Shapes(torch.nn.Module):
+    """Stands in for a model in check_keys: only its state dict's names and shapes matter."""
+
+    def __init__(self, shapes: dict):
+        super().__init__()
+        self.shapes = shapes
+
+    def state_dict(self, *args, **kwargs):  # type: ignore[override]
+        return self.shapes
+
+
+def expected(config: ImageNetCGNConfig) -> torch.nn.Module:
+    return _Shapes(_expected_shapes(json.dumps(config.to_dict(), sort_keys=True)))
+
+
+def read_imagenet_config(folder: Path) -> ImageNetCGNConfig:
+    path = folder / "config.json"
+    if not path.is_file():
+        if any(folder.glob("*.pth")):
+            raise CgnArtError(f"{folder}: holds a .pth checkpoint but no converted model; run: "
+                              f"cgn-art import-cgn {next(folder.glob('*.pth'))} --output {folder}")
+        raise CgnArtError(f"{path}: missing; {download_hint(folder)}")
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CgnArtError(f"{path}: not valid JSON ({e}); {download_hint(folder)}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("config"), dict):
+        raise CgnArtError(f"{path}: not an ImageNet CGN config (expected \"format\": \"{FORMAT}\"); "
+                          f"{download_hint(folder)}")
+    try:
+        return ImageNetCGNConfig.from_dict(data["config"])
+    except CgnArtError as e:
+        raise CgnArtError(f"{path}: {e}") from None
+
+
+def check_imagenet_folder(folder: str | Path) -> ImageNetCGNConfig:
+    """Check that ``folder`` will load (config, file, every key and shape) without reading the
+    weights: the safetensors header has names and shapes. Raises CgnArtError saying what to do."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise CgnArtError(f"ImageNet CGN folder {folder} does not exist; {download_hint(folder)}")
+    config = read_imagenet_config(folder)
+    weights = folder / "model.safetensors"
+    if not weights.is_file():
+        raise CgnArtError(f"{weights}: missing; {download_hint(folder)}")
+    try:
+        with safe_open(str(weights), framework="pt") as f:
+            shapes = {k: torch.empty(f.get_slice(k).get_shape(), device="meta") for k in f.keys()}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise CgnArtError(f"{weights}: not a readable safetensors file (corrupt or truncated?): {e}") from None
+    check_keys(expected(config), shapes, weights)
+    return config
+
+
+def load_imagenet_cgn(folder: str | Path, device: torch.device, name: str | None = None) -> ImageNetCGN:
+    """Load a converted ImageNet CGN folder onto ``device`` (eval mode, no gradients)."""
+    folder = Path(folder)
+    config = check_imagenet_folder(folder)
+    weights = folder / "model.safetensors"
+    try:
+        tensors = load_file(str(weights))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise CgnArtError(f"{weights}: not a readable safetensors file (corrupt or truncated?): {e}") from None
+    model = blank_model(config)
+    model.load_state_dict(tensors, assign=True)
+    model.name = name or str(folder.resolve())
+    return model.eval().requires_grad_(False).to(device)
+
+
+def save_imagenet_cgn(model: ImageNetCGN, folder: str | Path, extra: dict | None = None) -> Path:
+    """Write ``model.safetensors`` + ``config.json`` (with ``extra``, e.g. training facts)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(tensors, str(folder / "model.safetensors"))
+    config = {"format": FORMAT, "config": model.config.to_dict(), **(extra or {})}
+    (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    return folder
+
+
+# Converting the released checkpoint ------------------------------------------------------------
+
+def strip_module_prefix(state: dict) -> dict:
+    """Checkpoints saved from DataParallel/DistributedDataParallel carry ``module.`` on every key."""
+    return {re.sub(r"^(module\.)+", "", k): v for k, v in state.items()}
+
+
+def infer_config(state: dict, resolution: int | None = None) -> ImageNetCGNConfig:
+    """The ImageNet CGN config a state dict was saved from, read off its tensors' shapes."""
+    prefix = "f_shape."
+    try:
+        z_dim = int(state[f"{prefix}embeddings.weight"].shape[0])
+        channel_width = int(state[f"{prefix}generator.bn.weight"].shape[0])
+    except KeyError as e:
+        raise CgnArtError(f"not an ImageNet CGN checkpoint: it has no {e.args[0]!r} (expected keys starting "
+                          f"with {', '.join(p + '.' for p in PARTS)})") from None
+    layers = {int(m.group(1)) for k in state if (m := re.match(rf"{prefix}generator\.layers\.(\d+)\.", k))}
+    attention = {int(m.group(1)) for k in state
+                 if (m := re.match(rf"{prefix}generator\.layers\.(\d+)\.snconv1x1_theta", k))}
+    blocks = len(layers) - len(attention)
+    if resolution is None:
+        if blocks not in GENBLOCKS_TO_RESOLUTION:
+            raise CgnArtError(f"cannot tell this checkpoint's resolution from its {blocks} BigGAN blocks; "
+                              "give it (--resolution)")
+        resolution = GENBLOCKS_TO_RESOLUTION[blocks]
+    biggan = biggan_config(resolution, channel_width=channel_width, z_dim=z_dim)
+    if len(biggan.layers) != blocks:
+        raise CgnArtError(f"the checkpoint has {blocks} BigGAN blocks; a {resolution} px BigGAN has "
+                          f"{len(biggan.layers)}: give the right --resolution")
+    return ImageNetCGNConfig(biggan=biggan.to_dict(), u2net_divisor=u2net_divisor(
+        {k.removeprefix("u2net."): v for k, v in state.items() if k.startswith("u2net.")}))
+
+
+def import_cgn(checkpoint: str | Path, output: str | Path, resolution: int | None = None,
+               progress: Callable[[float, str], None] | None = None) -> Path:
+    """Convert the released ``cgn.pth`` (or any checkpoint in its layout) to our safetensors folder.
+
+    >>> import_cgn("downloads/cgn.pth", "weights/imagenet-cgn")   # doctest: +SKIP
+    """
+    progress = progress or (lambda fraction, message: None)
+    checkpoint = Path(checkpoint)
+    progress(0.0, f"reading {checkpoint.name}")
+    state = strip_module_prefix(torch_load(checkpoint, f"the ImageNet CGN checkpoint cgn.pth ({download_hint()})"))
+    config = infer_config(state, resolution)
+    check_keys(expected(config), state, checkpoint)
+    model = blank_model(config)
+    progress(0.5, "checking and writing safetensors")
+    model.load_state_dict(state, assign=True)
+    folder = save_imagenet_cgn(model, output, {"converted_from": checkpoint.name})
+    check_imagenet_folder(folder)
+    progress(1.0, f"wrote {folder}")
+    return folder
