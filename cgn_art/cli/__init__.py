@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "cgn_art.cli.generate",
     "cgn_art.cli.data",
     "cgn_art.cli.train",
+    "cgn_art.cli.imagenet",
 )
 
 
