@@ -10,6 +10,7 @@ st.set_page_config(page_title="cgn-art", page_icon="🎨", layout="wide")
 PAGES = [
     st.Page("views/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("views/mixer.py", title="Mixer", icon=":material/tune:"),
+    st.Page("views/robustness.py", title="Robustness Lab", icon=":material/science:"),
 ]
 
 navigation = st.navigation(PAGES)

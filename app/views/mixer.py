@@ -91,16 +91,16 @@ try:
     with st.expander("All classes at a glance", icon=":material/grid_view:"):
         version = weights_version(source)
         for mechanism in MECHANISMS:
-            st.image(class_strip(source, version, mechanism), output_format="PNG")
+            st.image(class_strip(source, version, mechanism), output_format="PNG", caption=f"{mechanism} classes")
 
     cf = mixing.render(model, mix)
     big, parts = st.columns([3, 2])
     big.image(quick_png(cf.image("composite")), output_format="PNG", width="stretch",
               caption=" · ".join(f"{m} {model.class_names[m][getattr(mix, m)]}" for m in MECHANISMS))
     with parts:
-        a, b = st.columns(2)
-        for column, part in zip((a, b, a, b), ("mask", "foreground", "background", "composite")):
-            column.image(cf.image(part).resize((192, 192)), caption=part, output_format="PNG", width="stretch")
+        for row in (("mask", "foreground"), ("background", "composite")):
+            for column, part in zip(st.columns(2), row):
+                column.image(cf.image(part).resize((192, 192)), caption=part, output_format="PNG", width="stretch")
         download_png(cf)
 
     st.subheader("Grid")
