@@ -23,8 +23,10 @@ PROG = "cgn-art"
 # One module per job, each with add_commands(commands); the order is the order of --help.
 COMMAND_MODULES = (
     "cgn_art.cli.generate",
+    "cgn_art.cli.mixer",
     "cgn_art.cli.data",
     "cgn_art.cli.train",
+    "cgn_art.cli.robustness",
     "cgn_art.cli.imagenet",
 )
 

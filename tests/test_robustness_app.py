@@ -1,0 +1,51 @@
+"""The Robustness Lab page in Streamlit's headless AppTest: samples, a tiny run, its tables, mistakes explained."""
+import pytest
+from streamlit.testing.v1 import AppTest
+
+
+@pytest.fixture(scope="module", autouse=True)
+def cache(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CGN_ART_CACHE", str(tmp_path_factory.mktemp("cgn-art-cache")))
+        yield
+
+
+@pytest.fixture
+def lab() -> AppTest:
+    at = AppTest.from_file("../app/Home.py", default_timeout=180).run()
+    at.switch_page("views/robustness.py").run()
+    assert not at.exception and not at.error
+    return at
+
+
+def urls(at):
+    return [image.proto.imgs[0].url for image in at.image]
+
+
+def test_shows_real_and_counterfactual_samples_and_reseeds(lab):
+    before = urls(lab)
+    assert len(before) == 2 and before[0] != before[1]
+    lab.number_input(key="lab_sample_seed").set_value(3).run()
+    after = urls(lab)
+    assert after[0] == before[0] and after[1] != before[1]  # the real data stays, the counterfactuals change
+    lab.selectbox(key="lab_variant").select("wildlife").run()
+    assert not lab.exception and urls(lab)[0] != before[0]
+
+
+def test_a_small_run_shows_the_tables(lab):
+    lab.select_slider(key="lab_count").set_value(1_000)
+    lab.slider(key="lab_epochs").set_value(1)
+    lab.button(key="lab_run").click().run()
+    assert not lab.exception and not lab.error
+    accuracy, cues = lab.dataframe
+    assert list(accuracy.value["training data"]) == ["original", "counterfactual", "original + counterfactual"]
+    assert list(accuracy.value["images"]) == [4000, 1000, 5000]
+    assert cues.value["follows background %"].isna().all()  # colored MNIST has one background
+    assert lab.session_state["robustness_result"]["settings"]["epochs"] == 1
+
+
+def test_no_dataset_chosen_is_explained(lab):
+    lab.multiselect(key="lab_variants").set_value([])
+    lab.button(key="lab_run").click().run()
+    assert not lab.exception
+    assert len(lab.error) == 1 and "at least one variant" in lab.error[0].value
