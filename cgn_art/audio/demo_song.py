@@ -1,0 +1,125 @@
+"""Synthesize the demo song shipped in assets/audio/demo_song.ogg (no music ships in any package).
+
+20 s at 120 BPM in 4/4 (a bar is 2 s): drums (kick, snare, hi-hat), a bass line and chords.
+- Section A (0-10 s): kick on every beat (softer on 2 and 4), snare, soft pads, chords Am | F | C | G | Am.
+- Section B (10-20 s): full kicks, open off-beat hats, louder, brighter saw chords Dm | Bb | F | C | Dm.
+So it has clear beats, chord changes every bar and one section change at 10 s.
+
+    python -m cgn_art.audio.demo_song assets/audio/demo_song.ogg
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+SR = 22050
+BPM = 120
+BEAT = 60 / BPM
+BAR = 4 * BEAT
+SECONDS = 20.0
+SECTION_B = 10.0
+NOTE = {"C": 0, "C#": 1, "D": 2, "Eb": 3, "E": 4, "F": 5, "F#": 6, "G": 7, "Ab": 8, "A": 9, "Bb": 10, "B": 11}
+CHORDS_A = [("A", "minor"), ("F", "major"), ("C", "major"), ("G", "major"), ("A", "minor")]
+CHORDS_B = [("D", "minor"), ("Bb", "major"), ("F", "major"), ("C", "major"), ("D", "minor")]
+
+
+def _hz(midi: float) -> float:
+    return 440.0 * 2 ** ((midi - 69) / 12)
+
+
+def _env(n: int, attack: float, decay: float) -> np.ndarray:
+    t = np.arange(n) / SR
+    return np.minimum(1, t / max(attack, 1e-4)) * np.exp(-t / decay)
+
+
+def _add(track: np.ndarray, start: float, sound: np.ndarray) -> None:
+    i = int(round(start * SR))
+    j = min(len(track), i + len(sound))
+    if i < len(track):
+        track[i:j] += sound[: j - i]
+
+
+def _kick(rng) -> np.ndarray:
+    n = int(0.35 * SR)
+    t = np.arange(n) / SR
+    pitch = 50 + 90 * np.exp(-t / 0.04)  # the falling thump
+    return np.sin(2 * np.pi * np.cumsum(pitch) / SR) * _env(n, 0.002, 0.12)
+
+
+def _snare(rng) -> np.ndarray:
+    n = int(0.25 * SR)
+    t = np.arange(n) / SR
+    return (0.7 * rng.standard_normal(n) + 0.4 * np.sin(2 * np.pi * 190 * t)) * _env(n, 0.001, 0.07)
+
+
+def _hat(rng, open_: bool) -> np.ndarray:
+    n = int((0.25 if open_ else 0.06) * SR)
+    noise = rng.standard_normal(n)
+    noise = np.diff(noise, prepend=0)  # crude high-pass: hats live up high
+    return noise * _env(n, 0.001, 0.09 if open_ else 0.015)
+
+
+def _chord(root: str, quality: str, seconds: float, bright: bool) -> np.ndarray:
+    n = int(seconds * SR)
+    t = np.arange(n) / SR
+    third = 3 if quality == "minor" else 4
+    base = 48 + NOTE[root]  # C3..B3
+    out = np.zeros(n)
+    for interval in (0, third, 7, 12):
+        f = _hz(base + interval)
+        if bright:  # a few saw harmonics
+            out += sum(np.sin(2 * np.pi * f * k * t) / k for k in range(1, 6))
+        else:
+            out += np.sin(2 * np.pi * f * t) + 0.3 * np.sin(2 * np.pi * 2 * f * t)
+    return out * _env(n, 0.08, 3.0) / 4
+
+
+def _bass(root: str, seconds: float) -> np.ndarray:
+    n = int(seconds * SR)
+    t = np.arange(n) / SR
+    f = _hz(36 + NOTE[root])  # C2..B2
+    return (np.sin(2 * np.pi * f * t) + 0.3 * np.sin(2 * np.pi * 2 * f * t)) * _env(n, 0.01, 0.5)
+
+
+def synthesize(seed: int = 0) -> np.ndarray:
+    """The demo song as mono float32 at 22,050 Hz, peak 0.9."""
+    rng = np.random.default_rng(seed)
+    n = int(SECONDS * SR)
+    drums, harmony, bass = np.zeros(n), np.zeros(n), np.zeros(n)
+    for bar in range(int(SECONDS / BAR)):
+        t0 = bar * BAR
+        in_b = t0 >= SECTION_B
+        root, quality = (CHORDS_B if in_b else CHORDS_A)[bar % 5]
+        _add(harmony, t0, _chord(root, quality, BAR, bright=in_b))
+        for beat in range(4):
+            tb = t0 + beat * BEAT
+            _add(drums, tb, _kick(rng) * (1.0 if in_b or beat in (0, 2) else 0.7))
+            if beat in (1, 3):
+                _add(drums, tb, 0.9 * _snare(rng))
+            # Hats: quarters in A, added quiet open off-beats in B (loud off-beats would read as the beat).
+            _add(drums, tb, 0.08 * _hat(rng, open_=False))
+            if in_b:
+                _add(drums, tb + BEAT / 2, 0.05 * _hat(rng, open_=True))
+            _add(bass, tb, _bass(root, BEAT * 0.9) * (1.0 if beat == 0 else 0.6))
+    song = 0.9 * drums + 0.35 * harmony + 0.5 * bass
+    song[int(SECTION_B * SR):] *= 1.25  # section B is louder
+    fade = int(0.5 * SR)
+    song[-fade:] *= np.linspace(1, 0, fade)
+    return (0.9 * song / np.abs(song).max()).astype(np.float32)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("output", nargs="?", default="assets/audio/demo_song.ogg")
+    args = parser.parse_args(argv)
+    import soundfile as sf
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(out), synthesize(), SR)
+    print(f"wrote {out} ({out.stat().st_size / 1024:.0f} KiB, {SECONDS:g} s)")
+
+
+if __name__ == "__main__":
+    main()
