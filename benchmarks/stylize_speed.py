@@ -1,0 +1,95 @@
+"""Texture Stylizer speed and quality, and the texture walk (one JSON line).
+
+- Stylize a 512x512 photo (scikit-image's astronaut) with default settings (coarse-to-fine:
+  1/4 size, 1/2 size, full size; L-BFGS; the random encoder). Baseline in the same process:
+  Gatys' single scale, the same encoder, loss weights and texture, L-BFGS for 300 steps at full
+  size. Both results are measured the same way at full size: style loss (the Gram loss the
+  optimisation minimises, unweighted), content loss, and SSIM to the photo.
+  ``speedup`` = baseline seconds / default seconds; ``style_ratio`` = default / baseline style loss.
+- Texture walk: 4 s at 12 fps (48 frames), 256 px, class 0 -> class 5, warm-started frames:
+  total seconds. Then a 1 s walk (12 frames) on the same path twice, warm-started and with every
+  frame started from the photo instead: mean absolute frame-to-frame change of each (0-1 scale).
+
+    python benchmarks/stylize_speed.py [--size 512] [--baseline-steps 300] [--threads 2] [--skip-walk]
+
+Takes about 10 minutes on a quiet 2-core CPU (the baseline alone is most of it).
+"""
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def ssim(a: torch.Tensor, b: torch.Tensor) -> float:
+    from skimage.metrics import structural_similarity
+
+    to_np = lambda t: t[0].permute(1, 2, 0).clamp(0, 1).cpu().numpy()  # noqa: E731
+    return float(structural_similarity(to_np(a), to_np(b), channel_axis=2, data_range=1.0))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--baseline-steps", type=int, default=300)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--texture-class", type=int, default=0)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--skip-walk", action="store_true")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    import cgn_art
+    from cgn_art.images import demo_photo
+    from cgn_art.stylize import StylizeSettings, stylize
+    from cgn_art.stylize.optimize import make_stylize_encoder
+    from cgn_art.stylize.textures import pil_to_tensor
+    from cgn_art.stylize.walk import WalkSettings, texture_walk
+
+    model = cgn_art.load_model("wildlife", device=args.device)
+    photo = demo_photo("astronaut").resize((args.size, args.size))
+    photo_tensor = pil_to_tensor(photo)
+    settings = StylizeSettings(size=args.size, texture_class=args.texture_class, device=args.device)
+    make_stylize_encoder(settings.encoder, torch.device(args.device))  # built once, outside the timings
+    stylize(photo.resize((64, 64)), settings.replace(size=64, steps=1), model=model)  # warm-up
+
+    default = stylize(photo, settings, model=model)
+    baseline = stylize(photo, settings.replace(levels=1, steps=args.baseline_steps), model=model)
+    figures = {
+        "size": args.size, "threads": torch.get_num_threads(), "device": args.device,
+        "default_seconds": round(default.seconds, 2), "default_steps": default.steps,
+        "baseline_seconds": round(baseline.seconds, 2), "baseline_steps": baseline.steps,
+        "speedup": round(baseline.seconds / default.seconds, 2),
+        "default_style_loss": default.style_loss, "baseline_style_loss": baseline.style_loss,
+        "style_ratio": round(default.style_loss / baseline.style_loss, 3),
+        "default_content_loss": round(default.content_loss, 5), "baseline_content_loss": round(baseline.content_loss, 5),
+        "default_ssim": round(ssim(default.tensor, photo_tensor), 4),
+        "baseline_ssim": round(ssim(baseline.tensor, photo_tensor), 4),
+    }
+    out = Path(tempfile.mkdtemp(prefix="stylize-bench-"))
+    default.image.save(out / "default.png")
+    baseline.image.save(out / "baseline.png")
+    figures["images"] = str(out)
+
+    if not args.skip_walk:
+        walk_settings = StylizeSettings(size=256, texture_class=0, device=args.device)
+        walk = WalkSettings(seconds=4, fps=12, path="class", to_class=5)
+        summary = texture_walk(photo, out / "walk.mp4", walk_settings, walk, model=model)
+        figures.update(walk_frames=summary["frames"], walk_seconds=round(summary["seconds"], 1),
+                       walk_mean_change=round(summary["mean_frame_change"], 5))
+        short = WalkSettings(seconds=1, fps=12, path="class", to_class=5)
+        warm = texture_walk(photo, out / "warm.mp4", walk_settings, short, model=model)
+        cold = texture_walk(photo, out / "cold.mp4", walk_settings,
+                            WalkSettings(**{**short.to_dict(), "warm_start": False}), model=model)
+        figures.update(change_warm=round(warm["mean_frame_change"], 5), change_cold=round(cold["mean_frame_change"], 5),
+                       change_ratio_cold_over_warm=round(cold["mean_frame_change"] / warm["mean_frame_change"], 2),
+                       cold_walk_seconds=round(cold["seconds"], 1), warm_walk_seconds=round(warm["seconds"], 1))
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""StylizeSettings: every choice that makes a stylized image, validated in one place.
+
+The library, the ``cgn-art stylize`` command and the Stylizer page all build one of these, so a
+limit or a default lives here and nowhere else. ``to_dict()`` goes into the PNG's metadata.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+
+from cgn_art.errors import CgnArtError
+
+COLORS = ("texture", "luminance", "palette")
+OPTIMIZERS = ("lbfgs", "adam")
+ENCODERS = ("random", "vgg19", "auto")
+MAX_SIZE_CPU = 1024
+MAX_SIZE_GPU = 2048
+MAX_SEED = 2**31 - 1
+
+HELP = {
+    "size": "pixels on the result's longer side (up to 1024 on a CPU, 2048 on a GPU)",
+    "texture_class": "texture class the CGN paints (index or name)",
+    "blend_class": "a second texture class to blend with the first (none: no blend)",
+    "blend": "how much of the second class: 0 is all the first, 1 all the second",
+    "texture_seed": "noise seed of the CGN texture",
+    "truncation": "noise truncation in (0, 1]; lower gives tamer textures",
+    "texture_scale": "how large the texture's pattern is: one texture tile spans this fraction of the longer side",
+    "strength": "style strength: how strongly the texture's statistics are imposed",
+    "content_weight": "how strongly the photo's layout is kept",
+    "smoothness": "total-variation smoothing: higher gives calmer, less noisy results",
+    "colors": "texture: the texture's colours; luminance: keep the photo's colours, transfer light and dark "
+              "only; palette: recolour the texture to the photo's palette first",
+    "optimizer": "lbfgs (fast to converge) or adam (steadier, needs more steps)",
+    "steps": "optimisation steps at full size; each coarser level of the pyramid gets twice as many",
+    "levels": "levels of the coarse-to-fine pyramid (1: full size only, as Gatys et al.)",
+    "encoder": "features for the style loss: random (offline), vgg19 (needs its weights) or auto",
+    "seed": "seed of the small noise added to the starting image",
+    "device": "auto, cpu, cuda or mps",
+}
+
+
+@dataclass
+class StylizeSettings:
+    size: int = 512
+    texture_class: int = 0
+    blend_class: int | None = None
+    blend: float = 0.5
+    texture_seed: int = 0
+    truncation: float = 1.0
+    texture_scale: float = 0.125
+    strength: float = 1.0
+    content_weight: float = 1.0
+    smoothness: float = 1.0
+    colors: str = "texture"
+    optimizer: str = "lbfgs"
+    steps: int = 25
+    levels: int = 3
+    encoder: str = "random"
+    seed: int = 0
+    device: str = "auto"
+
+    def validate(self, device=None) -> "StylizeSettings":
+        """Check every field; return self. ``device`` (a torch.device) sets the size limit (GPU 2048)."""
+        self.size = _whole("size", self.size, 32, MAX_SIZE_GPU)
+        if device is not None and getattr(device, "type", "cpu") == "cpu" and self.size > MAX_SIZE_CPU:
+            raise CgnArtError(f"size {self.size} is too large for a CPU: give at most {MAX_SIZE_CPU} pixels "
+                              f"(up to {MAX_SIZE_GPU} on a GPU)")
+        self.texture_class = _whole("texture class", self.texture_class, 0, None)
+        if self.blend_class is not None:
+            self.blend_class = _whole("blend class", self.blend_class, 0, None)
+        self.blend = _number("blend", self.blend, 0.0, 1.0)
+        self.texture_seed = _whole("texture seed", self.texture_seed, 0, MAX_SEED)
+        self.truncation = _number("truncation", self.truncation, 0.0, 1.0, low_open=True)
+        self.texture_scale = _number("texture scale", self.texture_scale, 0.02, 1.0)
+        self.strength = _number("strength", self.strength, 0.0, 100.0)
+        self.content_weight = _number("content weight", self.content_weight, 0.0, 100.0)
+        self.smoothness = _number("smoothness", self.smoothness, 0.0, 100.0)
+        if self.strength == 0 and self.content_weight == 0:
+            raise CgnArtError("strength and content weight are both 0: nothing to optimise; raise one of them")
+        self.colors = _choice("colors", self.colors, COLORS)
+        self.optimizer = _choice("optimizer", self.optimizer, OPTIMIZERS)
+        self.encoder = _choice("encoder", self.encoder, ENCODERS)
+        self.steps = _whole("steps", self.steps, 1, 5000)
+        self.levels = _whole("levels", self.levels, 1, 6)
+        self.seed = _whole("seed", self.seed, 0, MAX_SEED)
+        self.device = str(self.device or "auto").strip().lower()
+        return self
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def replace(self, **changes) -> "StylizeSettings":
+        return replace(self, **changes)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "StylizeSettings":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise CgnArtError(f"unknown stylize setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return cls(**values)
+
+
+def _whole(what: str, value, low: int, high: int | None) -> int:
+    if isinstance(value, bool):
+        raise CgnArtError(f"{what} {value!r} is not a whole number")
+    try:
+        number = int(str(value).strip()) if not isinstance(value, int) else value
+    except ValueError:
+        raise CgnArtError(f"{what} {value!r} is not a whole number") from None
+    if number < low or (high is not None and number > high):
+        span = f"{low} to {high}" if high is not None else f"{low} or more"
+        raise CgnArtError(f"{what} {number} is out of range: give {span}")
+    return int(number)
+
+
+def _number(what: str, value, low: float, high: float, low_open: bool = False) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise CgnArtError(f"{what} {value!r} is not a number") from None
+    if number != number or number > high or number < low or (low_open and number <= low):
+        bracket = "(" if low_open else "["
+        raise CgnArtError(f"{what} {value} is out of range: give a number in {bracket}{low:g}, {high:g}]")
+    return number
+
+
+def _choice(what: str, value, options) -> str:
+    key = str(value).strip().lower()
+    if key not in options:
+        raise CgnArtError(f"unknown {what} {value!r}; choose one of {', '.join(options)}")
+    return key

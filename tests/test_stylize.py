@@ -1,0 +1,288 @@
+"""The Texture Stylizer: texture sources, settings, the coarse-to-fine optimisation, colours, progress,
+cancel, VGG19 with test-made weights, the texture walk and the CLI. Everything runs tiny (<= 64 px)."""
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import cgn_art
+from cgn_art.errors import CgnArtError
+from cgn_art.images import demo_photo
+from cgn_art.stylize import StylizeSettings, fill, make_texture, stylize, texture_preview, wraps_seamlessly
+from cgn_art.stylize.optimize import (level_sizes, level_steps, luminance, make_stylize_encoder, match_palette,
+                                      measure, working_size, _rgb_to_yiq)
+from cgn_art.stylize.textures import model_texture_wraps, pil_to_tensor, render_class_tile
+from cgn_art.stylize.walk import WalkSettings, texture_walk
+
+TINY = dict(size=48, steps=3, levels=2, device="cpu")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def model(model_dir):
+    """The conftest test model: every texture class looks different whatever the shipped weights are."""
+    return cgn_art.load_model(str(model_dir), device="cpu")
+
+
+@pytest.fixture(scope="module")
+def photo() -> Image.Image:
+    return demo_photo("chelsea").resize((96, 64))
+
+
+@pytest.fixture(scope="module")
+def brick() -> Image.Image:
+    from skimage import data
+
+    return Image.fromarray(data.brick()[:128, :128]).convert("RGB")
+
+
+# Settings ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("changes, words", [
+    ({"size": 4000}, "size 4000 is out of range"),
+    ({"size": "big"}, "not a whole number"),
+    ({"strength": -1}, "strength -1 is out of range"),
+    ({"blend": 1.5}, "blend"),
+    ({"truncation": 0}, r"truncation 0 is out of range: give a number in \(0"),
+    ({"colors": "sepia"}, "choose one of texture, luminance, palette"),
+    ({"optimizer": "sgd"}, "choose one of lbfgs, adam"),
+    ({"steps": 0}, "steps 0"),
+    ({"strength": 0, "content_weight": 0}, "nothing to optimise"),
+])
+def test_settings_refuse_bad_values_with_a_message(changes, words):
+    with pytest.raises(CgnArtError, match=words):
+        StylizeSettings(**changes).validate()
+
+
+def test_size_limit_depends_on_the_device():
+    with pytest.raises(CgnArtError, match="too large for a CPU.*2048 on a GPU"):
+        StylizeSettings(size=1500).validate(torch.device("cpu"))
+    assert StylizeSettings(size=1500).validate(torch.device("cuda")).size == 1500
+
+
+def test_settings_round_trip_through_a_dict():
+    settings = StylizeSettings(texture_class=2, blend_class=3, blend=0.25, colors="luminance").validate()
+    assert StylizeSettings.from_dict(json.loads(json.dumps(settings.to_dict()))) == settings
+    with pytest.raises(CgnArtError, match="unknown stylize setting"):
+        StylizeSettings.from_dict({"sise": 3})
+
+
+# Texture sources ---------------------------------------------------------------------------
+
+def test_cgn_texture_wraps_and_a_photo_crop_does_not(model, brick):
+    tile = render_class_tile(model, StylizeSettings(texture_class=1), 32)
+    assert wraps_seamlessly(tile)
+    assert model_texture_wraps(model, StylizeSettings(texture_class=4))
+    for name in ("astronaut", "coffee", "chelsea"):
+        assert not wraps_seamlessly(pil_to_tensor(demo_photo(name).resize((64, 64))))
+        assert not wraps_seamlessly(pil_to_tensor(demo_photo(name).resize((32, 32))))
+
+
+def test_fill_is_seamless_both_ways(model, brick):
+    tile = render_class_tile(model, StylizeSettings(texture_class=1), 32)
+    plain = fill(tile, 70, 90)
+    assert plain.shape == (1, 3, 70, 90)
+    assert torch.equal(plain[..., :32, :32], tile) and torch.equal(plain[..., 32:64, 32:64], tile)
+    photo_tile = pil_to_tensor(demo_photo("astronaut").resize((32, 32)))
+    mirrored = fill(photo_tile, 64, 64, mirrored=True)
+    assert torch.equal(mirrored[..., :32, 32:64], photo_tile.flip(-1))
+    assert torch.equal(mirrored[..., 32:64, :32], photo_tile.flip(-2))
+    # across every tile boundary the jump is no larger than a jump between neighbours inside
+    jumps = (mirrored[..., :, 1:] - mirrored[..., :, :-1]).abs().mean(dim=(0, 1, 2))
+    assert jumps[31] <= jumps.max()
+    assert jumps[31] < (photo_tile[..., :, 0] - photo_tile[..., :, -1]).abs().mean()
+
+
+def test_blend_goes_from_one_class_to_the_other(model):
+    a = make_texture(StylizeSettings(texture_class=0), 32, 32, model=model)
+    b = make_texture(StylizeSettings(texture_class=3), 32, 32, model=model)
+    assert not torch.allclose(a, b, atol=1e-3)
+    assert torch.allclose(make_texture(StylizeSettings(texture_class=0, blend_class=3, blend=0.0), 32, 32, model=model), a)
+    assert torch.allclose(make_texture(StylizeSettings(texture_class=0, blend_class=3, blend=1.0), 32, 32, model=model), b)
+    middle = make_texture(StylizeSettings(texture_class=0, blend_class=3, blend=0.5), 32, 32, model=model)
+    assert (middle - a).abs().mean() > 1e-3 and (middle - b).abs().mean() > 1e-3
+
+
+def test_uploaded_texture_and_previews(model, brick):
+    texture = make_texture(StylizeSettings(texture_scale=0.5), 40, 60, texture_image=brick)
+    assert texture.shape == (1, 3, 40, 60)
+    preview = texture_preview(StylizeSettings(texture_class=2), model=model, size=64)
+    assert preview.size == (64, 64) and preview.mode == "RGB"
+    assert texture_preview(StylizeSettings(), texture_image=brick, size=32).size == (32, 32)
+    with pytest.raises(CgnArtError, match="no texture"):
+        make_texture(StylizeSettings(), 8, 8)
+    with pytest.raises(CgnArtError, match="texture class 9 is out of range"):
+        make_texture(StylizeSettings(texture_class=9), 8, 8, model=model)
+
+
+# The optimisation ---------------------------------------------------------------------------
+
+def test_pyramid_halves_and_gives_coarse_levels_more_steps():
+    assert level_sizes(512, 341, 3) == [(128, 85), (256, 170), (512, 341)]
+    assert level_sizes(64, 64, 4) == [(16, 16), (32, 32), (64, 64)]  # never below 16 px
+    assert level_steps(25, 3) == [100, 50, 25]
+    assert working_size(Image.new("RGB", (300, 200)), 96) == (64, 96)
+
+
+def test_stylize_moves_the_photo_toward_the_texture(model, photo):
+    settings = StylizeSettings(texture_class=2, **TINY)
+    result = stylize(photo, settings, model=model)
+    assert result.image.size == (48, 32) and result.steps == [6, 3] and not result.cancelled
+    encoder = make_stylize_encoder("random", "cpu")
+    texture = make_texture(settings, 32, 48, model=model)
+    photo_tensor = pil_to_tensor(photo.resize((48, 32), Image.Resampling.LANCZOS))
+    before, _ = measure(encoder, photo_tensor, texture, photo_tensor, settings)
+    assert result.style_loss < 0.5 * before
+    assert result.settings["texture_class"] == 2
+    again = stylize(photo, settings, model=model)
+    assert torch.equal(again.tensor, result.tensor)  # deterministic for the seed
+
+
+def test_strength_and_content_weight_trade_off(model, photo):
+    photo_tensor = pil_to_tensor(photo.resize((48, 32), Image.Resampling.LANCZOS))
+    gentle = stylize(photo, StylizeSettings(texture_class=2, strength=0.05, content_weight=5, **TINY), model=model)
+    strong = stylize(photo, StylizeSettings(texture_class=2, strength=5, content_weight=0.2, **TINY), model=model)
+    assert (gentle.tensor - photo_tensor).abs().mean() < (strong.tensor - photo_tensor).abs().mean()
+    assert strong.style_loss < gentle.style_loss
+
+
+def test_adam_and_single_scale_also_reduce_the_style_loss(model, photo):
+    settings = StylizeSettings(texture_class=2, size=32, steps=8, levels=1, optimizer="adam", device="cpu")
+    result = stylize(photo, settings, model=model)
+    photo_tensor = pil_to_tensor(photo.resize((48, 32), Image.Resampling.LANCZOS))
+    assert result.steps == [8]
+    assert (result.tensor - photo_tensor[..., :, :].new_zeros(1)).shape[-1] == 32
+    assert result.style_loss < stylize(photo, settings.replace(steps=1), model=model).style_loss
+
+
+def test_keep_colours_luminance_and_palette(model, photo):
+    result = stylize(photo, StylizeSettings(texture_class=2, colors="luminance", **TINY), model=model)
+    photo_yiq = _rgb_to_yiq(pil_to_tensor(photo.resize((48, 32), Image.Resampling.LANCZOS)))
+    result_yiq = _rgb_to_yiq(result.tensor)
+    # chroma (I, Q) is the photo's; only luminance changed (up to clamping to [0, 1] and 8-bit output)
+    assert (result_yiq[:, 1:] - photo_yiq[:, 1:]).abs().mean() < 0.02
+    texture = torch.rand(1, 3, 16, 16) * torch.tensor([1.0, 0.2, 0.1]).view(1, 3, 1, 1)
+    target = torch.rand(1, 3, 16, 16) * 0.5 + 0.25
+    matched = match_palette(texture, target)
+    assert torch.allclose(matched.mean(dim=(2, 3)), target.mean(dim=(2, 3)), atol=0.02)
+    palette = stylize(photo, StylizeSettings(texture_class=2, colors="palette", **TINY), model=model)
+    assert palette.image.size == (48, 32)
+    assert luminance(result.tensor).shape == (1, 3, 32, 48)
+
+
+def test_progress_previews_and_cancel(model, photo):
+    fractions, previews = [], []
+    stylize(photo, StylizeSettings(texture_class=1, **TINY), model=model,
+            progress=lambda f, m: fractions.append((f, m)), preview=lambda image, m: previews.append(image),
+            preview_every=0)
+    assert len(fractions) == 6 + 3 + 1 and fractions[-1][0] == 1.0
+    assert all(a[0] <= b[0] for a, b in zip(fractions, fractions[1:]))
+    assert "level 1/2" in fractions[0][1] and previews and previews[-1].size == (48, 32)
+
+    stop = threading.Event()
+    calls = []
+
+    def progress(fraction, message):
+        calls.append(fraction)
+        if len(calls) == 2:
+            stop.set()
+    result = stylize(photo, StylizeSettings(texture_class=1, **TINY), model=model, progress=progress, cancel=stop)
+    assert result.cancelled and result.steps == [2] and result.image.size == (48, 32)
+    assert stylize(photo, StylizeSettings(texture_class=1, **TINY), model=model, cancel=lambda: True).steps == [0]
+
+
+def test_uploaded_texture_stylizes_without_a_model(photo, brick):
+    result = stylize(photo, StylizeSettings(**TINY), texture_image=brick)
+    assert result.image.size == (48, 32) and math.isfinite(result.style_loss)
+
+
+def test_vgg19_encoder_with_test_made_weights(monkeypatch, tmp_path, photo, model):
+    """VGG19 as the style encoder, loaded from a torch hub cache laid out here (weights made by the test)."""
+    from torch import nn
+
+    from cgn_art.features import vgg19_weights_path
+
+    monkeypatch.delenv("TORCH_HUB", raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    path = vgg19_weights_path()
+    path.parent.mkdir(parents=True)
+    generator = torch.Generator().manual_seed(0)
+    state, index, channels = {}, 0, 3
+    for item in [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512]:  # up to conv4_1 (relu4_1)
+        if item == "M":
+            index += 1
+            continue
+        state[f"features.{index}.weight"] = torch.randn(item, channels, 3, 3, generator=generator) * math.sqrt(2 / (9 * channels))
+        state[f"features.{index}.bias"] = torch.zeros(item)
+        index, channels = index + 2, item
+    torch.save(state, path)
+    encoder = make_stylize_encoder("vgg19", torch.device("cpu"))
+    assert not isinstance(encoder, nn.Identity) and type(encoder).__name__ == "VGGEncoder"
+    result = stylize(photo, StylizeSettings(texture_class=2, encoder="vgg19", size=32, steps=2, levels=1, device="cpu"),
+                     model=model, encoder=encoder)
+    assert result.image.size == (32, 21) and math.isfinite(result.style_loss)
+
+
+# Texture walk --------------------------------------------------------------------------------
+
+def video_frames(path: Path) -> tuple[list[np.ndarray], dict]:
+    import imageio_ffmpeg
+
+    reader = imageio_ffmpeg.read_frames(str(path))
+    meta = next(reader)
+    frames = [np.frombuffer(f, np.uint8).reshape(meta["size"][1], meta["size"][0], 3) for f in reader]
+    return frames, meta
+
+
+def probe(path: Path) -> str:
+    from cgn_art.video import ffmpeg_exe
+
+    return subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr
+
+
+def test_texture_walk_is_a_browser_playable_mp4_and_warm_start_is_calmer(model, photo, tmp_path):
+    settings = StylizeSettings(texture_class=0, size=48, steps=3, levels=2, device="cpu")
+    walk = WalkSettings(seconds=1, fps=6, path="class", to_class=3, frame_steps=3)
+    warm = texture_walk(photo, tmp_path / "warm.mp4", settings, walk, model=model, keep_frames=True)
+    cold = texture_walk(photo, tmp_path / "cold.mp4", settings, walk.__class__(**{**walk.to_dict(), "warm_start": False}),
+                        model=model, keep_frames=True)
+    frames, meta = video_frames(tmp_path / "warm.mp4")
+    assert len(frames) == warm["frames"] == 6 and meta["size"] == (48, 32)
+    info = probe(tmp_path / "warm.mp4")
+    assert "h264" in info and "yuv420p" in info
+    assert warm["mean_frame_change"] < cold["mean_frame_change"]
+    # the walk really moves: the last frame is not the first
+    assert (warm["frames_tensors"][-1] - warm["frames_tensors"][0]).abs().mean() > 1e-3
+
+
+def test_seed_walk_and_bad_walks(model, photo, tmp_path):
+    settings = StylizeSettings(texture_class=1, size=32, steps=2, levels=1, device="cpu")
+    summary = texture_walk(photo, tmp_path / "seed.mp4", settings,
+                           WalkSettings(seconds=0.5, fps=4, path="seed", to_seed=5, frame_steps=1), model=model)
+    assert summary["frames"] == 2 and (tmp_path / "seed.mp4").is_file()
+    with pytest.raises(CgnArtError, match="mp4"):
+        texture_walk(photo, tmp_path / "walk.gif", settings, WalkSettings(), model=model)
+    with pytest.raises(CgnArtError, match="path"):
+        WalkSettings(path="spiral").validate()
+    with pytest.raises(CgnArtError, match="out of range"):
+        texture_walk(photo, tmp_path / "walk.mp4", settings, WalkSettings(to_class=99), model=model)
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(CgnArtError, match="cancelled"):
+        texture_walk(photo, tmp_path / "stopped.mp4", settings, WalkSettings(seconds=0.5, fps=4), model=model, cancel=stop)
+    assert not (tmp_path / "stopped.mp4").exists()
