@@ -238,12 +238,32 @@ def strip_image(cf: Counterfactual, gap: int = 2) -> Image.Image:
     return strip
 
 
+def _loop(cf: Counterfactual, bounce: bool) -> list[Image.Image]:
+    frames = [cf.image("composite", i) for i in range(len(cf))]
+    return frames + frames[-2:0:-1] if bounce and len(frames) > 2 else frames
+
+
 def gif_bytes(cf: Counterfactual, fps: float = 8.0, bounce: bool = True) -> bytes:
     """The strip as a looping GIF; ``bounce`` plays it forwards then backwards, so the loop has no jump."""
-    frames = [cf.image("composite", i) for i in range(len(cf))]
-    if bounce and len(frames) > 2:
-        frames = frames + frames[-2:0:-1]
+    frames = _loop(cf, bounce)
     buffer = io.BytesIO()
     frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], loop=0,
                    duration=max(20, round(1000 / fps)), optimize=False)
     return buffer.getvalue()
+
+
+def mp4_bytes(cf: Counterfactual, fps: float = 8.0, bounce: bool = True, repeats: int = 3) -> bytes:
+    """The strip as a short H.264 mp4 that plays in browsers: the (bounced) walk ``repeats`` times,
+    since mp4 players do not loop on their own. Sides below 64 px are scaled up by the encoder."""
+    import tempfile
+    from pathlib import Path
+
+    import numpy as np
+
+    from cgn_art.video import write_video
+
+    frames = [np.asarray(frame.convert("RGB")) for frame in _loop(cf, bounce)] * repeats
+    size = max(64, cf.size + cf.size % 2)
+    with tempfile.TemporaryDirectory(prefix="cgn-art-walk-") as folder:
+        path = write_video(Path(folder) / "walk.mp4", frames, fps=fps, size=size)
+        return Path(path).read_bytes()

@@ -132,6 +132,6 @@ def test_interpolation_strip_with_downloads(mixer):
     assert "→ test shape 3" in mixer.image[-1].proto.imgs[0].caption
     assert mixer.image[-1].proto.imgs[0].url != strip.url
     labels = [b.label for b in mixer.get("download_button")]
-    assert {"Download strip (PNG)", "Download loop (GIF)"} <= set(labels)
+    assert {"Download strip (PNG)", "Download loop (GIF)", "Download loop (MP4)"} <= set(labels)
     mixer.selectbox(key="walk_mechanism").select("texture").run()
     assert "texture: test texture 0 → test texture 0" in mixer.image[-1].proto.imgs[0].caption

@@ -123,3 +123,14 @@ def test_gif_loops_forwards_then_back(model):
     gif = Image.open(io.BytesIO(mixing.gif_bytes(strip)))
     assert gif.n_frames == 6 and gif.info.get("loop") == 0
     assert mixing.strip_image(strip).size == (4 * 16 + 3 * 2, 16)
+
+
+def test_mp4_plays_the_loop_a_few_times(model, tmp_path):
+    import imageio_ffmpeg
+
+    strip = mixing.interpolate(model, mixing.MixSettings(size=48), "texture", to_class=2, steps=4)
+    path = tmp_path / "walk.mp4"
+    path.write_bytes(mixing.mp4_bytes(strip, fps=8, repeats=2))
+    frames, seconds = imageio_ffmpeg.count_frames_and_secs(str(path))
+    assert frames == 2 * 6  # 4 steps bounced (0 1 2 3 2 1), twice
+    assert abs(seconds - 12 / 8) < 0.2

@@ -153,12 +153,16 @@ try:
         st.image(strip_png, output_format="PNG", width="stretch",
                  caption=f"{mechanism}: {model.class_names[mechanism][getattr(mix, mechanism)]} → "
                          f"{model.class_names[mechanism][to_class]}")
-        d1, d2 = st.columns(2)
+        d1, d2, d3 = st.columns(3)
         d1.download_button("Download strip (PNG)", lambda: png_bytes(strip_png, strip.extra), file_name="cgn-walk.png",
                            mime="image/png", key="walk_png", on_click="ignore",
                            help="The strip as one PNG, with the walk's settings inside.")
         d2.download_button("Download loop (GIF)", lambda: mixing.gif_bytes(strip), file_name="cgn-walk.gif",
                            mime="image/gif", key="walk_gif", on_click="ignore",
                            help="The walk as a looping animation: forwards, then back.")
+        d3.download_button("Download loop (MP4)", lambda: mixing.mp4_bytes(strip), file_name="cgn-walk.mp4",
+                           mime="video/mp4", key="walk_mp4", on_click="ignore",
+                           help="The walk as a short video (forwards and back, three times), for sharing where "
+                                "GIFs are not welcome.")
 except cgn_art.CgnArtError as e:
     error_box(e)

@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "cgn_art.cli.train",
     "cgn_art.cli.robustness",
     "cgn_art.cli.imagenet",
+    "cgn_art.cli.stylize",
 )
 
 
