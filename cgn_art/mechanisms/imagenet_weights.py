@@ -178,7 +178,7 @@ def import_cgn(checkpoint: str | Path, output: str | Path, resolution: int | Non
     progress = progress or (lambda fraction, message: None)
     checkpoint = Path(checkpoint)
     progress(0.0, f"reading {checkpoint.name}")
-    state = strip_module_prefix(torch_load(checkpoint, f"the ImageNet CGN checkpoint cgn.pth ({download_hint()})"))
+    state = strip_module_prefix(torch_load(checkpoint, f"cgn.pth, the paper's ImageNet CGN checkpoint ({CGN_URL})"))
     config = infer_config(state, resolution)
     check_keys(expected(config), state, checkpoint)
     model = blank_model(config)

@@ -1,0 +1,99 @@
+"""Training the ImageNet CGN on the CPU with a tiny BigGAN (32 px) and a narrow U2-Net, both made
+here and saved as the files training reads (a BigGAN folder and u2net.pth)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import cgn_art
+from cgn_art.cli import main
+from cgn_art.errors import CgnArtError
+from cgn_art.mechanisms.biggan import save_biggan_folder
+from cgn_art.mechanisms.u2net import U2Net
+from cgn_art.train.imagenet import ImageNetTrainer, ImageNetTrainSettings, patch_tiling
+from test_imagenet import U2NET_DIVISOR, tiny_biggan
+
+FAST = dict(batch_size=2, accumulate=2, lr_shape=1e-4, lr_texture=1e-4, lr_background=1e-4,
+            feature_extractor="random", device="cpu", sample_every=2, checkpoint_every=2)
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    """The training inputs laid out as the docs tell a user: WEIGHTS/biggan-deep-256/ + WEIGHTS/u2net.pth."""
+    root = tmp_path_factory.mktemp("weights")
+    save_biggan_folder(tiny_biggan(0), root / "biggan-deep-256")
+    torch.manual_seed(0)
+    torch.save(U2Net(U2NET_DIVISOR).state_dict(), root / "u2net.pth")
+    return root
+
+
+def test_steps_reduce_the_loss_and_a_checkpoint_resumes(weights, tmp_path):
+    settings = ImageNetTrainSettings(weights=str(weights), steps=3, **FAST)
+    trainer = ImageNetTrainer(settings)
+    before = trainer.evaluate()
+    result = trainer.run(tmp_path)
+    after = trainer.evaluate()
+    assert result.step == 3 and len(result.history) == 3
+    assert after["total"] < before["total"]
+    # Every loss term is there and finite.
+    assert set(after) == {"l1", "perceptual", "binary", "mask", "texture", "background", "total"}
+    assert all(v == v and abs(v) != float("inf") for v in after.values())
+    assert (tmp_path / "samples-000002.png").is_file() and (tmp_path / "samples-000003.png").is_file()
+    # The saved model is an ordinary ImageNet CGN folder; the resumed trainer continues exactly.
+    assert cgn_art.load_model(tmp_path / "model", device="cpu").counterfactual(1, 2, 3).composite.isfinite().all()
+    resumed = ImageNetTrainer(ImageNetTrainSettings(weights=str(weights), steps=4, **FAST))
+    resumed.resume(tmp_path)
+    assert resumed.step == 3 and resumed.evaluate()["total"] == pytest.approx(after["total"], rel=1e-5)
+    for m, opt in trainer.optimizers.items():
+        for key, value in opt.state_dict()["state"][0].items():
+            assert torch.equal(torch.as_tensor(value), torch.as_tensor(resumed.optimizers[m].state_dict()["state"][0][key]))
+    trainer.train_step()
+    resumed.train_step()
+    assert trainer.evaluate()["total"] == pytest.approx(resumed.evaluate()["total"], rel=1e-4)
+
+
+def test_only_the_three_mechanisms_learn(weights):
+    trainer = ImageNetTrainer(ImageNetTrainSettings(weights=str(weights), steps=1, **FAST))
+    frozen = {k: v.clone() for k, v in trainer.model.state_dict().items() if k.startswith(("biggan_GT.", "u2net."))}
+    shape_before = trainer.model.f_shape.generator.gen_z.weight_orig.clone()
+    trainer.train_step()
+    after = trainer.model.state_dict()
+    assert all(torch.equal(after[k], v) for k, v in frozen.items())  # incl. U2-Net batch-norm statistics
+    assert not torch.equal(trainer.model.f_shape.generator.gen_z.weight_orig, shape_before)
+
+
+def test_texture_target_tiles_patches_from_the_masked_region():
+    image = torch.zeros(1, 3, 64, 64)
+    image[:, 0, 16:48, 16:48] = 1.0  # a red square
+    mask = torch.zeros(1, 1, 64, 64)
+    mask[:, :, 16:48, 16:48] = 1.0
+    tiling = patch_tiling(image, mask, torch.Generator().manual_seed(0))
+    assert tiling.shape == image.shape
+    assert tiling[:, 0].mean() > 0.9 and tiling[:, 1:].abs().max() < 1e-6  # red only: all from inside the mask
+
+
+def test_settings_are_checked_in_one_place(tmp_path, monkeypatch):
+    with pytest.raises(CgnArtError, match="accumulate"):
+        ImageNetTrainSettings(accumulate=0).validate()
+    with pytest.raises(CgnArtError, match="mask interval"):
+        ImageNetTrainSettings(mask_interval=(0.9, 0.1)).validate()
+    monkeypatch.delenv("CGN_ART_IMAGENET", raising=False)
+    with pytest.raises(CgnArtError, match="biggan-deep-256.*u2net.pth"):
+        ImageNetTrainSettings().paths()
+    with pytest.raises(CgnArtError, match="biggan-deep-256: no such folder.*pytorch_model.bin"):
+        ImageNetTrainer(ImageNetTrainSettings(weights=str(tmp_path), **FAST))
+
+
+def test_cli_trains_and_resumes(weights, tmp_path, capsys):
+    out = tmp_path / "run"
+    base = ["train-imagenet", "-o", str(out), "--weights", str(weights), "--batch-size", "1", "--accumulate", "1",
+            "--feature-extractor", "random", "--device", "cpu"]
+    assert main(base + ["--steps", "1"]) == 0
+    assert main(base + ["--steps", "1"]) == 1  # refuses to overwrite a run silently
+    assert "--resume" in capsys.readouterr().err
+    assert main(base + ["--steps", "2", "--resume"]) == 0
+    meta = json.loads((out / "checkpoint.json").read_text())
+    assert meta["step"] == 2 and [h["step"] for h in meta["history"]] == [1, 2]
+    assert (out / "model" / "model.safetensors").is_file() and (out / "optimizer.safetensors").is_file()
