@@ -138,7 +138,9 @@ class ImageNetCGN(nn.Module, Mechanisms):
         if noise.ndim != 2 or noise.shape[1] != self.z_dim + 1 or weights.shape != (noise.shape[0], 1000):
             raise CgnArtError(f"ImageNet CGN inputs must be class weights (N, 1000) and noise (N, {self.z_dim + 1}) "
                               f"from model.noise(); got {tuple(weights.shape)} and {tuple(noise.shape)}")
-        truncations = noise[:, -1].clamp(1e-3, 1.0)
+        # Rounded to BigGAN's statistics grid (0.02 apart, interpolated): rows whose truncation a
+        # blend or slerp nudged slightly still run as one batch.
+        truncations = (noise[:, -1].clamp(0.01, 1.0) * 100).round() / 100
         pieces, order = [], []
         for value in torch.unique(truncations):
             rows = torch.nonzero(truncations == value).flatten()
