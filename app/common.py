@@ -85,7 +85,24 @@ def model_picker():
             st.stop()
     st.session_state[SOURCE_KEY] = source
     _describe(model)
+    if "imagenet" not in models:
+        _imagenet_hint()
     return model, source
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def _imagenet_message() -> str:
+    from cgn_art.mechanisms.weights import imagenet_status
+
+    return imagenet_status()[1].rstrip('.')
+
+
+def _imagenet_hint() -> None:
+    """Why the ImageNet CGN is not in the list, and how to get it there."""
+    with st.sidebar.expander("The ImageNet CGN"):
+        st.caption(f"Not available: {_imagenet_message()}. Then set the environment variable "
+                   "`CGN_ART_IMAGENET` to that folder before `make run`, or type the folder into "
+                   "**Model folder** above.")
 
 
 def _describe(model) -> None:

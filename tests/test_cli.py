@@ -197,16 +197,19 @@ def test_grid_is_shapes_by_textures(tmp_path):
         assert list(image.crop((right - 18, bottom - 18, right - 2, bottom - 2)).getdata()) == list(tile.getdata())
 
 
-def test_models_lists_the_three_variants(capsys):
+def test_models_lists_the_three_variants(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("CGN_ART_IMAGENET", str(tmp_path / "no-imagenet-here"))
     assert main(["models"]) == 0
     out = capsys.readouterr().out
     for name in ("colored", "double-colored", "wildlife"):
         assert any(line.startswith(f"{name}  (32 px native)") for line in out.splitlines())
     assert "blue coins" in out
+    assert "imagenet  (not available)" in out and "import-cgn" in out  # says how to get it
     assert main(["models", "--json"]) == 0
     listing = json.loads(capsys.readouterr().out)
-    assert set(listing) == {"colored", "double-colored", "wildlife"}
+    assert set(listing) == {"colored", "double-colored", "wildlife", "imagenet"}
     assert listing["wildlife"]["classes"]["texture"][7] == "blue coins"
+    assert listing["imagenet"]["available"] is False
 
 
 # train ----------------------------------------------------------------------------------------

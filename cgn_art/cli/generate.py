@@ -68,7 +68,7 @@ def cmd_grid(args) -> int:
 # models, evaluate -----------------------------------------------------------------------------
 
 def cmd_models(args) -> int:
-    from cgn_art.mechanisms.weights import load_model, shipped_models
+    from cgn_art.mechanisms.weights import imagenet_status, load_model, shipped_models
 
     shipped = shipped_models()
     if not shipped:
@@ -77,14 +77,17 @@ def cmd_models(args) -> int:
     for name, folder in shipped.items():
         model = load_model(name, device="cpu")
         listing[name] = {"folder": str(folder), "native_size": model.native_size, "classes": model.class_names}
+    # The ImageNet CGN is checked, not loaded: its 1,000 ImageNet classes are the same for every mechanism.
+    imagenet_ok, imagenet_line = imagenet_status()
     if args.json:
-        print(json.dumps(listing))
+        print(json.dumps({**listing, "imagenet": {"available": imagenet_ok, "status": imagenet_line}}))
         return 0
     for name, info in listing.items():
         print(f"{name}  ({info['native_size']} px native)  {info['folder']}")
         for mechanism, names in info["classes"].items():
             shown = ", ".join(n if n == str(i) else f"{i} {n}" for i, n in enumerate(names))
             print(f"  {mechanism + ':':<12}{shown}")
+    print(f"imagenet  ({'available' if imagenet_ok else 'not available'}): {imagenet_line}")
     return 0
 
 
@@ -134,7 +137,7 @@ def add_commands(commands) -> None:
     add_generation_flags(p, "grid.png")
     p.set_defaults(run=cmd_grid)
 
-    p = commands.add_parser("models", help="list shipped models with their classes and native size")
+    p = commands.add_parser("models", help="list the models: shipped ones with their classes, and whether the ImageNet CGN is set up")
     p.add_argument("--json", action="store_true", help="print one JSON line")
     p.set_defaults(run=cmd_models)
 
