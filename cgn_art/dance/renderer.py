@@ -4,8 +4,8 @@ Speed comes from four choices:
 - frames are generated in batches (one ``model.mechanism`` call per mechanism per batch);
 - a mechanism whose inputs did not change since the previous frame is not run again: its last
   output is reused (``reuse_unchanged``; the background holds still between beats by default);
-- the CGN renders at a working size (at most half the output, at least 256 px or the model's
-  native size) and ffmpeg upscales while encoding, in C, on its own threads;
+- the CGN renders at a working size (see :func:`render_size`: 128 px for the small CGN) and
+  ffmpeg upscales while encoding, in C, on its own threads;
 - frames stream to ffmpeg through a background thread, so generation and encoding overlap and
   the video is never held in memory.
 """
@@ -44,9 +44,14 @@ class DanceResult:
 
 
 def render_size(model, size: int) -> int:
-    """The size the CGN renders at before the encoder upscales to ``size`` (even, <= size)."""
-    half = 2 * math.ceil(size / 4)
-    return int(min(size, max(256, int(model.native_size), half)))
+    """The size the CGN renders at before the encoder upscales to ``size`` (even, <= size).
+
+    At least 4x the model's native size (the small CGN's 32 px mask and 64 px texture fields keep
+    all their detail at 128 px: a 128 px render upscaled to 512 by the encoder looks the same as a
+    512 px render) and at least a quarter of the output, so the encoder never stretches over 4x.
+    """
+    quarter = 2 * math.ceil(size / 8)
+    return int(min(size, max(128, 4 * int(model.native_size), quarter)))
 
 
 def class_counts(model) -> dict[str, int]:
