@@ -47,17 +47,10 @@ def png_path(text: str) -> Path:
 # Classes by index or by name ------------------------------------------------------------------
 
 def resolve_class(model, mechanism: str, text) -> int:
-    """A class given as a name (case-insensitive, exact) or an index; the library range-checks indices."""
-    names = model.class_names[mechanism]
-    wanted = str(text).strip().casefold()
-    for index, name in enumerate(names):
-        if name.casefold() == wanted:
-            return index
-    try:
-        return int(wanted)
-    except ValueError:
-        raise CgnArtError(f"unknown {mechanism} class {text!r}: give an index 0 to {len(names) - 1} "
-                          f"or one of: {', '.join(names)}") from None
+    """A class given as a name (case-insensitive, exact) or an index, checked against the model."""
+    from cgn_art.mixing import class_index
+
+    return class_index(model, mechanism, text)
 
 
 def resolve_classes(model, mechanism: str, text: str) -> list[int]:
