@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "cgn_art.cli.robustness",
     "cgn_art.cli.imagenet",
     "cgn_art.cli.stylize",
+    "cgn_art.cli.dance",
 )
 
 

@@ -1,0 +1,102 @@
+"""``cgn-art dance SONG -o OUT.mp4``: the Counterfactual Latent Dance from the command line.
+
+    cgn-art dance song.mp3 -o song.mp4 --preset punchy --size 512 --start 30 --duration 60
+    cgn-art dance song.mp3 -o big.mp4 --settings song.json --size 1080   # the same dance, larger
+    cgn-art dance song.mp3 -o x.mp4 --set shape.pulse=beats --set texture.classes=0,2,5
+    cgn-art dance --demo-song -o demo.mp4                                 # the shipped demo song
+"""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from cgn_art.errors import CgnArtError
+
+DEMO_SONG = Path(__file__).resolve().parents[2] / "assets" / "audio" / "demo_song.ogg"
+
+
+def add_commands(commands) -> None:
+    from cgn_art.dance.settings import PRESETS
+
+    p = commands.add_parser("dance", help="a music video: the CGN's three mechanisms dance to a song",
+                            description="Render a music-synchronised CGN video (H.264 + AAC mp4) and a JSON "
+                                        "sidecar that re-renders it exactly.")
+    p.add_argument("song", nargs="?", help="an audio file: wav, mp3, ogg, flac or m4a")
+    p.add_argument("--demo-song", action="store_true", help="use the shipped 20 s demo song instead of SONG")
+    p.add_argument("-o", "--output", default="dance.mp4", help="the mp4 to write (default: %(default)s); "
+                   "the sidecar goes next to it as .json")
+    p.add_argument("--preset", choices=list(PRESETS), default=None, help="a mapping preset (default: groove)")
+    p.add_argument("--settings", metavar="SIDECAR.json", help="start from a dance sidecar's settings "
+                   "(the song must be the same file); flags given here change them")
+    p.add_argument("--size", help="video side in pixels, 64-1080, even (default: 512)")
+    p.add_argument("--fps", help="frames per second, 1-60 (default: 24)")
+    p.add_argument("--start", help="start of the stretch in seconds (default: 0)")
+    p.add_argument("--duration", help="length of the stretch in seconds (default: to the end)")
+    p.add_argument("--seed", help="seed of every noise walk (default: 0)")
+    p.add_argument("--truncation", help="noise truncation in (0, 1] (default: the preset's)")
+    p.add_argument("--max-duration", help="longest stretch allowed, seconds (default: 600)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="change one mapping setting, e.g. shape.pulse=beats, texture.classes=0,3,7, "
+                        "background.speed=0.5 (repeatable)")
+    p.add_argument("--preview", type=float, metavar="SECONDS", help="render only the first SECONDS")
+    p.add_argument("--model", default=None, help="a shipped model's name or a model folder "
+                   "(default: the sidecar's model, else wildlife)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: %(default)s)")
+    p.add_argument("--no-reuse", action="store_true", help="recompute every mechanism every frame (for comparisons)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.set_defaults(run=run)
+
+
+def settings_from(args):
+    """DanceSettings from a sidecar or preset, then the flags, then --set (validated once, in the library)."""
+    from cgn_art.dance import DanceSettings, read_sidecar
+
+    sidecar = None
+    if args.settings:
+        settings, sidecar = read_sidecar(args.settings)
+        if args.preset:
+            settings = DanceSettings.from_preset(args.preset)
+    else:
+        settings = DanceSettings.from_preset(args.preset or "groove")
+    changes = {key: getattr(args, key) for key in ("size", "fps", "start", "duration", "seed", "truncation",
+                                                   "max_duration") if getattr(args, key) is not None}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise CgnArtError(f"--set {item!r} is not KEY=VALUE (e.g. shape.pulse=beats)")
+        changes[key.strip()] = value
+    return settings.with_changes(changes), sidecar
+
+
+def run(args) -> int:
+    from cgn_art.audio import file_hash
+    from cgn_art.dance import check_song_matches, render_dance
+    from cgn_art.mechanisms.weights import DEFAULT_MODEL, load_model
+
+    song = DEMO_SONG if args.demo_song else args.song
+    if not song:
+        raise CgnArtError("give a song file (wav, mp3, ogg, flac or m4a), or --demo-song")
+    if not Path(song).is_file():
+        raise CgnArtError(f"song {str(song)!r} not found")
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
+    settings, sidecar = settings_from(args)
+    if sidecar is not None:
+        check_song_matches(sidecar, file_hash(song))
+    model = load_model(args.model or (sidecar or {}).get("model") or DEFAULT_MODEL, device=args.device)
+    from tqdm import tqdm
+
+    started = time.perf_counter()
+    with tqdm(total=1000, desc="dance", file=sys.stderr, dynamic_ncols=True,
+              bar_format="{l_bar}{bar}| {elapsed} {postfix}") as bar:
+        def progress(fraction: float, message: str) -> None:
+            bar.n = round(1000 * fraction)
+            bar.set_postfix_str(message, refresh=False)
+            bar.refresh()
+        result = render_dance(model, song, args.output, settings, progress=progress,
+                              reuse_unchanged=not args.no_reuse, preview_seconds=args.preview)
+    print(f"{result.video}: {result.frames} frames, {result.seconds:.1f} s at {settings.size} px "
+          f"({time.perf_counter() - started:.1f} s); settings in {result.sidecar}")
+    return 0
