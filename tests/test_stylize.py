@@ -286,3 +286,59 @@ def test_seed_walk_and_bad_walks(model, photo, tmp_path):
     with pytest.raises(CgnArtError, match="cancelled"):
         texture_walk(photo, tmp_path / "stopped.mp4", settings, WalkSettings(seconds=0.5, fps=4), model=model, cancel=stop)
     assert not (tmp_path / "stopped.mp4").exists()
+
+
+# Command line --------------------------------------------------------------------------------
+
+def test_cli_stylize_writes_a_png_with_its_settings(model_dir, tmp_path, capsys):
+    from cgn_art.cli import main
+    from cgn_art.io import read_png_settings
+
+    photo = tmp_path / "photo.jpg"
+    demo_photo("coffee").resize((60, 40)).save(photo)
+    out = tmp_path / "out.png"
+    assert main(["stylize", str(photo), "-o", str(out), "--model", str(model_dir), "--device", "cpu",
+                 "--texture-class", "test texture 2", "--size", "48", "--steps", "2", "--levels", "2",
+                 "--strength", "2", "--keep-colors"]) == 0
+    settings = read_png_settings(out)
+    assert settings["texture_class"] == 2 and settings["colors"] == "luminance" and settings["strength"] == 2
+    assert settings["photo"] == "photo.jpg" and settings["texture"] == "test texture 2"
+    assert Image.open(out).size == (48, 32)
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["stylize", "demo:chelsea", "-o", "x.jpg"], "ending in .png"),
+    (["stylize", "demo:eagle", "-o", "x.png"], "unknown demo photo"),
+    (["stylize", "demo:chelsea", "-o", "x.png", "--size", "5000"], "size 5000 is out of range"),
+    (["stylize", "demo:chelsea", "-o", "x.png", "--texture-class", "plaid"], "unknown texture class 'plaid'"),
+    (["stylize", "demo:chelsea", "-o", "x.png", "--keep-colors", "--colors", "palette"], "disagree"),
+    (["stylize-walk", "demo:chelsea", "-o", "x.gif"], "ending in .mp4"),
+])
+def test_cli_mistakes_end_in_one_line(argv, words, capsys, tmp_path, monkeypatch):
+    from cgn_art.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main([*argv, "--device", "cpu"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 or err[-1].startswith("cgn-art: error:"), err
+    assert err[-1].startswith("cgn-art: error:") and words in err[-1]
+
+
+def test_cli_bad_photo_file(tmp_path, capsys):
+    from cgn_art.cli import main
+
+    fake = tmp_path / "holiday.jpg"
+    fake.write_text("not really a photo")
+    assert main(["stylize", str(fake), "-o", str(tmp_path / "o.png"), "--device", "cpu"]) == 1
+    assert "holiday.jpg: is not an image" in capsys.readouterr().err
+
+
+def test_cli_stylize_walk(model_dir, tmp_path):
+    from cgn_art.cli import main
+
+    out = tmp_path / "walk.mp4"
+    assert main(["stylize-walk", "demo:chelsea", "-o", str(out), "--model", str(model_dir), "--device", "cpu",
+                 "--size", "32", "--steps", "1", "--levels", "1", "--seconds", "0.5", "--fps", "4",
+                 "--to-class", "test texture 3", "--frame-steps", "1"]) == 0
+    frames, meta = video_frames(out)
+    assert len(frames) == 2 and "h264" in probe(out)

@@ -25,6 +25,7 @@ from cgn_art.device import pick_device
 from cgn_art.errors import CgnArtError
 from cgn_art.features import RandomEncoder, gram, make_encoder
 from cgn_art.mechanisms.base import to_pil
+from cgn_art.stylize.optimizers import LBFGS, Adam
 from cgn_art.stylize.settings import StylizeSettings
 from cgn_art.stylize.textures import make_texture, pil_to_tensor
 
@@ -238,11 +239,9 @@ def stylize(photo: Image.Image, settings: StylizeSettings | None = None, *, mode
         numbers = {"style": 0.0}
 
         def closure():
-            optimizer.zero_grad()
+            image.grad = None
             loss, style, content = objective(image)
             loss.backward()
-            if not image.grad.is_contiguous():  # L-BFGS views the gradient flat
-                image.grad = image.grad.contiguous()
             numbers.update(style=style)
             return loss
 
@@ -308,11 +307,8 @@ def _to_image(image, colour_photo, settings, size) -> Image.Image:
 
 
 def _make_optimizer(name: str, image: torch.Tensor):
-    if name == "adam":
-        return torch.optim.Adam([image], lr=0.02)
-    # one function evaluation per step (no line search): steps are directly comparable to Adam's,
-    # and the history carries over between calls
-    return torch.optim.LBFGS([image], lr=1.0, max_iter=1, history_size=20)
+    # one function evaluation per step (no line search), so steps cost the same in both
+    return Adam(image, lr=0.02) if name == "adam" else LBFGS(image, history=20)
 
 
 _ENCODERS: dict = {}

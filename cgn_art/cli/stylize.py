@@ -1,0 +1,156 @@
+"""``cgn-art stylize|stylize-walk``: repaint a photo with a CGN texture, as a PNG or a texture-walk mp4.
+
+    cgn-art stylize photo.jpg -o out.png --texture-class "blue coins" --size 512 --strength 2
+    cgn-art stylize demo:chelsea -o cat.png --texture-image brick.jpg --keep-colors
+    cgn-art stylize-walk photo.jpg -o walk.mp4 --texture-class 0 --to-class 5 --seconds 4 --fps 12
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from cgn_art.cli.common import png_path, resolve_class
+from cgn_art.errors import CgnArtError
+
+# Flags that map one-to-one onto StylizeSettings fields (classes are resolved by name separately).
+NUMBER_FIELDS = {"size": int, "blend": float, "texture_seed": int, "truncation": float, "texture_scale": float,
+                 "strength": float, "content_weight": float, "smoothness": float, "steps": int, "levels": int,
+                 "seed": int}
+CHOICE_FIELDS = ("colors", "optimizer", "encoder")
+
+
+def _add_stylize_flags(p: argparse.ArgumentParser) -> None:
+    from cgn_art.mechanisms.weights import DEFAULT_MODEL
+    from cgn_art.stylize import COLORS, ENCODERS, HELP, OPTIMIZERS, StylizeSettings
+
+    defaults = StylizeSettings()
+    p.add_argument("photo", metavar="PHOTO",
+                   help="the photo: a JPEG, PNG or WebP file, or demo:NAME (astronaut, chelsea, coffee, rocket, china, flower)")
+    p.add_argument("--model", default=DEFAULT_MODEL, help="the CGN whose textures to use (default: %(default)s)")
+    p.add_argument("--texture-class", default=None, metavar="CLASS",
+                   help=f"{HELP['texture_class']} (default: {defaults.texture_class})")
+    p.add_argument("--blend-class", default=None, metavar="CLASS", help=HELP["blend_class"])
+    p.add_argument("--texture-image", default=None, metavar="FILE",
+                   help="use this image as the texture instead of the CGN's (JPEG, PNG, WebP)")
+    for name, kind in NUMBER_FIELDS.items():
+        p.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, default=None,
+                       metavar="N" if kind is int else "X", help=f"{HELP[name]} (default: {getattr(defaults, name)})")
+    for name, options in zip(CHOICE_FIELDS, (COLORS, OPTIMIZERS, ENCODERS)):
+        p.add_argument("--" + name, dest=name, choices=options, default=None,
+                       help=f"{HELP[name]} (default: {getattr(defaults, name)})")
+    p.add_argument("--keep-colors", action="store_true", help="keep the photo's colours (same as --colors luminance)")
+    p.add_argument("--device", default="auto", help=HELP["device"] + " (default: %(default)s)")
+
+
+def _prepare(args):
+    """(photo, settings, model, texture image, metadata) from the command line."""
+    from cgn_art.images import photo_source, read_image
+    from cgn_art.mechanisms.weights import load_model
+    from cgn_art.stylize import StylizeSettings
+
+    photo = photo_source(args.photo)
+    values = {name: getattr(args, name) for name in (*NUMBER_FIELDS, *CHOICE_FIELDS) if getattr(args, name) is not None}
+    if args.keep_colors:
+        if values.get("colors", "luminance") != "luminance":
+            raise CgnArtError(f"--keep-colors and --colors {values['colors']} disagree; give one of them")
+        values["colors"] = "luminance"
+    texture_image = read_image(Path(args.texture_image)) if args.texture_image else None
+    model = load_model(args.model, device=args.device)
+    if args.texture_class is not None:
+        values["texture_class"] = resolve_class(model, "texture", args.texture_class)
+    if args.blend_class is not None:
+        values["blend_class"] = resolve_class(model, "texture", args.blend_class)
+    settings = StylizeSettings(**values, device=args.device)
+    meta = {"photo": Path(args.photo).name if not args.photo.startswith("demo:") else args.photo,
+            "model": model.name,
+            "texture": Path(args.texture_image).name if texture_image is not None
+            else model.class_names["texture"][settings.texture_class] if settings.texture_class < model.num_classes("texture")
+            else settings.texture_class}
+    return photo, settings, model, texture_image, meta
+
+
+class _Bar:
+    """A tqdm bar driven by the library's progress(fraction, message)."""
+
+    def __init__(self, desc: str):
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=1000, desc=desc, file=sys.stderr, dynamic_ncols=True,
+                        bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining} {postfix}")
+
+    def __call__(self, fraction: float, message: str) -> None:
+        self.bar.n = round(1000 * fraction)
+        self.bar.set_postfix_str(message, refresh=False)
+        self.bar.refresh()
+
+    def close(self):
+        self.bar.close()
+
+
+def cmd_stylize(args) -> int:
+    from cgn_art.io import save_png
+    from cgn_art.stylize import stylize
+
+    out = png_path(args.output)
+    photo, settings, model, texture_image, meta = _prepare(args)
+    bar = _Bar("stylizing")
+    try:
+        result = stylize(photo, settings, model=model, texture_image=texture_image, progress=bar)
+    finally:
+        bar.close()
+    print(save_png(result.image, out, {**result.settings, **meta, "style_loss": result.style_loss}))
+    print(f"{result.image.width} x {result.image.height} in {result.seconds:.1f} s "
+          f"(steps per level, coarse to fine: {result.steps})", file=sys.stderr)
+    return 0
+
+
+def cmd_stylize_walk(args) -> int:
+    from cgn_art.stylize.walk import WalkSettings, texture_walk
+
+    out = Path(args.output)
+    if out.suffix.lower() != ".mp4":
+        raise CgnArtError(f"{args.output}: the texture walk is an mp4 video; give an output name ending in .mp4")
+    photo, settings, model, texture_image, meta = _prepare(args)
+    if texture_image is not None:
+        raise CgnArtError("--texture-image cannot be walked: the walk moves through the CGN's texture classes or "
+                          "seeds; drop --texture-image")
+    walk_values = {name: getattr(args, name) for name in ("seconds", "fps", "path", "to_seed", "frame_steps")
+                   if getattr(args, name) is not None}
+    if args.to_class is not None:
+        walk_values["to_class"] = resolve_class(model, "texture", args.to_class)
+    walk = WalkSettings(**walk_values, warm_start=not args.no_warm_start)
+    bar = _Bar("texture walk")
+    try:
+        summary = texture_walk(photo, out, settings, walk, model=model, progress=bar)
+    finally:
+        bar.close()
+    print(summary["path"])
+    print(f"{summary['frames']} frames, {summary['width']} x {summary['height']}, in {summary['seconds']:.1f} s; "
+          f"mean frame-to-frame change {summary['mean_frame_change']:.4f}", file=sys.stderr)
+    return 0
+
+
+def add_commands(commands) -> None:
+    from cgn_art.stylize.walk import PATHS, WALK_HELP, WalkSettings
+
+    p = commands.add_parser("stylize", help="repaint a photo with a texture the CGN generates (or an image)",
+                            description="Gram-matrix style transfer, coarse to fine. The PNG carries its settings.")
+    _add_stylize_flags(p)
+    p.add_argument("-o", "--output", default="stylized.png", help="PNG to write (default: %(default)s)")
+    p.set_defaults(run=cmd_stylize)
+
+    walk = WalkSettings()
+    p = commands.add_parser("stylize-walk", help="stylize a photo along a walk through texture space, as an mp4",
+                            description="Each frame starts from the previous one, so the video stays calm.")
+    _add_stylize_flags(p)
+    p.add_argument("-o", "--output", default="walk.mp4", help="mp4 to write (default: %(default)s)")
+    p.add_argument("--seconds", type=float, default=None, help=f"{WALK_HELP['seconds']} (default: {walk.seconds:g})")
+    p.add_argument("--fps", type=float, default=None, help=f"{WALK_HELP['fps']} (default: {walk.fps:g})")
+    p.add_argument("--path", choices=PATHS, default=None, help=f"{WALK_HELP['path']} (default: {walk.path})")
+    p.add_argument("--to-class", default=None, metavar="CLASS", help=f"{WALK_HELP['to_class']} (default: {walk.to_class})")
+    p.add_argument("--to-seed", type=int, default=None, metavar="N", help=f"{WALK_HELP['to_seed']} (default: {walk.to_seed})")
+    p.add_argument("--frame-steps", type=int, default=None, metavar="N",
+                   help=f"{WALK_HELP['frame_steps']} (default: {walk.frame_steps})")
+    p.add_argument("--no-warm-start", action="store_true", help="start every frame from the photo (flickers more)")
+    p.set_defaults(run=cmd_stylize_walk)
