@@ -11,6 +11,7 @@ PAGES = [
     st.Page("views/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("views/mixer.py", title="Mixer", icon=":material/tune:"),
     st.Page("views/robustness.py", title="Robustness Lab", icon=":material/science:"),
+    st.Page("views/dance.py", title="Latent Dance", icon=":material/music_note:"),
 ]
 
 navigation = st.navigation(PAGES)

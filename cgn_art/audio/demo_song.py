@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 SR = 22050
+SHIPPED = Path(__file__).resolve().parents[2] / "assets" / "audio" / "demo_song.ogg"
 BPM = 120
 BEAT = 60 / BPM
 BAR = 4 * BEAT

@@ -11,9 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+from cgn_art.audio.demo_song import SHIPPED as DEMO_SONG
 from cgn_art.errors import CgnArtError
-
-DEMO_SONG = Path(__file__).resolve().parents[2] / "assets" / "audio" / "demo_song.ogg"
 
 
 def add_commands(commands) -> None:

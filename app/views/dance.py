@@ -1,0 +1,194 @@
+"""Latent Dance: a song in, a music video out; the shape, texture and background each follow the music."""
+import dataclasses
+from pathlib import Path
+
+import streamlit as st
+
+import cgn_art
+from cgn_art.audio import AUDIO_SUFFIXES, analyse_file, audio_duration, warm_up_in_background
+from cgn_art.audio.demo_song import SHIPPED as DEMO_SONG
+from cgn_art.dance import (CLASS_DRIVERS, DRIFT_DRIVERS, MECHANISMS, PRESETS, PULSE_DRIVERS, DanceSettings,
+                           render_dance)
+from common import current_model, error_box, session_dir
+
+MAX_UPLOAD_MB = 50
+PREVIEW_SECONDS = 5
+RESULT_KEY = "dance_result"
+EXPLAIN = {"shape": "the mask (which digit, its outline)", "texture": "the foreground painted inside the mask",
+           "background": "what is behind it"}
+
+
+@st.cache_resource
+def _warm_up_started():
+    # librosa compiles its numba code on first use: start that while the user picks a song.
+    return warm_up_in_background()
+
+
+def song_file(source: str) -> Path | None:
+    """The chosen song on disk: the demo, or the upload saved in this session's folder."""
+    if source == "Demo song":
+        return DEMO_SONG
+    upload = st.file_uploader("Song", type=[s.lstrip(".") for s in AUDIO_SUFFIXES], key="dance_upload",
+                              help=f"wav, mp3, ogg, flac or m4a, up to {MAX_UPLOAD_MB} MB.")
+    if upload is None:
+        st.info("Upload a song to dance to, or pick the demo song above.")
+        return None
+    if upload.size > MAX_UPLOAD_MB * 1024 * 1024:
+        raise cgn_art.CgnArtError(f"{upload.name} is {upload.size / 2**20:.0f} MB, over the {MAX_UPLOAD_MB} MB "
+                                  "limit: upload a shorter or more compressed file (e.g. mp3 or ogg)")
+    path = session_dir() / f"upload-{upload.file_id}{Path(upload.name).suffix.lower()}"
+    if not path.exists():
+        path.write_bytes(upload.getvalue())
+    return path
+
+
+def stretch_picker(path: Path, limit: float) -> tuple[float, float]:
+    total = audio_duration(path)
+    if total > limit:
+        st.warning(f"This song is {total / 60:.1f} minutes long, over the {limit / 60:.0f}-minute limit: "
+                   f"pick a stretch of at most {limit / 60:.0f} minutes below.")
+    start, end = st.slider("Stretch (seconds)", 0.0, float(round(total, 1)), (0.0, float(round(min(total, limit), 1))),
+                           step=0.5, key=f"dance_stretch_{path.name}",
+                           help="The part of the song to dance to.")
+    if end - start > limit:
+        raise cgn_art.CgnArtError(f"the stretch is {end - start:.0f} s, over the {limit:.0f} s limit: make it shorter")
+    return start, end - start
+
+
+def mapping_controls(model, preset: DanceSettings) -> dict:
+    """Advanced controls, one column per mechanism, starting from the preset's values."""
+    changes = {}
+    for column, mechanism in zip(st.columns(3), MECHANISMS):
+        mapping = getattr(preset, mechanism)
+        key = f"dance_{preset.preset}_{mechanism}"  # new preset, fresh widgets
+        names = model.class_names[mechanism]
+        column.markdown(f"**{mechanism.capitalize()}**: {EXPLAIN[mechanism]}")
+        chosen = column.multiselect("Classes", range(len(names)), default=mapping.classes or [],
+                                    format_func=names.__getitem__, key=f"{key}_classes",
+                                    help="The classes it may use; none picked means all of them.")
+        changes[f"{mechanism}.classes"] = list(chosen) or None
+        changes[f"{mechanism}.classes_by"] = column.selectbox(
+            "Class changes on", CLASS_DRIVERS, CLASS_DRIVERS.index(mapping.classes_by), key=f"{key}_classes_by",
+            help="chroma: the 12 pitch classes pick (and blend) classes; an event moves to the next class.")
+        changes[f"{mechanism}.pulse"] = column.selectbox(
+            "Pulse on", PULSE_DRIVERS, PULSE_DRIVERS.index(mapping.pulse), key=f"{key}_pulse",
+            help="What kicks the noise in a new direction for a moment.")
+        changes[f"{mechanism}.sensitivity"] = column.slider(
+            "Pulse sensitivity", 0.0, 1.0, float(mapping.sensitivity), 0.05, key=f"{key}_sensitivity")
+        changes[f"{mechanism}.drift"] = column.selectbox(
+            "Drift with", DRIFT_DRIVERS, DRIFT_DRIVERS.index(mapping.drift), key=f"{key}_drift",
+            help="What moves the slow noise walk: a level sets its pace, an event takes a step.")
+        changes[f"{mechanism}.speed"] = column.slider("Drift speed", 0.0, 2.0, float(min(mapping.speed, 2.0)), 0.05,
+                                                      key=f"{key}_speed")
+        changes[f"{mechanism}.smoothing"] = column.slider(
+            "Smoothing (s)", 0.0, 2.0, float(min(mapping.smoothing, 2.0)), 0.05, key=f"{key}_smoothing",
+            help="How long pulses take to fade and class changes to cross-fade.")
+        changes[f"{mechanism}.jitter"] = column.slider("Jitter", 0.0, 1.0, float(mapping.jitter), 0.05,
+                                                       key=f"{key}_jitter")
+    # Only a real change makes the settings 'custom'.
+    preset_values = {f"{m}.{f.name}": getattr(getattr(preset, m), f.name)
+                     for m in MECHANISMS for f in dataclasses.fields(getattr(preset, m))}
+    return {k: v for k, v in changes.items() if v != preset_values[k]}
+
+
+def plot_features(features):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 4.2), sharex=True, height_ratios=[2, 1])
+    times = features.times
+    for name, colour in (("onsets", "#888"), ("percussive", "#d62728"), ("harmonic", "#1f77b4"), ("rms", "#2ca02c")):
+        top.plot(times, features.envelope(name), lw=0.8, color=colour, label=name, alpha=0.85)
+    for i, t in enumerate(features.beats):
+        top.axvline(t, color="#bbb", lw=0.5, label="beats" if i == 0 else None)
+    for i, t in enumerate(features.downbeats):
+        top.axvline(t, color="#555", lw=1.0, ls="--", label="downbeats" if i == 0 else None)
+    for ax in (top, bottom):
+        for i, t in enumerate(features.sections):
+            ax.axvline(t, color="#ff7f0e", lw=2.5, label="sections" if (i == 0 and ax is top) else None)
+    top.legend(loc="upper right", ncol=7, fontsize=7)
+    top.set_ylabel("level")
+    bottom.imshow(features.chroma, aspect="auto", origin="lower", cmap="magma",
+                  extent=[0, features.duration, -0.5, 11.5])
+    bottom.set_yticks(range(0, 12, 2), ["C", "D", "E", "F#", "G#", "A#"])
+    bottom.set_ylabel("chroma")
+    bottom.set_xlabel("seconds")
+    fig.tight_layout()
+    return fig
+
+
+def show_result(result: dict) -> None:
+    st.video(result["video"])
+    left, right = st.columns(2)
+    left.download_button("Download the video (mp4)", result["video"], file_name=result["name"] + ".mp4",
+                         mime="video/mp4", icon=":material/download:", key="dance_download_mp4")
+    right.download_button("Download the settings (JSON sidecar)", result["sidecar"], file_name=result["name"] + ".json",
+                          mime="application/json", icon=":material/download:", key="dance_download_json",
+                          help="Re-render this video exactly (or larger): cgn-art dance SONG --settings THIS.json")
+    st.caption(result["caption"])
+
+
+st.title("Latent Dance")
+st.write("A song in, a music video out. A CGN draws with three independent mechanisms, so each can follow "
+         "its own part of the music: by default the **drums pulse the shape**, the **harmony paints the "
+         "texture** (12 pitch classes pick the texture classes) and the song's **sections and loudness move "
+         "the background**.")
+_warm_up_started()
+model, source = current_model()
+
+try:
+    song_source = st.radio("Song", ["Demo song", "Upload a song"], horizontal=True, key="dance_source",
+                           help="The demo song is a 20 s piece synthesized by cgn-art (drums, bass, chords).")
+    path = song_file(song_source)
+    if path is not None:
+        a, b, c, d = st.columns(4)
+        preset_name = a.selectbox("Preset", list(PRESETS), key="dance_preset",
+                                  help="groove: the default mapping; calm: slow and gentle; punchy: every beat "
+                                       "hits; texture storm: textures flicker with every onset.")
+        size = b.select_slider("Video size (px)", [256, 384, 512, 720, 1080], value=512, key="dance_size")
+        fps = c.select_slider("Frames per second", [12, 24, 30], value=24, key="dance_fps")
+        seed = d.number_input("Seed", 0, 2**31 - 1, 0, key="dance_seed",
+                              help="Seeds every noise walk: the same seed and settings give the same video.")
+        limit = DanceSettings().max_duration
+        start, duration = stretch_picker(path, limit)
+        preset = DanceSettings.from_preset(preset_name)
+        with st.expander("Tune the mapping (advanced)"):
+            changes = mapping_controls(model, preset)
+        settings = DanceSettings.from_preset(preset_name, size=size, fps=fps, seed=int(seed), start=start,
+                                             duration=duration).with_changes(changes)
+
+        bar = st.progress(0.0, "Analysing the song…")
+        features = analyse_file(path, settings.start, settings.duration, max_duration=settings.max_duration,
+                                progress=lambda f, m: bar.progress(f, m))
+        bar.empty()
+        s = features.summary()
+        st.caption(f"{s['duration']:.1f} s · {s['tempo']:.1f} BPM · {s['beats']} beats · {s['onsets']} onsets · "
+                   f"{s['sections']} section(s). Grey lines: beats; dashed: downbeats; orange: section changes.")
+        st.pyplot(plot_features(features), clear_figure=True)
+
+        preview_col, render_col = st.columns(2)
+        preview = preview_col.button(f"Preview ({PREVIEW_SECONDS} s, small)", icon=":material/play_circle:",
+                                     key="dance_preview", width="stretch")
+        render = render_col.button("Render the video", icon=":material/movie:", type="primary",
+                                   key="dance_render", width="stretch")
+        if preview or render:
+            name = f"dance-{Path(features.name).stem}-{settings.preset.replace(' ', '-')}-{settings.seed}"
+            out = session_dir() / (name + ("-preview" if preview else "") + ".mp4")
+            used = dataclasses.replace(settings, size=min(settings.size, 256)) if preview else settings
+            progress = st.progress(0.0, "Starting…")
+            result = render_dance(model, path, out, used, features=features,
+                                  progress=lambda f, m: progress.progress(min(1.0, f), m),
+                                  preview_seconds=PREVIEW_SECONDS if preview else None)
+            progress.empty()
+            st.session_state[RESULT_KEY] = {
+                "video": result.video.read_bytes(), "sidecar": result.sidecar.read_bytes(),
+                "name": out.stem,
+                "caption": (f"{'Preview: ' if preview else ''}{result.frames} frames, {result.seconds:.1f} s at "
+                            f"{used.size} px, {used.fps} fps; {sum(result.timings.values()):.1f} s to render."),
+            }
+            result.video.unlink(missing_ok=True)  # the bytes live in the session now
+        if RESULT_KEY in st.session_state:
+            show_result(st.session_state[RESULT_KEY])
+except cgn_art.CgnArtError as e:
+    error_box(e)
