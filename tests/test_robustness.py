@@ -16,13 +16,13 @@ from cgn_art.cli import main
 from cgn_art.errors import CgnArtError
 from cgn_art.robustness import counterfactuals as cfdata
 from cgn_art.robustness.classifier import accuracy, predict, train_classifier
-from cgn_art.robustness.experiment import (RobustnessSettings, cue_conflict_set, cue_following,
-                                           run_experiment)
+from cgn_art.robustness.experiment import RobustnessSettings, cue_conflict_set, cue_following, run_experiment
 
 
 @pytest.fixture(scope="module", autouse=True)
 def cache(tmp_path_factory):
-    path = tmp_path_factory.mktemp("cgn-art-cache")
+    # One cache for this session's Robustness Lab tests: building a variant costs seconds.
+    path = tmp_path_factory.getbasetemp() / "robustness-cache"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CGN_ART_CACHE", str(path))
         yield path

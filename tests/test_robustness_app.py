@@ -6,7 +6,8 @@ from streamlit.testing.v1 import AppTest
 @pytest.fixture(scope="module", autouse=True)
 def cache(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("CGN_ART_CACHE", str(tmp_path_factory.mktemp("cgn-art-cache")))
+        # Shared with test_robustness.py in one session: building a variant costs seconds.
+        mp.setenv("CGN_ART_CACHE", str(tmp_path_factory.getbasetemp() / "robustness-cache"))
         yield
 
 

@@ -8,12 +8,18 @@ import json
 
 import pandas as pd
 import streamlit as st
+from common import error_box, get_model, quick_png
 
 import cgn_art
 from cgn_art.data.mnist import VARIANTS
-from cgn_art.robustness.experiment import (CUES, PAPER, RobustnessSettings, biased_sheet, counterfactual_sheet,
-                                           run_experiment)
-from common import error_box, get_model, quick_png
+from cgn_art.robustness.experiment import (
+    CUES,
+    PAPER,
+    RobustnessSettings,
+    biased_sheet,
+    counterfactual_sheet,
+    run_experiment,
+)
 
 RESULT_KEY = "robustness_result"
 
@@ -43,7 +49,8 @@ st.title("Robustness Lab")
 st.write("In the biased training data the **colour or texture and the background give the digit away**, "
          "so a classifier trained on it learns to read colours, not shapes. A CGN can paint every digit "
          "with any texture on any background: trained on those **counterfactual images**, the same "
-         "classifier has to look at the shape (Sauer & Geiger 2021, Table 2).")
+         "classifier has to look at the shape (Sauer & Geiger 2021, Table 2). Each dataset uses its shipped "
+         "CGN (the model picked in the sidebar is not used here).")
 
 try:
     variant_col, seed_col = st.columns([3, 1])
@@ -56,7 +63,8 @@ try:
     left, right = st.columns(2)
     left.image(real_png, caption="Real training samples: one row per digit; colour/texture and background "
                                  "follow the digit.", width="stretch")
-    right.image(cf_png, caption="CGN counterfactuals: the same digits with random textures and backgrounds.",
+    right.image(cf_png, caption="CGN counterfactuals: generated digits, each with a random colour/texture and "
+                                "background.",
                 width="stretch")
 
     st.subheader("Run the experiment")

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-from pathlib import Path
 
 from cgn_art.cli.common import whole
 from cgn_art.errors import CgnArtError
@@ -29,7 +28,7 @@ def _threads(args) -> None:
 
 
 def cmd_cf_make(args) -> int:
-    from cgn_art.robustness.counterfactuals import CounterfactualDataSettings, write_dataset
+    from cgn_art.robustness.counterfactuals import CounterfactualDataSettings, shard_rows, write_dataset
 
     _threads(args)
     settings = CounterfactualDataSettings(model=args.model, count=args.count, per_shape=args.per_shape,
@@ -39,8 +38,8 @@ def cmd_cf_make(args) -> int:
     bar, progress = _bar(f"counterfactuals (shard {settings.shard[0]}/{settings.shard[1]})")
     with bar:
         folder = write_dataset(settings, args.output, progress=progress)
-    print(f"{folder}: {sum(1 for _ in open(folder / 'labels.csv')) - 1:,} images "
-          f"({time.perf_counter() - started:.1f} s)")
+    rows = len(shard_rows(settings.count, settings.shard))
+    print(f"{folder}: {rows:,} images ({time.perf_counter() - started:.1f} s)")
     return 0
 
 

@@ -6,7 +6,7 @@ counterfactuals: what it learns to look at depends only on the data it is given.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -48,7 +48,7 @@ class CounterfactualDataSettings:
     format: str = "tensors"
     shard: tuple[int, int] = field(default=(0, 1))  # (i, n): this worker makes part i of n
 
-    def validate(self) -> "CounterfactualDataSettings":
+    def validate(self) -> CounterfactualDataSettings:
         for name in ("count", "per_shape", "seed"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)):

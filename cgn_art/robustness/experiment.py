@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -47,7 +47,7 @@ class RobustnessSettings:
     models: dict = field(default_factory=dict)  # variant -> model name or folder (default: the shipped one)
     counterfactual_data: dict = field(default_factory=dict)  # variant -> dataset folder made by cf-data
 
-    def validate(self) -> "RobustnessSettings":
+    def validate(self) -> RobustnessSettings:
         if isinstance(self.variants, str):
             self.variants = (self.variants,)
         self.variants = tuple(dict.fromkeys(self.variants))
