@@ -342,3 +342,90 @@ def test_cli_stylize_walk(model_dir, tmp_path):
                  "--to-class", "test texture 3", "--frame-steps", "1"]) == 0
     frames, meta = video_frames(out)
     assert len(frames) == 2 and "h264" in probe(out)
+
+
+# The page (Streamlit AppTest) ----------------------------------------------------------------
+
+@pytest.fixture
+def app(model_dir):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file("../app/Home.py", default_timeout=120)
+    at.switch_page("views/stylizer.py").run()
+    assert not at.exception, at.exception
+    at.text_input(key="model_folder").input(str(model_dir)).run()  # the test model: classes look different
+    assert not at.exception and not at.error
+    return at
+
+
+def fast(at):
+    """Settings that make a stylization take a second or two."""
+    at.select_slider(key="sty_size").set_value(256)
+    at.slider(key="sty_steps").set_value(5)
+    at.slider(key="sty_levels").set_value(2)
+    return at.run()
+
+
+def test_page_demo_photo_to_stylized_png_download(app):
+    from cgn_art.io import read_png_settings
+
+    app.selectbox(key="sty_demo").select("chelsea")
+    app.selectbox(key="sty_class").select(2)
+    fast(app)
+    captions = [image.proto.imgs[0].caption for image in app.image]
+    assert any(c.startswith("Photo: chelsea") for c in captions) and any(c.startswith("Texture: test texture 2") for c in captions)
+    widgets = [*app.selectbox, *app.slider, *app.select_slider, *app.button, *app.radio]
+    assert all(widget.help for widget in widgets), [w.label for w in widgets if not w.help]
+    app.button(key="sty_run").click().run()
+    assert not app.exception and not app.error
+    captions = [image.proto.imgs[0].caption for image in app.image]
+    assert "Before" in captions and any(c.startswith("After (256 x 170") for c in captions)
+    saved = app.session_state["sty_result"]
+    settings = read_png_settings(__import__("io").BytesIO(saved["png"]))
+    assert settings["texture_class"] == 2 and settings["photo"] == "chelsea" and settings["size"] == 256
+    assert app.get("download_button")[0].label == "Download PNG"
+
+
+def test_page_upload_photo_and_texture_and_bad_files(app):
+    import io
+
+    buffer = io.BytesIO()
+    demo_photo("coffee").resize((120, 80)).save(buffer, format="JPEG")
+    app.radio(key="sty_photo_from").set_value("My photo").run()
+    assert any("Upload a photo" in info.value for info in app.info)
+    app.file_uploader(key="sty_photo_upload").upload("holiday.jpg", b"just some text, renamed", "image/jpeg").run()
+    assert not app.exception
+    assert "holiday.jpg: is not an image" in app.error[0].value
+    app.file_uploader(key="sty_photo_upload").upload("coffee.jpg", buffer.getvalue(), "image/jpeg").run()
+    assert not app.exception and not app.error
+    texture = io.BytesIO()
+    Image.fromarray(__import__("skimage").data.brick()[:96, :96]).convert("RGB").save(texture, format="PNG")
+    app.radio(key="sty_texture_from").set_value("My texture image").run()
+    app.file_uploader(key="sty_texture_upload").upload("brick.png", texture.getvalue(), "image/png").run()
+    fast(app)
+    app.button(key="sty_run").click().run()
+    assert not app.exception and not app.error
+    assert read_png_settings_from(app)["texture"] == "brick.png"
+    assert any("pick a texture class" in info.value for info in app.info)  # no walk for an uploaded texture
+
+
+def read_png_settings_from(app) -> dict:
+    import io
+
+    from cgn_art.io import read_png_settings
+
+    return read_png_settings(io.BytesIO(app.session_state["sty_result"]["png"]))
+
+
+def test_page_texture_walk_video(app):
+    app.selectbox(key="sty_demo").select("chelsea")
+    fast(app)
+    app.select_slider(key="sty_walk_size").set_value(128)
+    app.slider(key="sty_walk_seconds").set_value(1.0)
+    app.select_slider(key="sty_walk_fps").set_value(6)
+    app.slider(key="sty_walk_steps").set_value(1)
+    app.button(key="sty_walk_run").click().run()
+    assert not app.exception and not app.error
+    walked = app.session_state["sty_walk"]
+    assert walked["frames"] == 6 and Path(walked["path"]).is_file()
+    assert app.get("video") and app.get("download_button")[-1].label == "Download the walk (mp4)"

@@ -1,0 +1,226 @@
+"""Texture Stylizer: repaint a photo with a texture the CGN generates, or one you upload.
+
+The page gathers a photo, a texture and StylizeSettings, and calls cgn_art.stylize; the texture walk
+calls cgn_art.stylize.walk. Work is stored in session state so the result survives reruns.
+"""
+from pathlib import Path
+
+import streamlit as st
+
+import cgn_art
+from cgn_art.features import available_encoders, vgg19_available
+from cgn_art.images import DEMO_PHOTOS, demo_photo, read_image
+from cgn_art.io import png_bytes
+from cgn_art.stylize import HELP, StylizeSettings, stylize, texture_preview
+from cgn_art.stylize.settings import MAX_SIZE_CPU, MAX_SIZE_GPU
+from cgn_art.stylize.walk import WALK_HELP, WalkSettings, texture_walk
+from common import class_picker, current_model, error_box, quick_png, seed_input, session_dir
+
+RESULT = "sty_result"
+WALK = "sty_walk"
+PHOTO_TYPES = ["jpg", "jpeg", "png", "webp"]
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def demo(name: str):
+    return demo_photo(name)
+
+
+def uploaded_image(upload, kind: str):
+    """An upload saved into this session's own temporary folder, then read safely (one message if bad)."""
+    if upload is None:
+        return None, None
+    cache = st.session_state.setdefault("sty_uploads", {})
+    key = (kind, upload.file_id)
+    if key not in cache:
+        path = session_dir() / f"{kind}-{Path(upload.name).name}"
+        path.write_bytes(upload.getvalue())
+        if len(cache) > 8:  # only the latest uploads are needed; the folder goes with the session
+            cache.clear()
+        cache[key] = path
+    return read_image(cache[key], name=upload.name), upload.name
+
+
+st.title("Texture Stylizer")
+st.write("Repaint a photo with a texture the CGN's **texture mechanism** generates: the photo keeps its "
+         "layout, the texture gives it its colours and grain (Gram-matrix style transfer, optimised coarse "
+         "to fine so it runs on a CPU).")
+
+try:
+    model, source = current_model()
+
+    st.subheader("1. The photo")
+    photo_from = st.radio("Photo from", ["A demo photo", "My photo"], horizontal=True, key="sty_photo_from",
+                          help="The demo photos ship with scikit-image and scikit-learn; or upload your own.")
+    photo, photo_name = None, None
+    if photo_from == "A demo photo":
+        photo_name = st.selectbox("Demo photo", DEMO_PHOTOS, key="sty_demo",
+                                  help="Photos that ship with scikit-image (astronaut, chelsea, coffee, rocket) "
+                                       "and scikit-learn (china, flower).")
+        photo = demo(photo_name)
+    else:
+        upload = st.file_uploader("Upload a photo", type=PHOTO_TYPES, key="sty_photo_upload",
+                                  help="JPEG, PNG or WebP, up to 50 MB and 40 megapixels. Phone photos are "
+                                       "turned upright from their EXIF orientation.")
+        photo, photo_name = uploaded_image(upload, "photo")
+    if photo is None:
+        st.info("Upload a photo, or pick a demo photo, to start.")
+        st.stop()
+
+    st.subheader("2. The texture")
+    texture_from = st.radio("Texture from", ["A texture class", "A blend of two classes", "My texture image"],
+                            horizontal=True, key="sty_texture_from",
+                            help="A texture the CGN generates for a class, a mix of two classes, or an image "
+                                 "you upload.")
+    settings_values = {}
+    texture_image, texture_name = None, None
+    left, right = st.columns([2, 1])
+    with left:
+        if texture_from == "My texture image":
+            upload = st.file_uploader("Upload a texture", type=PHOTO_TYPES, key="sty_texture_upload",
+                                      help="Any image: its colours and grain repaint the photo. It is tiled "
+                                           "mirrored, so it need not repeat seamlessly.")
+            texture_image, texture_name = uploaded_image(upload, "texture")
+            if texture_image is None:
+                st.info("Upload a texture image, or pick a texture class.")
+                st.stop()
+        else:
+            names = model.class_names["texture"]
+            settings_values["texture_class"] = class_picker(model, "texture", "Texture class", key="sty_class",
+                                                            help="The texture class the CGN paints.")
+            texture_name = names[settings_values["texture_class"]]
+            if texture_from == "A blend of two classes":
+                settings_values["blend_class"] = class_picker(model, "texture", "Blend with", key="sty_blend_class",
+                                                              help=HELP["blend_class"])
+                settings_values["blend"] = st.slider("Blend", 0.0, 1.0, 0.5, 0.05, key="sty_blend",
+                                                     help=HELP["blend"])
+                texture_name = f"{texture_name} + {names[settings_values['blend_class']]}"
+            a, b = st.columns(2)
+            settings_values["texture_seed"] = seed_input("sty_texture_seed", container=a, label="Texture seed",
+                                                         help=HELP["texture_seed"])
+            settings_values["truncation"] = b.slider("Truncation", 0.1, 1.0, 1.0, 0.05, key="sty_truncation",
+                                                     help=HELP["truncation"])
+        settings_values["texture_scale"] = st.slider("Texture scale", 0.05, 0.5, 0.125, 0.025, key="sty_scale",
+                                                     help=HELP["texture_scale"])
+
+    st.subheader("3. Settings")
+    a, b, c = st.columns(3)
+    sizes = [256, 384, 512, 768, 1024] + ([1536, 2048] if model.device.type == "cuda" else [])
+    settings_values["size"] = a.select_slider(
+        "Size (px)", sizes, value=512, key="sty_size",
+        help=f"{HELP['size']}. About a minute for 512 px on a 2-core CPU.")
+    settings_values["strength"] = b.slider("Style strength", 0.0, 10.0, 1.0, 0.25, key="sty_strength",
+                                           help=HELP["strength"])
+    settings_values["content_weight"] = c.slider("Content weight", 0.0, 5.0, 1.0, 0.1, key="sty_content",
+                                                 help=HELP["content_weight"])
+    a, b, c = st.columns(3)
+    settings_values["smoothness"] = a.slider("Smoothness", 0.0, 10.0, 1.0, 0.5, key="sty_smoothness",
+                                             help=HELP["smoothness"])
+    colours = {"texture": "The texture's colours", "luminance": "Keep the photo's colours",
+               "palette": "Texture in the photo's palette"}
+    settings_values["colors"] = b.selectbox("Colours", list(colours), format_func=colours.get, key="sty_colors",
+                                            help=HELP["colors"])
+    with c:
+        settings_values["seed"] = seed_input("sty_seed", label="Seed", help=HELP["seed"])
+    with st.expander("Optimisation"):
+        a, b, c, d = st.columns(4)
+        settings_values["optimizer"] = a.selectbox("Optimizer", ["lbfgs", "adam"], key="sty_optimizer",
+                                                   help=HELP["optimizer"])
+        settings_values["steps"] = b.slider("Steps", 5, 200, 25, 5, key="sty_steps", help=HELP["steps"])
+        settings_values["levels"] = c.slider("Pyramid levels", 1, 4, 3, key="sty_levels", help=HELP["levels"])
+        encoders = ["random"] + (["vgg19"] if vgg19_available() else [])
+        settings_values["encoder"] = d.selectbox("Features", encoders, key="sty_encoder",
+                                                 help="random: fixed random filters, no download. vgg19: higher "
+                                                      "quality, slower; offered when its ImageNet weights are in "
+                                                      "the torch cache.")
+        st.caption(f"Active features: **{settings_values['encoder']}** — "
+                   f"{available_encoders()[settings_values['encoder']]}."
+                   + ("" if vgg19_available() else f" VGG19: {available_encoders()['vgg19'].split(' - ')[-1]}."))
+    settings = StylizeSettings(**settings_values, device=str(model.device)).validate(model.device)
+
+    left, right = st.columns(2)
+    left.image(quick_png(photo.resize((max(1, round(256 * photo.width / max(photo.size))),
+                                       max(1, round(256 * photo.height / max(photo.size)))))),
+               caption=f"Photo: {photo_name} ({photo.width} x {photo.height})")
+    preview_settings = settings.replace(size=max(settings.size, 1))
+    right.image(quick_png(texture_preview(preview_settings, model=model, texture_image=texture_image, size=256)),
+                caption=f"Texture: {texture_name} (a 256 px view at the scale it will have)")
+
+    meta = {"photo": photo_name, "texture": texture_name, "model": Path(model.name).name}
+    go, stop = st.columns([1, 1])
+    run = go.button("Stylize", type="primary", icon=":material/brush:", key="sty_run",
+                    help="Start the optimisation. Progress and in-between pictures show below.")
+    stop.button("Stop", key="sty_stop", help="Stop a running stylization (the page reruns and keeps the last result).")
+    if run:
+        bar = st.progress(0.0, "Starting…")
+        shown = st.empty()
+        result = stylize(photo, settings, model=model, texture_image=texture_image,
+                         progress=lambda f, m: bar.progress(min(1.0, f), m),
+                         preview=lambda image, m: shown.image(quick_png(image), caption=f"In progress: {m}"))
+        bar.empty()
+        shown.empty()
+        file_settings = {**result.settings, **meta, "style_loss": result.style_loss}
+        st.session_state[RESULT] = {
+            "png": png_bytes(result.image, file_settings), "seconds": result.seconds, "size": result.image.size,
+            "photo": quick_png(photo.resize(result.image.size)), "steps": result.steps, "name": photo_name,
+            "settings": settings.to_dict()}
+
+    saved = st.session_state.get(RESULT)
+    if saved:
+        st.subheader("Before and after")
+        before, after = st.columns(2)
+        before.image(saved["photo"], caption="Before", width="stretch")
+        after.image(saved["png"], caption=f"After ({saved['size'][0]} x {saved['size'][1]}, "
+                                          f"{saved['seconds']:.1f} s)", width="stretch")
+        stem = Path(str(saved["name"])).stem
+        st.download_button("Download PNG", saved["png"], file_name=f"stylized-{stem}.png", mime="image/png",
+                           key="sty_download", on_click="ignore",
+                           help="The result as a PNG; every setting that made it is stored inside the file.")
+
+    st.subheader("Texture walk")
+    st.write("Stylize the photo along a walk through the texture space, as a video. Each frame starts from the "
+             "previous one, so the picture changes smoothly instead of flickering.")
+    if texture_image is not None:
+        st.info("The walk moves through the CGN's texture classes or seeds: pick a texture class above to use it.")
+    else:
+        with st.form("sty_walk_form"):
+            a, b, c = st.columns(3)
+            walk_path = a.selectbox("Walk", ["class", "seed"], key="sty_walk_path",
+                                    format_func={"class": "to another class", "seed": "to another seed"}.get,
+                                    help=WALK_HELP["path"])
+            to_class = b.selectbox("To class", range(model.num_classes("texture")), index=1 % model.num_classes("texture"),
+                                   format_func=model.class_names["texture"].__getitem__, key="sty_walk_to_class",
+                                   help=WALK_HELP["to_class"])
+            to_seed = c.number_input("To seed", 0, 2**31 - 1, 1, key="sty_walk_to_seed", help=WALK_HELP["to_seed"])
+            a, b, c, d = st.columns(4)
+            seconds = a.slider("Seconds", 1.0, 20.0, 4.0, 0.5, key="sty_walk_seconds", help=WALK_HELP["seconds"])
+            fps = b.select_slider("Frames per second", [6, 8, 12, 24], value=12, key="sty_walk_fps",
+                                  help=WALK_HELP["fps"])
+            walk_size = c.select_slider("Video size (px)", [128, 192, 256, 384, 512], value=256, key="sty_walk_size",
+                                        help="The video's longer side. 4 s at 256 px takes a few minutes on a CPU.")
+            frame_steps = d.slider("Steps per frame", 1, 30, 6, key="sty_walk_steps", help=WALK_HELP["frame_steps"])
+            render = st.form_submit_button("Render the walk", icon=":material/movie:", key="sty_walk_run",
+                                           help="Render the video with the settings above and the texture "
+                                                "and settings chosen on this page.")
+        if render:
+            walk = WalkSettings(seconds=seconds, fps=fps, path=walk_path, to_class=int(to_class), to_seed=int(to_seed),
+                                frame_steps=frame_steps).validate()
+            out = session_dir() / "texture-walk.mp4"
+            bar = st.progress(0.0, "Starting…")
+            shown = st.empty()
+            summary = texture_walk(photo, out, settings.replace(size=walk_size), walk, model=model,
+                                   progress=lambda f, m: bar.progress(min(1.0, f), m),
+                                   preview=lambda image, m: shown.image(quick_png(image), caption=m))
+            bar.empty()
+            shown.empty()
+            st.session_state[WALK] = {"path": str(out), "frames": summary["frames"], "seconds": summary["seconds"]}
+        walked = st.session_state.get(WALK)
+        if walked and Path(walked["path"]).is_file():
+            data = Path(walked["path"]).read_bytes()
+            st.video(data, format="video/mp4")
+            st.caption(f"{walked['frames']} frames, rendered in {walked['seconds']:.0f} s.")
+            st.download_button("Download the walk (mp4)", data, file_name="texture-walk.mp4", mime="video/mp4",
+                               key="sty_walk_download", on_click="ignore",
+                               help="H.264 mp4: plays in browsers and most players.")
+except cgn_art.CgnArtError as e:
+    error_box(e)
