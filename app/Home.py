@@ -12,6 +12,7 @@ PAGES = [
     st.Page("views/mixer.py", title="Mixer", icon=":material/tune:"),
     st.Page("views/robustness.py", title="Robustness Lab", icon=":material/science:"),
     st.Page("views/dance.py", title="Latent Dance", icon=":material/music_note:"),
+    st.Page("views/stylizer.py", title="Texture Stylizer", icon=":material/brush:"),
 ]
 
 navigation = st.navigation(PAGES)
