@@ -16,8 +16,9 @@ from cgn_art.audio.load import SAMPLE_RATE, Audio
 HOP = 256
 N_FFT = 2048
 _CHUNK_FRAMES = 2560           # ~30 s of frames per chunk
+_TIMBRE_SCALE = 30.0           # MFCC distance at which two blocks count as clearly different
 _MARGIN_FRAMES = 32            # context each side: STFT window and the HPSS median filter (31)
-ANALYSIS_VERSION = 1           # bump when the analysis changes, so disk caches are not reused
+ANALYSIS_VERSION = 2           # bump when the analysis changes, so disk caches are not reused
 
 ENVELOPES = ("onsets", "percussive", "harmonic", "rms")
 EVENTS = ("onsets", "beats", "downbeats", "sections")
@@ -194,20 +195,21 @@ def _downbeats(beats: np.ndarray, low_energy: np.ndarray, sr: int) -> np.ndarray
 
 
 def _sections(chroma, mfcc, beats, sr, n_frames) -> np.ndarray:
-    """Section boundaries from a checkerboard novelty curve on a self-similarity matrix of
-    beat-synchronous chroma + MFCC (or 0.5 s blocks when there are too few beats)."""
+    """Section boundaries from a checkerboard novelty curve on a self-similarity matrix of MFCCs
+    averaged over beat-long blocks (a regular grid, so stretches where the beat tracker lost
+    the beat are still covered)."""
     frame_rate = sr / HOP
-    if len(beats) >= 16:
-        bounds = np.unique(np.clip(np.round(beats * frame_rate).astype(int), 0, n_frames))
-    else:
-        bounds = np.arange(0, n_frames, int(frame_rate / 2))
-    bounds = np.unique(np.concatenate([[0], bounds, [n_frames]]))
+    period = float(np.median(np.diff(beats))) if len(beats) >= 4 else 0.5
+    step = max(1, int(round(np.clip(period, 0.25, 1.0) * frame_rate)))
+    bounds = np.unique(np.concatenate([np.arange(0, n_frames, step), [n_frames]]))
     if len(bounds) < 10:
         return np.zeros(0)
-    features = np.vstack([_zscore(chroma), _zscore(mfcc[1:])])
+    # Timbre (MFCC without the loudness term) per block; similarity on an absolute scale (dB-like
+    # MFCC units), so a steady loop is self-similar everywhere instead of having its noise blown up.
+    features = mfcc[1:]
     blocks = np.stack([features[:, a:b].mean(axis=1) for a, b in zip(bounds[:-1], bounds[1:]) if b > a], axis=1)
-    blocks /= np.linalg.norm(blocks, axis=0, keepdims=True) + 1e-9
-    ssm = blocks.T @ blocks
+    distances = ((blocks[:, :, None] - blocks[:, None, :]) ** 2).sum(axis=0)
+    ssm = np.exp(-distances / (2 * _TIMBRE_SCALE ** 2))
     n = ssm.shape[0]
     half = max(2, min(8, n // 4))
     sign = np.concatenate([-np.ones(half), np.ones(half)])
@@ -217,15 +219,12 @@ def _sections(chroma, mfcc, beats, sr, n_frames) -> np.ndarray:
     novelty[:half] = novelty[n - half:] = 0  # edges compare the song with its padding
     if novelty.max() <= 0:
         return np.zeros(0)
-    # Relative to the song (mean + 1 std) and absolute (a fraction of the largest possible
-    # contrast), so a steady loop does not get boundaries from tiny wobbles.
-    threshold = max(novelty.mean() + novelty.std(), 0.1 * np.abs(kernel).sum())
+    # Relative to the song and absolute (a fraction of the largest possible contrast), so a
+    # steady loop does not get boundaries from tiny wobbles.
+    novelty /= np.abs(kernel).sum()
+    threshold = max(novelty.mean() + 1.5 * novelty.std(), 0.08)
     peaks = [i for i in range(1, n - 1) if novelty[i] >= threshold and novelty[i] == novelty[max(0, i - half):i + half + 1].max()]
     return np.asarray([bounds[i] / frame_rate for i in peaks], float)
-
-
-def _zscore(x: np.ndarray) -> np.ndarray:
-    return (x - x.mean(axis=1, keepdims=True)) / (x.std(axis=1, keepdims=True) + 1e-6)
 
 
 _warm = threading.Event()

@@ -1,0 +1,207 @@
+"""Audio loading and analysis: formats, rates and channel counts, stretches, bad files, the feature
+grid (click tracks with known times), sections, chunking and the cache. All test audio is
+synthesized here with numpy + soundfile (m4a with the bundled ffmpeg)."""
+from __future__ import annotations
+
+import subprocess
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from cgn_art.audio import analysis, cache
+from cgn_art.audio import analyse, analyse_file, audio_duration, file_hash, load_audio
+from cgn_art.errors import CgnArtError
+from cgn_art.video import ffmpeg_exe
+
+CLICKS = np.arange(0.5, 8.0, 0.5)  # 120 BPM
+
+
+def click_track(sr=44100, seconds=8.0, clicks=CLICKS, channels=2) -> np.ndarray:
+    y = np.zeros(int(sr * seconds), np.float32)
+    n = int(0.01 * sr)
+    burst = np.sin(2 * np.pi * 1500 * np.arange(n) / sr) * np.hanning(2 * n)[n:]
+    for t in clicks:
+        i = int(round(t * sr))
+        y[i:i + n] += burst[: len(y) - i]
+    return np.repeat(y[:, None], channels, axis=1) * 0.8 if channels > 1 else y * 0.8
+
+
+def chords(sr=22050, seconds_each=3.0) -> np.ndarray:
+    """C major then F# major: pitch classes {0, 4, 7} then {6, 10, 1}."""
+    t = np.arange(int(sr * seconds_each)) / sr
+    def chord(midis):
+        return sum(np.sin(2 * np.pi * 440 * 2 ** ((m - 69) / 12) * t) for m in midis) / len(midis)
+    return np.concatenate([chord([60, 64, 67, 72]), chord([66, 70, 73, 78])]).astype(np.float32) * 0.5
+
+
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("CGN_ART_CACHE", str(tmp_path / "cache"))
+    cache._MEMORY.clear()
+
+
+@pytest.fixture(scope="module")
+def clicks_wav(tmp_path_factory):
+    path = tmp_path_factory.mktemp("audio") / "clicks.wav"
+    sf.write(path, click_track(), 44100)
+    return path
+
+
+def test_click_track_reads_120_bpm_with_onsets_and_beats_on_the_clicks(clicks_wav):
+    features = analyse_file(clicks_wav)
+    assert abs(features.tempo - 120) <= 1
+    hop = 1 / features.frame_rate
+    assert len(features.onsets) == len(CLICKS)
+    assert np.abs(features.onsets - CLICKS).max() <= 1.5 * hop
+    # Beats land on clicks (the tracker may skip the very first or last).
+    assert len(features.beats) >= len(CLICKS) - 2
+    assert min(np.abs(CLICKS - b).min() for b in features.beats) <= 1.5 * hop
+    assert max(np.abs(CLICKS - b).min() for b in features.beats) <= 1.5 * hop
+    assert set(np.round(features.downbeats, 3)) <= set(np.round(features.beats, 3))
+    for name in ("onsets", "percussive", "harmonic", "rms"):
+        env = features.envelope(name)
+        assert env.shape == (features.n_frames,) and 0 <= env.min() and env.max() <= 1
+    assert features.chroma.shape == (12, features.n_frames)
+    assert features.n_frames == 1 + int(8.0 * 22050) // analysis.HOP
+
+
+@pytest.mark.parametrize("rate,channels", [(8000, 1), (192000, 2), (44100, 6), (22050, 1)])
+def test_any_rate_and_channel_count_loads_as_mono_at_the_analysis_rate(tmp_path, rate, channels):
+    path = tmp_path / f"clicks-{rate}-{channels}.wav"
+    sf.write(path, click_track(sr=rate, seconds=3.0, clicks=[0.5, 1.0, 2.0], channels=channels), rate)
+    audio = load_audio(path)
+    assert audio.sample_rate == 22050 and audio.samples.ndim == 1 and audio.samples.dtype == np.float32
+    assert abs(audio.duration - 3.0) < 0.01
+    features = analyse(audio)
+    assert np.abs(features.onsets - [0.5, 1.0, 2.0]).max() < 0.03
+
+
+def test_formats_wav_flac_ogg_mp3_m4a_give_the_same_song(tmp_path):
+    y = click_track(seconds=4.0, clicks=[1.0, 2.0, 3.0])
+    paths = []
+    for ext in ("wav", "flac", "ogg", "mp3"):
+        paths.append(tmp_path / f"song.{ext}")
+        sf.write(paths[-1], y, 44100)
+    m4a = tmp_path / "song.m4a"
+    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-i", str(paths[0]), "-c:a", "aac", str(m4a)], check=True)
+    paths.append(m4a)
+    for path in paths:
+        features = analyse(load_audio(path))
+        assert abs(features.duration - 4.0) < 0.1, path
+        # mp3/aac add encoder delay (a few ms): onsets still within two analysis frames.
+        assert np.abs(features.onsets[:3] - [1.0, 2.0, 3.0]).max() < 0.05, path
+    assert abs(audio_duration(m4a) - 4.0) < 0.1
+
+
+def test_a_stretch_loads_only_that_part(clicks_wav):
+    audio = load_audio(clicks_wav, start=2.25, duration=3.0)
+    assert abs(audio.duration - 3.0) < 0.01 and audio.start == 2.25
+    features = analyse(audio)
+    expected = CLICKS[(CLICKS > 2.25) & (CLICKS < 5.25)] - 2.25
+    assert np.abs(features.onsets - expected).max() < 0.03
+
+
+@pytest.mark.parametrize("content,name,message", [
+    (b"", "empty.mp3", "empty"),
+    (b"this is not audio at all, just text " * 50, "notes.mp3", "could not read"),
+    (bytes(range(256)) * 40, "noise.wav", "could not read"),
+])
+def test_bad_files_get_one_clear_message(tmp_path, content, name, message):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(CgnArtError, match=message):
+        load_audio(path)
+
+
+def test_truncated_mp3_loads_what_is_there_or_says_why(tmp_path):
+    full = tmp_path / "full.mp3"
+    sf.write(full, click_track(seconds=6.0), 44100)
+    cut = tmp_path / "cut.mp3"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    try:
+        audio = load_audio(cut)
+    except CgnArtError as e:
+        assert "cut.mp3" in str(e)
+    else:
+        assert 1.0 <= audio.duration <= 6.0
+
+
+def test_short_clips_missing_files_and_bad_stretches_are_explained(tmp_path, clicks_wav):
+    short = tmp_path / "short.wav"
+    sf.write(short, np.zeros(22050 // 2, np.float32), 22050)
+    with pytest.raises(CgnArtError, match=r"0\.50 s of audio: use at least 1 s"):
+        load_audio(short)
+    with pytest.raises(CgnArtError, match="not found"):
+        load_audio(tmp_path / "nope.wav")
+    with pytest.raises(CgnArtError, match="past the end"):
+        load_audio(clicks_wav, start=100)
+    with pytest.raises(CgnArtError, match="negative"):
+        load_audio(clicks_wav, start=-1)
+
+
+def test_a_song_over_the_limit_says_so_and_offers_a_stretch(clicks_wav):
+    with pytest.raises(CgnArtError, match=r"over the 0:05 limit: pick a stretch"):
+        load_audio(clicks_wav, max_duration=5)
+    assert abs(load_audio(clicks_wav, start=1, duration=5, max_duration=5).duration - 5) < 0.01
+
+
+def test_silence_analyses_to_a_still_song(tmp_path):
+    path = tmp_path / "silence.wav"
+    sf.write(path, np.zeros(3 * 22050, np.float32), 22050)
+    features = analyse_file(path)
+    assert features.tempo == 0 and len(features.beats) == 0 and len(features.onsets) == 0
+    assert features.rms.max() == 0 and np.isfinite(features.chroma).all()
+
+
+def test_a_chord_change_shows_in_the_chroma(tmp_path):
+    path = tmp_path / "chords.wav"
+    sf.write(path, chords(), 22050)
+    features = analyse_file(path)
+    fr = features.frame_rate
+    first = features.chroma[:, int(0.5 * fr):int(2.5 * fr)].mean(axis=1)
+    second = features.chroma[:, int(3.5 * fr):int(5.5 * fr)].mean(axis=1)
+    assert set(np.argsort(first)[-3:]) == {0, 4, 7}
+    assert set(np.argsort(second)[-3:]) == {6, 10, 1}
+
+
+def test_sections_find_the_change_between_two_different_halves(tmp_path):
+    sr = 22050
+    a = click_track(sr=sr, seconds=12.0, clicks=np.arange(0.25, 12, 0.5), channels=1)
+    rng = np.random.default_rng(0)
+    t = np.arange(12 * sr) / sr
+    b = np.sin(2 * np.pi * 110 * t) * 0.3 + click_track(sr=sr, seconds=12.0, clicks=np.arange(0.25, 12, 0.5),
+                                                        channels=1) + 0.05 * rng.standard_normal(len(t))
+    path = tmp_path / "two-parts.wav"
+    sf.write(path, np.concatenate([a + 0.3 * np.sin(2 * np.pi * 660 * t), b]).astype(np.float32), sr)
+    features = analyse_file(path)
+    assert len(features.sections) >= 1
+    assert np.abs(features.sections - 12.0).min() < 1.0
+
+
+def test_chunked_analysis_matches_one_piece(clicks_wav, monkeypatch):
+    audio = load_audio(clicks_wav)
+    whole = analyse(audio)
+    monkeypatch.setattr(analysis, "_CHUNK_FRAMES", 100)  # many chunk seams in 8 s
+    pieces = analyse(audio)
+    np.testing.assert_allclose(pieces.onset_envelope, whole.onset_envelope, atol=1e-4)
+    np.testing.assert_allclose(pieces.rms, whole.rms, atol=1e-4)
+    np.testing.assert_allclose(pieces.percussive, whole.percussive, atol=0.02)
+    np.testing.assert_array_equal(pieces.beats, whole.beats)
+
+
+def test_analyses_are_cached_in_memory_and_on_disk(clicks_wav, monkeypatch):
+    calls = []
+    real = cache.analyse
+    monkeypatch.setattr(cache, "analyse", lambda audio: calls.append(1) or real(audio))
+    first = analyse_file(clicks_wav, start=1.0, duration=4.0)
+    again = analyse_file(clicks_wav, start=1.0, duration=4.0)
+    assert again is first and len(calls) == 1
+    cache._MEMORY.clear()  # a new process: the disk cache answers
+    from_disk = analyse_file(clicks_wav, start=1.0, duration=4.0)
+    assert len(calls) == 1
+    np.testing.assert_array_equal(from_disk.beats, first.beats)
+    np.testing.assert_array_equal(from_disk.chroma, first.chroma)
+    assert from_disk.file_hash == file_hash(clicks_wav) and from_disk.tempo == first.tempo
+    analyse_file(clicks_wav, start=2.0, duration=4.0)  # another stretch is another analysis
+    assert len(calls) == 2
