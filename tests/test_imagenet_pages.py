@@ -43,3 +43,36 @@ def test_short_stylization(model):
     result = stylize(demo_photo("chelsea"), settings, model=model)
     pixels = torch.tensor(list(result.image.convert("RGB").getdata()), dtype=torch.float32)
     assert max(result.image.size) == 48 and torch.isfinite(pixels).all() and pixels.std() > 0
+
+
+def test_two_second_dance(model, tmp_path, monkeypatch):
+    import imageio_ffmpeg
+    import numpy as np
+    import soundfile
+
+    from cgn_art.dance import DanceSettings, render_dance
+
+    rate = 22050
+    t = np.arange(int(2.5 * rate)) / rate
+    song = tmp_path / "song.wav"  # a 120 BPM kick and a chord: beats for the choreography to follow
+    soundfile.write(song, (0.6 * np.sin(2 * np.pi * 60 * t) * np.exp(-(t % 0.5) * 12)
+                           + 0.2 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), rate)
+    seen = []
+    run = model.mechanism
+
+    def checked(mechanism, weights, noise, size):  # every output the dance takes from the model
+        out = run(mechanism, weights, noise, size)
+        seen.append((mechanism, tuple(out.shape), bool(torch.isfinite(out).all())))
+        return out
+
+    monkeypatch.setattr(model, "mechanism", checked)
+    presets = {f"{m}.classes": ",".join(map(str, model.presets[m][:6])) for m in model.presets}
+    settings = DanceSettings.from_preset("groove", size=64, fps=8, duration=2.0).with_changes(presets)
+    result = render_dance(model, song, tmp_path / "dance.mp4", settings)
+    assert result.frames == 16 and result.render_size == 64
+    assert {m for m, _, _ in seen} == {"shape", "texture", "background"} and all(ok for _, _, ok in seen)
+    assert all(shape[1:] == ((1 if m == "shape" else 3), 64, 64) for m, shape, _ in seen)
+    reader = imageio_ffmpeg.read_frames(str(tmp_path / "dance.mp4"))
+    meta = next(reader)
+    frames = list(reader)
+    assert tuple(meta["size"]) == (64, 64) and len(frames) == 16

@@ -1,0 +1,101 @@
+"""Dance frames per second with the ImageNet CGN (BigGAN-deep-128 mechanisms, random weights, full-size
+U2-Net), with the renderer's per-mechanism reuse vs without, in one process.
+
+The song is a synthetic 120 BPM drum-and-chord loop (no audio ships). Two choreographies:
+- "texture-led": texture follows the harmony every frame; shape and background move only on
+  beats and downbeats (between them their inputs hold still, so their outputs are reused);
+- "groove": the default preset (shape and texture move every frame, background on beats).
+The baseline is the same render with reuse off (every mechanism every frame; identical work for
+either choreography, so it is measured once). Prints one JSON line.
+
+    python benchmarks/imagenet_dance_speed.py [--seconds 2] [--fps 24] [--size 128]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile
+import torch
+
+
+def drum_song(path: Path, seconds: float, bpm: float = 120.0, rate: int = 22050) -> Path:
+    t = np.arange(int(seconds * rate)) / rate
+    beat = 60.0 / bpm
+    phase = (t % beat) / beat
+    kick = np.sin(2 * np.pi * 60 * t) * np.exp(-phase * 12)
+    bar = (t // (4 * beat)).astype(int)
+    roots = np.array([220.0, 174.6, 261.6, 196.0])[bar % 4]  # a chord change every bar
+    chord = sum(np.sin(2 * np.pi * roots * r * t) for r in (1, 1.26, 1.5)) * 0.15
+    soundfile.write(path, (0.6 * kick + chord).astype(np.float32), rate)
+    return path
+
+
+def imagenet_cgn_128(seed: int = 0):
+    from cgn_art.mechanisms.biggan import biggan_config, random_biggan
+    from cgn_art.mechanisms.imagenet import ImageNetCGN, ImageNetCGNConfig
+
+    config = biggan_config(128)
+    model = ImageNetCGN(ImageNetCGNConfig(biggan=config.to_dict(), u2net_divisor=1, batch_size=8))
+    biggan = random_biggan(config, seed=seed, warm_up_passes=4)  # finite outputs (see random_biggan)
+    for part in ("f_shape", "f_text", "f_bg"):  # same weights: speed does not depend on their values
+        getattr(model, part).load_state_dict(biggan.state_dict())
+    return model.eval().requires_grad_(False)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--fps", type=int, default=24)
+    parser.add_argument("--size", type=int, default=128)
+    args = parser.parse_args()
+
+    from cgn_art.audio import analyse_file
+    from cgn_art.dance import DanceSettings, render_dance
+    from cgn_art.mechanisms.imagenet_presets import PRESETS
+
+    began = time.perf_counter()
+    model = imagenet_cgn_128()
+    build_s = time.perf_counter() - began
+    presets = {m: ",".join(map(str, PRESETS[m][:12])) for m in PRESETS}
+    base = DanceSettings.from_preset("groove", size=args.size, fps=args.fps, duration=args.seconds).with_changes(
+        {f"{m}.classes": presets[m] for m in PRESETS})
+    texture_led = base.with_changes({"shape.classes_by": "downbeats", "shape.pulse": "none", "shape.drift": "beats",
+                                     "background.classes_by": "sections", "background.pulse": "none",
+                                     "background.drift": "downbeats"})
+    with tempfile.TemporaryDirectory() as tmp:
+        song = drum_song(Path(tmp) / "song.wav", args.seconds + 0.5)
+        features = analyse_file(song, 0.0, args.seconds)
+        # A tiny warm-up render so one-off costs (first BigGAN call, ffmpeg start) count in neither run.
+        render_dance(model, song, Path(tmp) / "warm.mp4", base, features=features, preview_seconds=2 / args.fps,
+                     write_sidecar=False)
+
+        def run(settings, reuse):
+            result = render_dance(model, song, Path(tmp) / "dance.mp4", settings, features=features,
+                                  reuse_unchanged=reuse, write_sidecar=False)
+            return result.frames / result.timings["render_s"], result
+
+        fps_none, baseline = run(texture_led, False)
+        fps_texture_led, texture_result = run(texture_led, True)
+        fps_groove, groove_result = run(base, True)
+    print(json.dumps({
+        "benchmark": "imagenet_dance_speed",
+        "model": "ImageNet CGN, BigGAN-deep-128 x3 (random weights) + U2-Net (44 M, random)",
+        "device": "cpu", "threads": torch.get_num_threads(), "frames": baseline.frames, "fps": args.fps,
+        "size": args.size, "render_size": baseline.render_size,
+        "frames_per_s_without_reuse": round(fps_none, 3),
+        "frames_per_s_texture_led": round(fps_texture_led, 3),
+        "frames_per_s_groove": round(fps_groove, 3),
+        "ratio": round(fps_texture_led / fps_none, 2),
+        "ratio_groove": round(fps_groove / fps_none, 2),
+        "computed_texture_led": texture_result.computed, "computed_groove": groove_result.computed,
+        "computed_without_reuse": baseline.computed, "build_s": round(build_s, 1),
+    }))
+
+
+if __name__ == "__main__":
+    main()
