@@ -15,7 +15,7 @@ from cgn_art.mechanisms.u2net import U2Net
 from cgn_art.train.imagenet import ImageNetTrainer, ImageNetTrainSettings, patch_tiling
 from test_imagenet import U2NET_DIVISOR, tiny_biggan
 
-FAST = dict(batch_size=2, accumulate=2, lr_shape=1e-4, lr_texture=1e-4, lr_background=1e-4,
+FAST = dict(batch_size=1, accumulate=2, lr_shape=1e-4, lr_texture=1e-4, lr_background=1e-4,
             feature_extractor="random", device="cpu", sample_every=2, checkpoint_every=2)
 
 
@@ -54,16 +54,6 @@ def test_steps_reduce_the_loss_and_a_checkpoint_resumes(weights, tmp_path):
     assert trainer.evaluate()["total"] == pytest.approx(resumed.evaluate()["total"], rel=1e-4)
 
 
-def test_only_the_three_mechanisms_learn(weights):
-    trainer = ImageNetTrainer(ImageNetTrainSettings(weights=str(weights), steps=1, **FAST))
-    frozen = {k: v.clone() for k, v in trainer.model.state_dict().items() if k.startswith(("biggan_GT.", "u2net."))}
-    shape_before = trainer.model.f_shape.generator.gen_z.weight_orig.clone()
-    trainer.train_step()
-    after = trainer.model.state_dict()
-    assert all(torch.equal(after[k], v) for k, v in frozen.items())  # incl. U2-Net batch-norm statistics
-    assert not torch.equal(trainer.model.f_shape.generator.gen_z.weight_orig, shape_before)
-
-
 def test_texture_target_tiles_patches_from_the_masked_region():
     image = torch.zeros(1, 3, 64, 64)
     image[:, 0, 16:48, 16:48] = 1.0  # a red square
@@ -97,3 +87,32 @@ def test_cli_trains_and_resumes(weights, tmp_path, capsys):
     meta = json.loads((out / "checkpoint.json").read_text())
     assert meta["step"] == 2 and [h["step"] for h in meta["history"]] == [1, 2]
     assert (out / "model" / "model.safetensors").is_file() and (out / "optimizer.safetensors").is_file()
+
+
+def test_distributed_data_parallel_path_on_cpu(weights, monkeypatch):
+    """What torchrun would set up, with one CPU process (gloo): the DDP wrapper, no_sync while
+    accumulating, and an update that still trains only the mechanisms."""
+    import socket
+
+    import torch.distributed as dist
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    for key, value in {"TORCHELASTIC_RUN_ID": "test", "WORLD_SIZE": "1", "RANK": "0", "LOCAL_RANK": "0",
+                       "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}.items():
+        monkeypatch.setenv(key, value)
+    try:
+        trainer = ImageNetTrainer(ImageNetTrainSettings(weights=str(weights), steps=1, **FAST))
+        assert isinstance(trainer.net, torch.nn.parallel.DistributedDataParallel)
+        frozen = {k: v.clone() for k, v in trainer.model.state_dict().items() if k.startswith(("biggan_GT.", "u2net."))}
+        learning = {p: getattr(trainer.model, p).generator.gen_z.weight_orig.clone() for p in ("f_shape", "f_text", "f_bg")}
+        losses = trainer.train_step()
+        assert all(v == v for v in losses.values())
+        after = trainer.model.state_dict()
+        assert all(torch.equal(after[k], v) for k, v in frozen.items())  # incl. U2-Net batch-norm statistics
+        for part, before in learning.items():
+            assert not torch.equal(getattr(trainer.model, part).generator.gen_z.weight_orig, before), part
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()

@@ -197,7 +197,9 @@ class ImageNetTrainer:
         self.settings = s = settings.validate()
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
         self.rank = int(os.environ.get("RANK", "0"))
-        if self.world > 1:  # launched by torchrun: one process per GPU
+        # torchrun sets TORCHELASTIC_RUN_ID (and WORLD_SIZE): one process per GPU, gradients averaged by DDP
+        self.distributed = self.world > 1 or "TORCHELASTIC_RUN_ID" in os.environ
+        if self.distributed:
             import torch.distributed as dist
 
             local = int(os.environ.get("LOCAL_RANK", "0"))
@@ -214,7 +216,7 @@ class ImageNetTrainer:
             getattr(self.model, part).requires_grad_(True)
         self.model.precision = s.precision
         self.net = self.model
-        if self.world > 1:
+        if self.distributed:
             from torch.nn.parallel import DistributedDataParallel
 
             self.net = DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
@@ -258,7 +260,7 @@ class ImageNetTrainer:
         for micro in range(s.accumulate):
             seed = ((s.seed * 1_000_003 + self.step) * s.accumulate + micro) * self.world + self.rank
             last = micro == s.accumulate - 1
-            sync = self.net.no_sync() if self.world > 1 and not last else _nothing()
+            sync = self.net.no_sync() if self.distributed and not last else _nothing()
             with sync:
                 terms = self.losses(seed)
                 total = sum(terms.values())
@@ -299,7 +301,7 @@ class ImageNetTrainer:
                 progress(self.step / s.steps, f"step {self.step}/{s.steps}  " +
                          "  ".join(f"{k} {v:.3f}" for k, v in mean.items()))
             if out and (self.step % s.sample_every == 0 or self.step == s.steps):
-                sample_sheet(self.model).save(out / f"samples-{self.step:06d}.png")
+                sample_sheet(self.model, truncation=s.truncation).save(out / f"samples-{self.step:06d}.png")
             if out and (self.step % s.checkpoint_every == 0 or self.step == s.steps):
                 self.save(out)
         if out and cancel is not None and self.step < s.steps and self.step:
@@ -357,7 +359,7 @@ class _nothing:
 
 
 @torch.no_grad()
-def sample_sheet(model: ImageNetCGN, seed: int = 0, classes=SAMPLE_SHEET_CLASSES):
+def sample_sheet(model: ImageNetCGN, seed: int = 0, classes=SAMPLE_SHEET_CLASSES, truncation: float = 1.0):
     """One row per class: pre-mask | mask | foreground | background | composite | BigGAN sample."""
     from torchvision.utils import make_grid
 
@@ -365,9 +367,9 @@ def sample_sheet(model: ImageNetCGN, seed: int = 0, classes=SAMPLE_SHEET_CLASSES
 
     was_training = model.training
     model.eval()
-    z = model.noise("shape", [seed] * len(classes), 1.0, model.native_size)[:, :-1]
+    z = model.noise("shape", [seed] * len(classes), truncation, model.native_size)[:, :-1]
     y = F.one_hot(torch.tensor(list(classes)), 1000).float().to(model.device)
-    out = model(z, y, y, y, 1.0)
+    out = model(z, y, y, y, truncation)
     model.train(was_training)
     m = out["mask"]
     x = m * out["foreground"] + (1 - m) * out["background"]
