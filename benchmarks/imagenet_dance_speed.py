@@ -9,6 +9,8 @@ The baseline is the same render with reuse off (every mechanism every frame; ide
 either choreography, so it is measured once). Prints one JSON line.
 
     python benchmarks/imagenet_dance_speed.py [--seconds 2] [--fps 24] [--size 128]
+    # on a GPU (bf16 autocast is the model's default there), the paper's 256 px:
+    python benchmarks/imagenet_dance_speed.py --device cuda --resolution 256 --size 256 [--compile]
 """
 from __future__ import annotations
 
@@ -35,11 +37,11 @@ def drum_song(path: Path, seconds: float, bpm: float = 120.0, rate: int = 22050)
     return path
 
 
-def imagenet_cgn_128(seed: int = 0):
+def imagenet_cgn(resolution: int = 128, seed: int = 0):
     from cgn_art.mechanisms.biggan import biggan_config, random_biggan
     from cgn_art.mechanisms.imagenet import ImageNetCGN, ImageNetCGNConfig
 
-    config = biggan_config(128)
+    config = biggan_config(resolution)
     model = ImageNetCGN(ImageNetCGNConfig(biggan=config.to_dict(), u2net_divisor=1, batch_size=8))
     biggan = random_biggan(config, seed=seed, warm_up_passes=4)  # finite outputs (see random_biggan)
     for part in ("f_shape", "f_text", "f_bg"):  # same weights: speed does not depend on their values
@@ -52,6 +54,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--fps", type=int, default=24)
     parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--resolution", type=int, default=128, choices=(128, 256, 512), help="BigGAN-deep size")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the mechanisms")
     args = parser.parse_args()
 
     from cgn_art.audio import analyse_file
@@ -59,7 +64,9 @@ def main() -> None:
     from cgn_art.mechanisms.imagenet_presets import PRESETS
 
     began = time.perf_counter()
-    model = imagenet_cgn_128()
+    model = imagenet_cgn(args.resolution).to(args.device)
+    if args.compile:
+        model.compile()
     build_s = time.perf_counter() - began
     presets = {m: ",".join(map(str, PRESETS[m][:12])) for m in PRESETS}
     base = DanceSettings.from_preset("groove", size=args.size, fps=args.fps, duration=args.seconds).with_changes(
@@ -84,8 +91,9 @@ def main() -> None:
         fps_groove, groove_result = run(base, True)
     print(json.dumps({
         "benchmark": "imagenet_dance_speed",
-        "model": "ImageNet CGN, BigGAN-deep-128 x3 (random weights) + U2-Net (44 M, random)",
-        "device": "cpu", "threads": torch.get_num_threads(), "frames": baseline.frames, "fps": args.fps,
+        "model": f"ImageNet CGN, BigGAN-deep-{args.resolution} x3 (random weights) + U2-Net (44 M, random)",
+        "device": str(model.device), "precision": model.precision if model.device.type == "cuda" else "fp32",
+        "compile": args.compile, "threads": torch.get_num_threads(), "frames": baseline.frames, "fps": args.fps,
         "size": args.size, "render_size": baseline.render_size,
         "frames_per_s_without_reuse": round(fps_none, 3),
         "frames_per_s_texture_led": round(fps_texture_led, 3),
