@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from test_imagenet import save_released_layout, tiny_cgn
 
 import cgn_art
 from cgn_art.mechanisms.imagenet_weights import import_cgn
-from test_imagenet import save_released_layout, tiny_cgn
 
 
 @pytest.fixture(scope="module")

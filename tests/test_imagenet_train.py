@@ -3,9 +3,11 @@ here and saved as the files training reads (a BigGAN folder and u2net.pth)."""
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
+from test_imagenet import U2NET_DIVISOR, tiny_biggan
 
 import cgn_art
 from cgn_art.cli import main
@@ -13,7 +15,6 @@ from cgn_art.errors import CgnArtError
 from cgn_art.mechanisms.biggan import save_biggan_folder
 from cgn_art.mechanisms.u2net import U2Net
 from cgn_art.train.imagenet import ImageNetTrainer, ImageNetTrainSettings, patch_tiling
-from test_imagenet import U2NET_DIVISOR, tiny_biggan
 
 FAST = dict(batch_size=1, accumulate=2, lr_shape=1e-4, lr_texture=1e-4, lr_background=1e-4,
             feature_extractor="random", device="cpu", sample_every=2, checkpoint_every=2)
@@ -39,7 +40,7 @@ def test_steps_reduce_the_loss_and_a_checkpoint_resumes(weights, tmp_path):
     assert after["total"] < before["total"]
     # Every loss term is there and finite.
     assert set(after) == {"l1", "perceptual", "binary", "mask", "texture", "background", "total"}
-    assert all(v == v and abs(v) != float("inf") for v in after.values())
+    assert all(math.isfinite(v) for v in after.values())
     assert (tmp_path / "samples-000002.png").is_file() and (tmp_path / "samples-000003.png").is_file()
     # The saved model is an ordinary ImageNet CGN folder; the resumed trainer continues exactly.
     assert cgn_art.load_model(tmp_path / "model", device="cpu").counterfactual(1, 2, 3).composite.isfinite().all()
@@ -108,7 +109,7 @@ def test_distributed_data_parallel_path_on_cpu(weights, monkeypatch):
         frozen = {k: v.clone() for k, v in trainer.model.state_dict().items() if k.startswith(("biggan_GT.", "u2net."))}
         learning = {p: getattr(trainer.model, p).generator.gen_z.weight_orig.clone() for p in ("f_shape", "f_text", "f_bg")}
         losses = trainer.train_step()
-        assert all(v == v for v in losses.values())
+        assert all(math.isfinite(v) for v in losses.values())
         after = trainer.model.state_dict()
         assert all(torch.equal(after[k], v) for k, v in frozen.items())  # incl. U2-Net batch-norm statistics
         for part, before in learning.items():

@@ -149,7 +149,9 @@ def patch_tiling(image: torch.Tensor, mask: torch.Tensor, generator: torch.Gener
 
 def cgn_losses(out: dict, s: ImageNetTrainSettings, encoder, generator: torch.Generator) -> dict:
     """Every loss term (per-batch means), images from the model in [-1, 1]."""
-    to01 = lambda x: (x + 1) / 2  # noqa: E731 - the encoders take [0, 1]
+    def to01(x):  # the encoders take [0, 1]
+        return (x + 1) / 2
+
     mask, fg, bg, x_gt = out["mask"], out["foreground"], out["background"], out["x_gt"]
     x = mask * fg + (1 - mask) * bg
     mean_mask = mask.mean((1, 2, 3))
