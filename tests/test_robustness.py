@@ -152,23 +152,14 @@ def test_cue_conflict_images_have_three_different_classes(variant, n_background)
 
 # Experiment and CLI ------------------------------------------------------------------------
 
-def test_tiny_experiment_fills_the_table():
-    s = RobustnessSettings(variants=("colored",), counterfactuals=256, epochs=1, cue_conflict=40, batch_size=128)
+def test_experiment_reports_progress_and_can_be_cancelled():
+    s = RobustnessSettings(variants=("colored",), counterfactuals=2_000, epochs=1, cue_conflict=40)
     seen = []
-    result = run_experiment(s, progress=lambda f, m: seen.append(f))
-    assert [r.training_data for r in result.results] == ["original", "counterfactual", "original + counterfactual"]
-    assert [r.train_images for r in result.results] == [4000, 256, 4256]
-    assert all(0 <= r.test_accuracy <= 1 for r in result.results)
-    assert all(r.cue_following["background"] is None for r in result.results)
-    assert seen == sorted(seen) and seen[-1] == 1.0
-    assert "| original | " in result.table() and "(35.9)" in result.table()
-    json.dumps(result.to_dict())
-
-
-def test_experiment_can_be_cancelled():
-    s = RobustnessSettings(variants=("colored",), counterfactuals=256, epochs=1, cue_conflict=40)
     with pytest.raises(CgnArtError, match="cancelled"):
-        run_experiment(s, cancel=lambda: True)
+        run_experiment(s, progress=lambda f, m: seen.append((f, m)), cancel=lambda: len(seen) >= 3)
+    fractions = [f for f, _ in seen]
+    assert len(seen) == 3 and fractions == sorted(fractions) and 0 < fractions[0] and fractions[-1] < 1
+    assert all(m.startswith("colored, counterfactual data: counterfactuals ") for _, m in seen)
 
 
 @pytest.mark.parametrize("bad, message", [
@@ -192,9 +183,13 @@ def test_cli_shards_merge_and_classify(tmp_path, capsys):
     assert main(["classify", "--variant", "colored", "--epochs", "1", "--cue-conflict", "20",
                  "--counterfactual-data", f"colored={tmp_path / 'all'}", "--json", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "| original + counterfactual |" in printed and "Cue-conflict" in printed
+    assert "| original + counterfactual |" in printed and "(35.9)" in printed and "Cue-conflict" in printed
     saved = json.loads(out.read_text())
-    assert [r["train_images"] for r in saved["results"]] == [4000, 300, 4300]
+    results = saved["results"]
+    assert [r["training_data"] for r in results] == ["original", "counterfactual", "original + counterfactual"]
+    assert [r["train_images"] for r in results] == [4000, 300, 4300]
+    assert all(0 <= r["test_accuracy"] <= 1 and r["cue_following"]["background"] is None for r in results)
+    assert all(sum(v for v in r["cue_following"].values() if v is not None) == pytest.approx(1) for r in results)
     # A shard alone is refused with a one-line explanation.
     assert main(["classify", "--variant", "colored", "--counterfactual-data", f"colored={tmp_path / 's0'}"]) == 1
     assert "merge the shards first" in capsys.readouterr().err
