@@ -35,6 +35,7 @@ MIN_LEVEL_SIDE = 16
 STYLE_BASE = 5.0
 CONTENT_BASE = 0.05
 TV_BASE = 0.002
+DETAIL = 1.0  # how much of the texture's fine detail each finer level starts with (see stylize)
 RANGE_BASE = 10.0  # keeps pixels in [0, 1] without clamping (clamping would stall L-BFGS)
 
 Progress = Callable[[float, str], None]
@@ -230,9 +231,18 @@ def stylize(photo: Image.Image, settings: StylizeSettings | None = None, *, mode
     cancelled = False
 
     for level, ((h, w), n) in enumerate(zip(sizes, steps)):
+        level_texture = shrink(texture, (h, w))
         if level:
             image = F.interpolate(image.detach(), size=(h, w), mode="bicubic", align_corners=False)
-        objective = Objective(encoder, shrink(photo_full, (h, w)), shrink(texture, (h, w)), settings)
+            if DETAIL:
+                # The coarse result has no detail finer than its own pixels, and upsampling cannot
+                # make any. Borrow the texture's: its high-pass band (the texture minus its own
+                # down-and-up-sampled self) added to the upsampled image starts this level with
+                # fine-scale statistics close to the target's, so few full-size steps are needed.
+                coarse = F.interpolate(shrink(level_texture, sizes[level - 1]), size=(h, w), mode="bicubic",
+                                       align_corners=False)
+                image = image + DETAIL * (level_texture - coarse)
+        objective = Objective(encoder, shrink(photo_full, (h, w)), level_texture, settings)
         image = image.detach().clone().contiguous().requires_grad_(True)
         optimizer = _make_optimizer(settings.optimizer, image)
         taken = 0
