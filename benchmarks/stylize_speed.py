@@ -17,17 +17,15 @@ Takes about 10 minutes on a quiet 2-core CPU (the baseline alone is most of it).
 import argparse
 import json
 import tempfile
-import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 
 def ssim(a: torch.Tensor, b: torch.Tensor) -> float:
     from skimage.metrics import structural_similarity
 
-    to_np = lambda t: t[0].permute(1, 2, 0).clamp(0, 1).cpu().numpy()  # noqa: E731
+    to_np = lambda t: t[0].permute(1, 2, 0).clamp(0, 1).cpu().numpy()
     return float(structural_similarity(to_np(a), to_np(b), channel_axis=2, data_range=1.0))
 
 

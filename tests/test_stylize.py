@@ -2,6 +2,7 @@
 cancel, VGG19 with test-made weights, the texture walk and the CLI. Everything runs tiny (<= 64 px)."""
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import subprocess
@@ -17,12 +18,20 @@ import cgn_art
 from cgn_art.errors import CgnArtError
 from cgn_art.images import demo_photo
 from cgn_art.stylize import StylizeSettings, fill, make_texture, stylize, texture_preview, wraps_seamlessly
-from cgn_art.stylize.optimize import (level_sizes, level_steps, luminance, make_stylize_encoder, match_palette,
-                                      measure, working_size, _rgb_to_yiq)
+from cgn_art.stylize.optimize import (
+    _rgb_to_yiq,
+    level_sizes,
+    level_steps,
+    luminance,
+    make_stylize_encoder,
+    match_palette,
+    measure,
+    working_size,
+)
 from cgn_art.stylize.textures import model_texture_wraps, pil_to_tensor, render_class_tile
 from cgn_art.stylize.walk import WalkSettings, texture_walk
 
-TINY = dict(size=48, steps=3, levels=2, device="cpu")
+TINY = {"size": 48, "steps": 3, "levels": 2, "device": "cpu"}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -191,7 +200,7 @@ def test_progress_previews_and_cancel(model, photo):
             progress=lambda f, m: fractions.append((f, m)), preview=lambda image, m: previews.append(image),
             preview_every=0)
     assert len(fractions) == 6 + 3 + 1 and fractions[-1][0] == 1.0
-    assert all(a[0] <= b[0] for a, b in zip(fractions, fractions[1:]))
+    assert all(a[0] <= b[0] for a, b in itertools.pairwise(fractions))
     assert "level 1/2" in fractions[0][1] and previews and previews[-1].size == (48, 32)
 
     stop = threading.Event()
@@ -252,7 +261,7 @@ def video_frames(path: Path) -> tuple[list[np.ndarray], dict]:
 def probe(path: Path) -> str:
     from cgn_art.video import ffmpeg_exe
 
-    return subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr
+    return subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True, check=False).stderr
 
 
 def test_texture_walk_is_a_browser_playable_mp4_and_warm_start_is_calmer(model, photo, tmp_path):
@@ -340,7 +349,7 @@ def test_cli_stylize_walk(model_dir, tmp_path):
     assert main(["stylize-walk", "demo:chelsea", "-o", str(out), "--model", str(model_dir), "--device", "cpu",
                  "--size", "32", "--steps", "1", "--levels", "1", "--seconds", "0.5", "--fps", "4",
                  "--to-class", "test texture 3", "--frame-steps", "1"]) == 0
-    frames, meta = video_frames(out)
+    frames, _ = video_frames(out)
     assert len(frames) == 2 and "h264" in probe(out)
 
 

@@ -6,15 +6,14 @@ calls cgn_art.stylize.walk. Work is stored in session state so the result surviv
 from pathlib import Path
 
 import streamlit as st
+from common import class_picker, current_model, error_box, quick_png, seed_input, session_dir
 
 import cgn_art
 from cgn_art.features import available_encoders, vgg19_available
 from cgn_art.images import DEMO_PHOTOS, demo_photo, read_image
 from cgn_art.io import png_bytes
 from cgn_art.stylize import HELP, StylizeSettings, stylize, texture_preview
-from cgn_art.stylize.settings import MAX_SIZE_CPU, MAX_SIZE_GPU
 from cgn_art.stylize.walk import WALK_HELP, WalkSettings, texture_walk
-from common import class_picker, current_model, error_box, quick_png, seed_input, session_dir
 
 RESULT = "sty_result"
 WALK = "sty_walk"

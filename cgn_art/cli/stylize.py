@@ -111,7 +111,7 @@ def cmd_stylize_walk(args) -> int:
     out = Path(args.output)
     if out.suffix.lower() != ".mp4":
         raise CgnArtError(f"{args.output}: the texture walk is an mp4 video; give an output name ending in .mp4")
-    photo, settings, model, texture_image, meta = _prepare(args)
+    photo, settings, model, texture_image, _meta = _prepare(args)
     if texture_image is not None:
         raise CgnArtError("--texture-image cannot be walked: the walk moves through the CGN's texture classes or "
                           "seeds; drop --texture-image")

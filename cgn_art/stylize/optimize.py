@@ -14,8 +14,8 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -248,9 +248,9 @@ def stylize(photo: Image.Image, settings: StylizeSettings | None = None, *, mode
         taken = 0
         numbers = {"style": 0.0}
 
-        def closure():
+        def closure(image=image, objective=objective, numbers=numbers):
             image.grad = None
-            loss, style, content = objective(image)
+            loss, style, _content = objective(image)
             loss.backward()
             numbers.update(style=style)
             return loss

@@ -5,6 +5,7 @@ limit or a default lives here and nowhere else. ``to_dict()`` goes into the PNG'
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields, replace
 
 from cgn_art.errors import CgnArtError
@@ -58,7 +59,7 @@ class StylizeSettings:
     seed: int = 0
     device: str = "auto"
 
-    def validate(self, device=None) -> "StylizeSettings":
+    def validate(self, device=None) -> StylizeSettings:
         """Check every field; return self. ``device`` (a torch.device) sets the size limit (GPU 2048)."""
         self.size = _whole("size", self.size, 32, MAX_SIZE_GPU)
         if device is not None and getattr(device, "type", "cpu") == "cpu" and self.size > MAX_SIZE_CPU:
@@ -88,11 +89,11 @@ class StylizeSettings:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    def replace(self, **changes) -> "StylizeSettings":
+    def replace(self, **changes) -> StylizeSettings:
         return replace(self, **changes)
 
     @classmethod
-    def from_dict(cls, values: dict) -> "StylizeSettings":
+    def from_dict(cls, values: dict) -> StylizeSettings:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
@@ -118,7 +119,7 @@ def _number(what: str, value, low: float, high: float, low_open: bool = False) -
         number = float(value)
     except (TypeError, ValueError):
         raise CgnArtError(f"{what} {value!r} is not a number") from None
-    if number != number or number > high or number < low or (low_open and number <= low):
+    if math.isnan(number) or number > high or number < low or (low_open and number <= low):
         bracket = "(" if low_open else "["
         raise CgnArtError(f"{what} {value} is out of range: give a number in {bracket}{low:g}, {high:g}]")
     return number

@@ -44,7 +44,7 @@ class WalkSettings:
     frame_steps: int = 6
     warm_start: bool = True
 
-    def validate(self) -> "WalkSettings":
+    def validate(self) -> WalkSettings:
         self.seconds = _number("seconds", self.seconds, 0.1, 120.0)
         self.fps = _number("fps", self.fps, 1.0, 60.0)
         self.path = _choice("path", self.path, PATHS)
@@ -95,7 +95,7 @@ def texture_walk(photo: Image.Image, output, settings: StylizeSettings | None = 
     ``walk.frame_steps`` steps at full size from the previous frame (or, with ``warm_start`` off,
     the full coarse-to-fine run from the photo with ``frame_steps`` steps at full size).
     """
-    from cgn_art.video import VideoWriter, VideoCancelled
+    from cgn_art.video import VideoCancelled, VideoWriter
 
     settings = (settings or StylizeSettings()).replace()
     walk = (walk or WalkSettings()).validate()
