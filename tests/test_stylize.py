@@ -438,3 +438,33 @@ def test_page_texture_walk_video(app):
     walked = app.session_state["sty_walk"]
     assert walked["frames"] == 6 and Path(walked["path"]).is_file()
     assert app.get("video") and app.get("download_button")[-1].label == "Download the walk (mp4)"
+
+
+class FixedSizeTexture(cgn_art.Mechanisms):
+    """Like the ImageNet CGN's texture: a fixed-size picture (a gradient plus noise, which does not
+    wrap around) resized to whatever size is asked for. Only the Mechanisms contract is implemented."""
+
+    native_size = 16
+
+    @property
+    def class_names(self):
+        return {"shape": ["s"], "texture": ["t0", "t1"], "background": ["b"]}
+
+    def noise(self, mechanism, seeds, truncation, size):
+        return torch.stack([torch.rand(3, 16, 16, generator=torch.Generator().manual_seed(s)) for s in seeds])
+
+    def mechanism(self, mechanism, weights, noise, size):
+        ramp = torch.linspace(0, 1, 16).view(1, 1, 1, 16).expand(len(noise), 3, 16, 16)
+        picture = 0.7 * ramp + 0.3 * noise * (1 + weights[:, 1:2, None, None])
+        return torch.nn.functional.interpolate(picture, size=(size, size), mode="bilinear").clamp(0, 1)
+
+
+def test_a_fixed_size_texture_is_tiled_mirrored_without_seams(photo):
+    model = FixedSizeTexture()
+    settings = StylizeSettings(texture_class=1, **TINY)
+    assert not model_texture_wraps(model, settings)
+    texture = make_texture(settings.replace(texture_scale=0.5), 32, 48, model=model)
+    tile = render_class_tile(model, settings, 24)
+    assert torch.allclose(texture[..., :24, :24], tile) and torch.allclose(texture[..., :24, 24:48], tile.flip(-1))
+    result = stylize(photo, settings, model=model)
+    assert result.image.size == (48, 32) and math.isfinite(result.style_loss)
