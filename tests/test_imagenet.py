@@ -198,3 +198,20 @@ def test_cli_import_status_and_mix(released, tmp_path, monkeypatch, capsys):
     from PIL import Image
 
     assert Image.open(tmp_path / "cf.png").size == (40, 40)
+
+
+@pytest.mark.parametrize("resolution", [128, 256, 512])
+def test_full_size_configs_are_read_off_the_checkpoint(resolution):
+    """The released checkpoint is read without being told its resolution: from its BigGAN blocks."""
+    from pytorch_pretrained_biggan import convert_tf_to_pytorch as released  # the configs of the released BigGANs
+
+    from cgn_art.mechanisms.imagenet_weights import infer_config
+
+    reference = getattr(released, f"BigGAN{resolution}")
+    state = {f"f_shape.{k}": v for k, v in BigGAN(reference).state_dict().items()}
+    state.update({f"u2net.{k}": v for k, v in U2Net(U2NET_DIVISOR).state_dict().items()})
+    config = infer_config(state)
+    assert config.resolution == resolution and config.u2net_divisor == U2NET_DIVISOR
+    assert config.biggan["channel_width"] == 128 and config.biggan["z_dim"] == 128
+    assert [tuple(layer) for layer in config.biggan["layers"]] == [tuple(layer) for layer in reference.layers]
+    assert config.biggan["attention_layer_position"] == reference.attention_layer_position
