@@ -6,7 +6,7 @@ calls cgn_art.stylize.walk. Work is stored in session state so the result surviv
 from pathlib import Path
 
 import streamlit as st
-from common import class_picker, current_model, error_box, quick_png, seed_input, session_dir
+from common import class_picker, current_model, error_box, get_model, quick_png, seed_input, session_dir
 
 import cgn_art
 from cgn_art.features import available_encoders, vgg19_available
@@ -23,6 +23,12 @@ PHOTO_TYPES = ["jpg", "jpeg", "png", "webp"]
 @st.cache_data(max_entries=8, show_spinner=False)
 def demo(name: str):
     return demo_photo(name)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def class_texture_preview(source: str, settings: dict) -> bytes:
+    """The texture preview of a class (cached: a large model's texture mechanism takes a while)."""
+    return quick_png(texture_preview(StylizeSettings(**settings), model=get_model(source), size=256))
 
 
 def uploaded_image(upload, kind: str):
@@ -141,9 +147,11 @@ try:
     left.image(quick_png(photo.resize((max(1, round(256 * photo.width / max(photo.size))),
                                        max(1, round(256 * photo.height / max(photo.size)))))),
                caption=f"Photo: {photo_name} ({photo.width} x {photo.height})")
-    preview_settings = settings.replace(size=max(settings.size, 1))
-    right.image(quick_png(texture_preview(preview_settings, model=model, texture_image=texture_image, size=256)),
-                caption=f"Texture: {texture_name} (a 256 px view at the scale it will have)")
+    if texture_image is None:
+        texture_png = class_texture_preview(source, settings.to_dict())
+    else:
+        texture_png = quick_png(texture_preview(settings, texture_image=texture_image, size=256))
+    right.image(texture_png, caption=f"Texture: {texture_name} (a 256 px view at the scale it will have)")
 
     meta = {"photo": photo_name, "texture": texture_name, "model": Path(model.name).name}
     go, stop = st.columns([1, 1])
