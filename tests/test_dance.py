@@ -275,13 +275,19 @@ def test_page_demo_song_preview_render_video_and_downloads():
     assert labels == ["Download the video (mp4)", "Download the settings (JSON sidecar)"]
 
 
-def test_page_mapping_controls_and_the_upload_prompt():
+def test_page_uploads_bad_file_size_cap_and_a_good_song(songs, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file("../app/Home.py", default_timeout=120).run()
     at.switch_page("views/dance.py").run()
-    at.multiselect(key="dance_groove_shape_classes").set_value([1]).run()
-    at.selectbox(key="dance_groove_shape_classes_by").set_value("fixed").run()
-    assert not at.exception and not at.error
     at.radio(key="dance_source").set_value("Upload a song").run()
     assert not at.exception and any("Upload a song" in i.value for i in at.info)
+    at.file_uploader(key="dance_upload").upload("song.mp3", b"not audio, just text " * 100, "audio/mpeg").run()
+    assert not at.exception and len(at.error) == 1 and "could not read song.mp3" in at.error[0].value
+    monkeypatch.setenv("CGN_ART_MAX_UPLOAD_MB", "0.01")
+    at.file_uploader(key="dance_upload").upload("big.wav", (songs / "clicks.wav").read_bytes(), "audio/wav").run()
+    assert not at.exception and "over the 0.01 MB limit" in at.error[0].value
+    monkeypatch.delenv("CGN_ART_MAX_UPLOAD_MB")
+    at.file_uploader(key="dance_upload").upload("silence.wav", (songs / "silence.wav").read_bytes(), "audio/wav").run()
+    assert not at.exception and not at.error
+    assert at.caption[0].value.startswith("3.0 s · 0.0 BPM · 0 beats")

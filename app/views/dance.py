@@ -1,5 +1,6 @@
 """Latent Dance: a song in, a music video out; the shape, texture and background each follow the music."""
 import dataclasses
+import os
 from pathlib import Path
 
 import streamlit as st
@@ -11,7 +12,7 @@ from cgn_art.dance import (CLASS_DRIVERS, DRIFT_DRIVERS, MECHANISMS, PRESETS, PU
                            render_dance)
 from common import current_model, error_box, session_dir
 
-MAX_UPLOAD_MB = 50
+MAX_UPLOAD_MB = float(os.environ.get("CGN_ART_MAX_UPLOAD_MB", "50"))  # the server's own cap is 200 MB
 PREVIEW_SECONDS = 5
 RESULT_KEY = "dance_result"
 EXPLAIN = {"shape": "the mask (which digit, its outline)", "texture": "the foreground painted inside the mask",
@@ -29,14 +30,17 @@ def song_file(source: str) -> Path | None:
     if source == "Demo song":
         return DEMO_SONG
     upload = st.file_uploader("Song", type=[s.lstrip(".") for s in AUDIO_SUFFIXES], key="dance_upload",
-                              help=f"wav, mp3, ogg, flac or m4a, up to {MAX_UPLOAD_MB} MB.")
+                              help=f"wav, mp3, ogg, flac or m4a, up to {MAX_UPLOAD_MB:g} MB.")
     if upload is None:
         st.info("Upload a song to dance to, or pick the demo song above.")
         return None
     if upload.size > MAX_UPLOAD_MB * 1024 * 1024:
-        raise cgn_art.CgnArtError(f"{upload.name} is {upload.size / 2**20:.0f} MB, over the {MAX_UPLOAD_MB} MB "
+        raise cgn_art.CgnArtError(f"{upload.name} is {upload.size / 2**20:.1f} MB, over the {MAX_UPLOAD_MB:g} MB "
                                   "limit: upload a shorter or more compressed file (e.g. mp3 or ogg)")
-    path = session_dir() / f"upload-{upload.file_id}{Path(upload.name).suffix.lower()}"
+    # One folder per upload keeps the user's file name (messages and the sidecar name it).
+    folder = session_dir() / f"upload-{upload.file_id}"
+    folder.mkdir(exist_ok=True)
+    path = folder / (Path(upload.name).name or "song")
     if not path.exists():
         path.write_bytes(upload.getvalue())
     return path
