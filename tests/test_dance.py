@@ -263,14 +263,14 @@ def test_page_demo_song_preview_render_video_and_downloads():
     assert not at.exception and not at.error
     assert "BPM" in at.caption[0].value
     at.select_slider(key="dance_size").set_value(256).run()
-    at.slider(key="dance_stretch_demo_song.ogg").set_value((2.0, 8.0)).run()
+    at.slider(key="dance_stretch_demo_song.ogg").set_value((2.0, 5.0)).run()
     at.button(key="dance_preview").click().run()
     assert not at.exception and not at.error and len(at.get("video")) == 1
     preview = [c.value for c in at.caption if c.value.startswith("Preview:")]
-    assert preview and "120 frames" in preview[0]
+    assert preview and "72 frames" in preview[0]
     at.button(key="dance_render").click().run()
     assert not at.exception and not at.error and len(at.get("video")) == 1
-    assert any(c.value.startswith("144 frames, 6.0 s at 256 px") for c in at.caption)
+    assert any(c.value.startswith("72 frames, 3.0 s at 256 px") for c in at.caption)
     labels = [b.proto.label for b in at.get("download_button")]
     assert labels == ["Download the video (mp4)", "Download the settings (JSON sidecar)"]
 

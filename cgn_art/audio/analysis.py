@@ -208,7 +208,8 @@ def _sections(chroma, mfcc, beats, sr, n_frames) -> np.ndarray:
     # MFCC units), so a steady loop is self-similar everywhere instead of having its noise blown up.
     features = mfcc[1:]
     blocks = np.stack([features[:, a:b].mean(axis=1) for a, b in zip(bounds[:-1], bounds[1:]) if b > a], axis=1)
-    distances = ((blocks[:, :, None] - blocks[:, None, :]) ** 2).sum(axis=0)
+    squared = (blocks ** 2).sum(axis=0)
+    distances = np.maximum(squared[:, None] + squared[None, :] - 2 * blocks.T @ blocks, 0)  # (n, n), no (d, n, n)
     ssm = np.exp(-distances / (2 * _TIMBRE_SCALE ** 2))
     n = ssm.shape[0]
     half = max(2, min(8, n // 4))
