@@ -46,12 +46,16 @@ class DanceResult:
 def render_size(model, size: int) -> int:
     """The size the CGN renders at before the encoder upscales to ``size`` (even, <= size).
 
-    At least 4x the model's native size (the small CGN's 32 px mask and 64 px texture fields keep
-    all their detail at 128 px: a 128 px render upscaled to 512 by the encoder looks the same as a
-    512 px render) and at least a quarter of the output, so the encoder never stretches over 4x.
+    A small model (native < 128 px) renders at 4x its native size: the small CGN's 32 px mask and
+    64 px texture fields keep all their detail at 128 px (a 128 px render upscaled to 512 by the
+    encoder looks the same as a 512 px render). A large one (the BigGAN-based ImageNet CGN)
+    renders at its native size. Never below a quarter of the output, so the encoder stretches at
+    most 4x.
     """
+    native = int(model.native_size)
+    detail = 4 * native if native < 128 else native
     quarter = 2 * math.ceil(size / 8)
-    return int(min(size, max(128, 4 * int(model.native_size), quarter)))
+    return int(min(size, max(128, detail, quarter)))
 
 
 def class_counts(model) -> dict[str, int]:
