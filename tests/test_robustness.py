@@ -166,6 +166,7 @@ def test_experiment_reports_progress_and_can_be_cancelled():
     ({"variants": ()}, "at least one"), ({"variants": ("grey",)}, "unknown dataset variant"),
     ({"epochs": 0}, "epochs 0 is out of range"), ({"counterfactuals": 1.5}, "not a whole number"),
     ({"models": {"wildlife": "x"}, "variants": ("colored",)}, "not among the variants"),
+    ({"counterfactual_data": {"colored": "no-such-folder"}}, "no dataset.json"),
 ])
 def test_experiment_settings_explain_mistakes(bad, message):
     with pytest.raises(CgnArtError, match=message):

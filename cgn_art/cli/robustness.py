@@ -12,7 +12,7 @@ from cgn_art.errors import CgnArtError
 def _bar(description: str):
     from tqdm import tqdm
 
-    bar = tqdm(total=1000, desc=description, file=sys.stderr, dynamic_ncols=True, bar_format="{l_bar}{bar}| {postfix}")
+    bar = tqdm(total=1000, desc=description, file=sys.stderr, dynamic_ncols=True, bar_format="{l_bar}{bar}| {elapsed}{postfix}")
 
     def progress(fraction: float, message: str) -> None:
         bar.n = round(1000 * fraction)

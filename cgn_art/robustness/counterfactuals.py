@@ -216,7 +216,7 @@ def load_dataset(folder: str | Path) -> CounterfactualDataset:
     meta_path = folder / "dataset.json"
     if not meta_path.is_file():
         raise CgnArtError(f"{folder} is not a counterfactual dataset: dataset.json is missing "
-                          "(make one with 'cgn-art cf-data')")
+                          "(make one with 'cgn-art cf-data make')")
     try:
         meta = json.loads(meta_path.read_text())
         raw = dict(meta["settings"])

@@ -70,6 +70,10 @@ class RobustnessSettings:
             if unknown:
                 raise CgnArtError(f"{kind.replace('_', ' ')} given for {', '.join(sorted(unknown))}, "
                                   f"which is not among the variants run ({', '.join(self.variants)})")
+        for variant, folder in self.counterfactual_data.items():  # fail now, not after minutes of training
+            if not (Path(folder) / "dataset.json").is_file():
+                raise CgnArtError(f"{folder} is not a counterfactual dataset (no dataset.json); make one with "
+                                  "'cgn-art cf-data make'")
         return self
 
     def model_for(self, variant: str) -> str:
