@@ -161,7 +161,9 @@ def test_render_writes_browser_video_with_audio_and_a_sidecar_that_renders_it_ag
     assert sidecar["audio"]["sha256"] == file_hash(song)
     again = render_dance(model, song, tmp_path / "b.mp4", again_settings, preview_seconds=2)
     np.testing.assert_array_equal(decode(result.video), decode(again.video))
-    assert render_size(model, 1080) <= 1080 and render_size(model, 512) == 128
+    assert render_size(model, 512) == 128 and render_size(model, 1080) == 270 and render_size(model, 96) == 96
+    from types import SimpleNamespace
+    assert render_size(SimpleNamespace(native_size=256), 512) == 256  # a BigGAN-sized model: its own size
 
 
 def test_silence_renders_a_calm_video(model, songs, tmp_path):

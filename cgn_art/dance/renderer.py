@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -65,12 +66,13 @@ def class_counts(model) -> dict[str, int]:
 def render_dance(model, song, output, settings: DanceSettings | None = None, *,
                  features: AudioFeatures | None = None, progress=None, cancel=None,
                  reuse_unchanged: bool = True, batch_size: int = 32, preview_seconds: float | None = None,
-                 write_sidecar: bool = True, preset: str = "veryfast") -> DanceResult:
+                 write_sidecar: bool = True, preset: str = "veryfast", threads: int | None = None) -> DanceResult:
     """Make the music video of ``song`` (a path) at ``output`` (.mp4) and its sidecar (.json).
 
     ``progress(fraction, message)`` reports; ``cancel()`` (or a threading.Event) stops the render
     between batches and removes the partial file (raises VideoCancelled). ``preview_seconds``
     renders only the first seconds of the same choreography (the page's quick preview).
+    ``threads``: torch CPU threads while generating (default: all cores but one, left to ffmpeg).
 
     >>> render_dance(load_model(), "song.mp3", "song.mp4", DanceSettings.from_preset("calm"))
     """
@@ -94,6 +96,26 @@ def render_dance(model, song, output, settings: DanceSettings | None = None, *,
     size = render_size(model, settings.size)
     renderer = _FrameRenderer(model, choreography, settings, size, reuse_unchanged)
     t1 = time.perf_counter()
+    threads_before = torch.get_num_threads()
+    if str(model.device) == "cpu":
+        # ffmpeg (encoding and upscaling) runs beside the generator: leave it a core, or the two
+        # fight over every core and both slow down (OpenMP threads spin while they wait).
+        torch.set_num_threads(threads or max(1, min(threads_before, (os.cpu_count() or 2) - 1)))
+    try:
+        _encode(model, song, output, settings, renderer, n_frames, seconds, size, batch_size, preset, stop, report)
+    finally:
+        torch.set_num_threads(threads_before)
+    timings["render_s"] = time.perf_counter() - t1
+    sidecar = None
+    if write_sidecar:
+        sidecar = output.with_suffix(".json")
+        sidecar.write_text(json.dumps(sidecar_data(model, settings, features, n_frames, size, preview_seconds), indent=2))
+    report(1.0, "Done")
+    return DanceResult(video=output, sidecar=sidecar, frames=n_frames, seconds=seconds, render_size=size,
+                       computed=dict(renderer.computed), timings=timings)
+
+
+def _encode(model, song, output, settings, renderer, n_frames, seconds, size, batch_size, preset, stop, report):
     writer = VideoWriter(output, fps=settings.fps, size=settings.size, audio=song, audio_start=settings.start,
                          audio_duration=seconds, preset=preset)
     with writer:
@@ -104,14 +126,6 @@ def render_dance(model, song, output, settings: DanceSettings | None = None, *,
             writer.write(renderer.frames(first, last))
             report(0.1 + 0.88 * last / n_frames, f"Rendered frame {last} of {n_frames}")
         report(0.99, "Finishing the video")
-    timings["render_s"] = time.perf_counter() - t1
-    sidecar = None
-    if write_sidecar:
-        sidecar = output.with_suffix(".json")
-        sidecar.write_text(json.dumps(sidecar_data(model, settings, features, n_frames, size, preview_seconds), indent=2))
-    report(1.0, "Done")
-    return DanceResult(video=output, sidecar=sidecar, frames=n_frames, seconds=seconds, render_size=size,
-                       computed=dict(renderer.computed), timings=timings)
 
 
 def _as_cancel(cancel):
