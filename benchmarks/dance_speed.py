@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -83,7 +82,11 @@ def memory_child(song: str, size: int, fps: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings = DanceSettings.from_preset("groove", size=size, fps=fps)
         render_dance(model, song, Path(tmp) / "m.mp4", settings, features=None)
-    print(json.dumps({"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    # VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss over from the parent across
+    # fork+exec, so a child would report the benchmark process's own peak (the baseline's frames).
+    with open("/proc/self/status") as status:
+        peak_kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
+    print(json.dumps({"peak_rss_mb": peak_kb / 1024}))
 
 
 def peak_memory(song: Path, size: int, fps: int) -> float:

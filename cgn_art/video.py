@@ -32,15 +32,15 @@ import queue
 import subprocess
 import tempfile
 import threading
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 import torch
 
 from cgn_art.errors import CgnArtError
 
-__all__ = ["VideoWriter", "write_video", "ffmpeg_exe", "to_uint8_frames", "VideoCancelled"]
+__all__ = ["VideoCancelled", "VideoWriter", "ffmpeg_exe", "to_uint8_frames", "write_video"]
 
 
 class VideoCancelled(CgnArtError):
@@ -112,7 +112,7 @@ class VideoWriter:
 
     # Context manager: success closes, any exception cancels ------------------------------------
 
-    def __enter__(self) -> "VideoWriter":
+    def __enter__(self) -> VideoWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

@@ -9,8 +9,15 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from cgn_art.audio import analysis, cache
-from cgn_art.audio import analyse, analyse_file, audio_duration, file_hash, load_audio
+from cgn_art.audio import (
+    analyse,
+    analyse_file,
+    analysis,
+    audio_duration,
+    cache,
+    file_hash,
+    load_audio,
+)
 from cgn_art.errors import CgnArtError
 from cgn_art.video import ffmpeg_exe
 

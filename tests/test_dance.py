@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from test_audio import CLICKS, chords, click_track
 
 import cgn_art
 from cgn_art.audio import analyse_file, file_hash
@@ -19,8 +20,6 @@ from cgn_art.dance import DanceSettings, choreograph, read_sidecar, render_dance
 from cgn_art.dance.renderer import _FrameRenderer, class_counts, render_size
 from cgn_art.errors import CgnArtError
 from cgn_art.video import VideoCancelled, VideoWriter, ffmpeg_exe
-
-from test_audio import CLICKS, chords, click_track
 
 FPS = 24
 

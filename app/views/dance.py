@@ -4,13 +4,25 @@ import os
 from pathlib import Path
 
 import streamlit as st
+from common import current_model, error_box, session_dir
 
 import cgn_art
-from cgn_art.audio import AUDIO_SUFFIXES, analyse_file, audio_duration, warm_up_in_background
+from cgn_art.audio import (
+    AUDIO_SUFFIXES,
+    analyse_file,
+    audio_duration,
+    warm_up_in_background,
+)
 from cgn_art.audio.demo_song import SHIPPED as DEMO_SONG
-from cgn_art.dance import (CLASS_DRIVERS, DRIFT_DRIVERS, MECHANISMS, PRESETS, PULSE_DRIVERS, DanceSettings,
-                           render_dance)
-from common import current_model, error_box, session_dir
+from cgn_art.dance import (
+    CLASS_DRIVERS,
+    DRIFT_DRIVERS,
+    MECHANISMS,
+    PRESETS,
+    PULSE_DRIVERS,
+    DanceSettings,
+    render_dance,
+)
 
 MAX_UPLOAD_MB = float(os.environ.get("CGN_ART_MAX_UPLOAD_MB", "50"))  # the server's own cap is 200 MB
 PREVIEW_SECONDS = 5

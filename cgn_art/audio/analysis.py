@@ -88,7 +88,7 @@ class AudioFeatures:
         return out
 
     @classmethod
-    def from_arrays(cls, arrays) -> "AudioFeatures":
+    def from_arrays(cls, arrays) -> AudioFeatures:
         kwargs = {}
         for f in fields(cls):
             if f.name == "extra" or f.name not in arrays:

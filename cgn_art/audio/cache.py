@@ -13,7 +13,7 @@ import numpy as np
 from cgn_art.audio.analysis import ANALYSIS_VERSION, AudioFeatures, analyse, warm_up
 from cgn_art.audio.load import DEFAULT_MAX_DURATION, load_audio
 
-_MEMORY: "OrderedDict[str, AudioFeatures]" = OrderedDict()
+_MEMORY: OrderedDict[str, AudioFeatures] = OrderedDict()
 _MEMORY_ITEMS = 8
 _LOCK = threading.Lock()
 

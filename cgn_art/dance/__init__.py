@@ -9,11 +9,41 @@ shape, harmony paints the texture, sections and loudness move the background).
 >>> render_dance(cgn_art.load_model(), "assets/audio/demo_song.ogg", "dance.mp4", settings)
 """
 from cgn_art.dance.choreography import Choreography, Track, choreograph
-from cgn_art.dance.renderer import (DanceResult, check_song_matches, read_sidecar, render_dance, render_size,
-                                    sidecar_data, slerp)
-from cgn_art.dance.settings import (CLASS_DRIVERS, DRIFT_DRIVERS, MECHANISMS, PRESETS, PULSE_DRIVERS,
-                                    DanceSettings, MechanismMapping)
+from cgn_art.dance.renderer import (
+                                    DanceResult,
+                                    check_song_matches,
+                                    read_sidecar,
+                                    render_dance,
+                                    render_size,
+                                    sidecar_data,
+                                    slerp,
+)
+from cgn_art.dance.settings import (
+                                    CLASS_DRIVERS,
+                                    DRIFT_DRIVERS,
+                                    MECHANISMS,
+                                    PRESETS,
+                                    PULSE_DRIVERS,
+                                    DanceSettings,
+                                    MechanismMapping,
+)
 
-__all__ = ["CLASS_DRIVERS", "Choreography", "DRIFT_DRIVERS", "DanceResult", "DanceSettings", "MECHANISMS",
-           "MechanismMapping", "PRESETS", "PULSE_DRIVERS", "Track", "check_song_matches", "choreograph",
-           "read_sidecar", "render_dance", "render_size", "sidecar_data", "slerp"]
+__all__ = [
+                                    "CLASS_DRIVERS",
+                                    "DRIFT_DRIVERS",
+                                    "MECHANISMS",
+                                    "PRESETS",
+                                    "PULSE_DRIVERS",
+                                    "Choreography",
+                                    "DanceResult",
+                                    "DanceSettings",
+                                    "MechanismMapping",
+                                    "Track",
+                                    "check_song_matches",
+                                    "choreograph",
+                                    "read_sidecar",
+                                    "render_dance",
+                                    "render_size",
+                                    "sidecar_data",
+                                    "slerp",
+]

@@ -17,7 +17,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from cgn_art.audio.analysis import AudioFeatures
-from cgn_art.dance.settings import EVENT_FEATURES, MECHANISMS, DanceSettings, MechanismMapping
+from cgn_art.dance.settings import (
+    EVENT_FEATURES,
+    MECHANISMS,
+    DanceSettings,
+    MechanismMapping,
+)
 from cgn_art.errors import CgnArtError
 
 PULSE_FLOOR = 0.01  # pulses below this are cut to exactly 0, so the input holds and can be reused

@@ -27,7 +27,7 @@ from cgn_art.audio.analysis import AudioFeatures
 from cgn_art.dance.choreography import Choreography, choreograph
 from cgn_art.dance.settings import MECHANISMS, DanceSettings
 from cgn_art.errors import CgnArtError
-from cgn_art.video import VideoCancelled, VideoWriter
+from cgn_art.video import VideoWriter
 
 SIDECAR_KIND = "cgn-art dance"
 SIDECAR_VERSION = 1

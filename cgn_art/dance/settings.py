@@ -49,7 +49,7 @@ class MechanismMapping:
     smoothing: float = 0.25
     jitter: float = 0.0
 
-    def validate(self, mechanism: str) -> "MechanismMapping":
+    def validate(self, mechanism: str) -> MechanismMapping:
         where = f"{mechanism}"
         _choice(f"{where} classes_by", self.classes_by, CLASS_DRIVERS)
         _choice(f"{where} pulse", self.pulse, PULSE_DRIVERS)
@@ -92,7 +92,7 @@ class DanceSettings:
     texture: MechanismMapping = field(default_factory=MechanismMapping)
     background: MechanismMapping = field(default_factory=MechanismMapping)
 
-    def validate(self) -> "DanceSettings":
+    def validate(self) -> DanceSettings:
         """Check every field (CgnArtError says which and what to give); returns self."""
         if self.preset not in PRESETS and self.preset != "custom":
             raise CgnArtError(f"unknown preset {self.preset!r}: use one of {', '.join(PRESETS)} (or 'custom')")
@@ -123,7 +123,7 @@ class DanceSettings:
     # Building ----------------------------------------------------------------------------
 
     @classmethod
-    def from_preset(cls, name: str = "groove", **changes) -> "DanceSettings":
+    def from_preset(cls, name: str = "groove", **changes) -> DanceSettings:
         """A preset's settings, with ``changes`` (top-level fields) applied, validated."""
         if name not in PRESETS:
             raise CgnArtError(f"unknown preset {name!r}: use one of {', '.join(PRESETS)}")
@@ -134,7 +134,7 @@ class DanceSettings:
             setattr(settings, key, value)
         return settings.validate()
 
-    def with_changes(self, changes: dict) -> "DanceSettings":
+    def with_changes(self, changes: dict) -> DanceSettings:
         """A copy with dotted changes such as {'size': 256, 'shape.pulse': 'beats'}; values may be
         strings (from a command line) and are converted to the field's type. Marks it 'custom'
         when a mapping changes."""
@@ -157,7 +157,7 @@ class DanceSettings:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "DanceSettings":
+    def from_dict(cls, data: dict) -> DanceSettings:
         """Settings from a dict (e.g. a sidecar's ``settings``); unknown keys are an error."""
         if not isinstance(data, dict):
             raise CgnArtError("dance settings must be a JSON object")
