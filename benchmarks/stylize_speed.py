@@ -16,7 +16,9 @@ Takes about 10 minutes on a quiet 2-core CPU (the baseline alone is most of it).
 """
 import argparse
 import json
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 import torch
@@ -27,6 +29,11 @@ def ssim(a: torch.Tensor, b: torch.Tensor) -> float:
 
     to_np = lambda t: t[0].permute(1, 2, 0).clamp(0, 1).cpu().numpy()
     return float(structural_similarity(to_np(a), to_np(b), channel_axis=2, data_range=1.0))
+
+
+def say(message: str) -> None:
+    """Where the benchmark is, on stderr (stdout carries only the JSON line)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def main():
@@ -55,8 +62,11 @@ def main():
     make_stylize_encoder(settings.encoder, torch.device(args.device))  # built once, outside the timings
     stylize(photo.resize((64, 64)), settings.replace(size=64, steps=1), model=model)  # warm-up
 
+    say("default settings...")
     default = stylize(photo, settings, model=model)
+    say(f"default: {default.seconds:.1f} s; baseline ({args.baseline_steps} L-BFGS steps at full size)...")
     baseline = stylize(photo, settings.replace(levels=1, steps=args.baseline_steps), model=model)
+    say(f"baseline: {baseline.seconds:.1f} s")
     figures = {
         "size": args.size, "threads": torch.get_num_threads(), "device": args.device,
         "default_seconds": round(default.seconds, 2), "default_steps": default.steps,
@@ -76,7 +86,9 @@ def main():
     if not args.skip_walk:
         walk_settings = StylizeSettings(size=256, texture_class=0, device=args.device)
         walk = WalkSettings(seconds=4, fps=12, path="class", to_class=5)
+        say("texture walk, 48 frames...")
         summary = texture_walk(photo, out / "walk.mp4", walk_settings, walk, model=model)
+        say(f"walk: {summary['seconds']:.1f} s; 12-frame walks, warm and cold...")
         figures.update(walk_frames=summary["frames"], walk_seconds=round(summary["seconds"], 1),
                        walk_mean_change=round(summary["mean_frame_change"], 5))
         short = WalkSettings(seconds=1, fps=12, path="class", to_class=5)
