@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -90,7 +91,7 @@ def memory_child(song: str, size: int, fps: int) -> None:
 
 
 def peak_memory(song: Path, size: int, fps: int) -> float:
-    env = {**os.environ, "CGN_ART_CACHE": tempfile.mkdtemp(prefix="cgn-art-bench-")}
+    env = {**os.environ, "CGN_ART_CACHE": str(song.parent / f"cache-{song.stem}")}
     out = subprocess.run([sys.executable, __file__, "--memory-child", str(song), "--memory-size", str(size),
                           "--memory-fps", str(fps)], capture_output=True, text=True, env=env)
     if out.returncode != 0:
@@ -110,14 +111,21 @@ def main() -> None:
         memory_child(args.memory_child, args.memory_size, args.memory_fps)
         return
 
-    os.environ["CGN_ART_CACHE"] = tempfile.mkdtemp(prefix="cgn-art-bench-")  # no cached analyses
+    tmp = Path(tempfile.mkdtemp(prefix="cgn-art-dance-bench-"))
+    try:
+        run(args, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # the songs are large (the 10-minute wav is 100 MB)
+
+
+def run(args, tmp: Path) -> None:
+    os.environ["CGN_ART_CACHE"] = str(tmp / "cache")  # no cached analyses
     import torch
 
     import cgn_art
     from cgn_art.audio import analyse_file, warm_up
     from cgn_art.dance import DanceSettings, render_dance
 
-    tmp = Path(tempfile.mkdtemp(prefix="cgn-art-dance-bench-"))
     song = make_song(tmp / "song-60s.wav", 60.0)
     t = time.perf_counter()
     warm_up()
