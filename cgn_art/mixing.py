@@ -124,6 +124,13 @@ def class_index(model: Mechanisms, mechanism: str, text) -> int:
 
 # One mix, and grids around it ---------------------------------------------------------------
 
+def suggested_classes(model: Mechanisms, mechanism: str) -> list[int]:
+    """The classes worth showing first: a model's curated presets when it has them (the ImageNet
+    CGN's lists of classes that work well as shapes, textures, backgrounds), else all of them."""
+    presets = (getattr(model, "presets", None) or {}).get(mechanism)
+    return list(presets) if presets else list(range(model.num_classes(mechanism)))
+
+
 def render(model: Mechanisms, mix: MixSettings) -> Counterfactual:
     mix.validate(model)
     return model.counterfactual(mix.shape, mix.texture, mix.background, shape_seed=mix.shape_seed,
@@ -133,11 +140,12 @@ def render(model: Mechanisms, mix: MixSettings) -> Counterfactual:
 
 def vary(model: Mechanisms, mix: MixSettings, mechanism: str, classes: list[int] | None = None,
          size: int | None = None) -> Counterfactual:
-    """Hold two mechanisms at ``mix`` and walk the third across ``classes`` (default: all, up to MAX_VARY)."""
+    """Hold two mechanisms at ``mix`` and walk the third across ``classes`` (default: the suggested
+    classes, up to MAX_VARY)."""
     if mechanism not in MECHANISMS:
         raise CgnArtError(f"unknown mechanism {mechanism!r}: use shape, texture or background")
     mix.validate(model)
-    classes = list(range(min(model.num_classes(mechanism), MAX_VARY))) if classes is None else list(classes)
+    classes = suggested_classes(model, mechanism)[:MAX_VARY] if classes is None else list(classes)
     if not 1 <= len(classes) <= MAX_VARY:
         raise CgnArtError(f"give 1 to {MAX_VARY} {mechanism} classes to vary (got {len(classes)})")
     chosen = {m: getattr(mix, m) for m in MECHANISMS}
@@ -153,8 +161,8 @@ def shapes_by_textures(model: Mechanisms, mix: MixSettings, limit: int = 12) -> 
     Returns the counterfactuals row by row, and the row and column classes.
     """
     mix.validate(model)
-    rows = list(range(min(model.num_classes("shape"), limit)))
-    cols = list(range(min(model.num_classes("texture"), limit)))
+    rows = suggested_classes(model, "shape")[:limit]
+    cols = suggested_classes(model, "texture")[:limit]
     cf = model.counterfactual([r for r in rows for _ in cols], [c for _ in rows for c in cols], mix.background,
                               shape_seed=mix.shape_seed, texture_seed=mix.texture_seed,
                               background_seed=mix.background_seed, truncation=mix.truncation, size=mix.size)

@@ -292,3 +292,12 @@ def test_page_uploads_bad_file_size_cap_and_a_good_song(songs, monkeypatch):
     at.file_uploader(key="dance_upload").upload("silence.wav", (songs / "silence.wav").read_bytes(), "audio/wav").run()
     assert not at.exception and not at.error
     assert at.caption[0].value.startswith("3.0 s · 0.0 BPM · 0 beats")
+
+
+def test_a_model_s_presets_are_the_default_classes(model, songs):
+    features = analyse_file(songs / "clicks.wav")
+    presets = {"shape": [3, 1], "texture": [5, 7, 9], "background": [2]}
+    tracks = choreograph(features, DanceSettings(), class_counts(model), presets).tracks
+    assert {m: tracks[m].classes.tolist() for m in tracks} == presets
+    chosen = DanceSettings().with_changes({"texture.classes": [0, 4]})
+    assert choreograph(features, chosen, class_counts(model), presets).tracks["texture"].classes.tolist() == [0, 4]

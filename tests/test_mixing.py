@@ -134,3 +134,13 @@ def test_mp4_plays_the_loop_a_few_times(model, tmp_path):
     frames, seconds = imageio_ffmpeg.count_frames_and_secs(str(path))
     assert frames == 2 * 6  # 4 steps bounced (0 1 2 3 2 1), twice
     assert abs(seconds - 12 / 8) < 0.2
+
+
+def test_grids_start_from_a_model_s_presets(model_dir):
+    model = cgn_art.load_model(model_dir, device="cpu")
+    assert mixing.suggested_classes(model, "texture") == [0, 1, 2, 3, 4]
+    model.presets = {"shape": [3, 1], "texture": [4, 0, 2]}  # what the ImageNet CGN carries
+    assert mixing.vary(model, mixing.MixSettings(size=16), "texture").texture_class == [4, 0, 2]
+    cf, rows, cols = mixing.shapes_by_textures(model, mixing.MixSettings(size=16))
+    assert (rows, cols) == ([3, 1], [4, 0, 2]) and cf.shape_class == [3, 3, 3, 1, 1, 1]
+    assert mixing.suggested_classes(model, "background") == list(range(6))  # no preset: all

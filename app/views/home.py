@@ -3,6 +3,7 @@ import random
 
 import streamlit as st
 
+from cgn_art import mixing
 from cgn_art.mechanisms.base import MECHANISMS
 from common import MAX_SEED, current_model, pages
 
@@ -22,7 +23,7 @@ DESCRIPTIONS = {
 def gallery_mixes(model, seed: int) -> list[dict]:
     """GALLERY random mixes: classes and seeds for each mechanism, drawn independently."""
     rng = random.Random(seed)
-    return [{**{m: rng.randrange(model.num_classes(m)) for m in MECHANISMS},
+    return [{**{m: rng.choice(mixing.suggested_classes(model, m)) for m in MECHANISMS},
              **{f"{m}_seed": rng.randrange(MAX_SEED) for m in MECHANISMS}} for _ in range(GALLERY)]
 
 

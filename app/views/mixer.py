@@ -26,14 +26,14 @@ ROLE = {"shape": "mask", "texture": "foreground", "background": "background"}
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def class_strip(source: str, version: int, mechanism: str) -> bytes:
-    """Every class of one mechanism (up to 12) as a labelled strip of its part, for picking by eye."""
+    """The suggested classes of one mechanism (up to 12) as a labelled strip of its part, for picking by eye."""
     model = current_model()[0]
-    n = min(model.num_classes(mechanism), 12)
+    classes = mixing.suggested_classes(model, mechanism)[:12]
     chosen = {m: 0 for m in MECHANISMS}
-    chosen[mechanism] = list(range(n))
+    chosen[mechanism] = classes
     cf = model.counterfactual(**chosen, seed=0, size=48)
-    tiles = [cf.image(ROLE[mechanism], i) for i in range(n)]
-    image = labelled_grid(tiles, n, [mechanism], model.class_names[mechanism][:n])
+    tiles = [cf.image(ROLE[mechanism], i) for i in range(len(classes))]
+    image = labelled_grid(tiles, len(classes), [mechanism], [model.class_names[mechanism][c] for c in classes])
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
@@ -125,7 +125,7 @@ try:
             cf_grid = mixing.vary(model, tile_mix, mechanism)
             columns_n = len(cf_grid)
             row_names = [f"vary {mechanism}"]
-            column_names = names[mechanism][:columns_n]
+            column_names = [names[mechanism][c] for c in getattr(cf_grid, f"{mechanism}_class")]
         grid = labelled_grid([cf_grid.image("composite", i) for i in range(len(cf_grid))], columns_n,
                              row_names, column_names)
         st.image(grid, output_format="PNG")

@@ -61,10 +61,14 @@ class Choreography:
         return self.n_frames / self.fps
 
 
-def choreograph(features: AudioFeatures, settings: DanceSettings, class_counts: dict[str, int]) -> Choreography:
+def choreograph(features: AudioFeatures, settings: DanceSettings, class_counts: dict[str, int],
+                default_classes: dict[str, list[int]] | None = None) -> Choreography:
     """Map the music to the three mechanisms' inputs, one row per video frame.
 
     ``class_counts``: the model's number of classes per mechanism (for class lists and checks).
+    ``default_classes``: the classes a mechanism uses when its mapping names none (a model's curated
+    presets); without them, all of its classes. A 1,000-class ImageNet model would otherwise dance
+    through the first classes of the list (tench, goldfish, ...) rather than ones that suit the part.
     """
     settings.validate()
     fps = settings.fps
@@ -73,7 +77,7 @@ def choreograph(features: AudioFeatures, settings: DanceSettings, class_counts: 
     tracks = {}
     for index, mechanism in enumerate(MECHANISMS):
         mapping: MechanismMapping = getattr(settings, mechanism)
-        classes = _class_list(mechanism, mapping, class_counts[mechanism])
+        classes = _class_list(mechanism, mapping, class_counts[mechanism], (default_classes or {}).get(mechanism))
         rng = np.random.default_rng(rng_base.spawn(3)[index])
         loud = _envelope_at_fps(features, "rms", fps, n)
         weights = _class_weights(features, mapping, classes, fps, n, rng)
@@ -123,8 +127,11 @@ def _ease(t: np.ndarray) -> np.ndarray:
 
 # Classes -----------------------------------------------------------------------------------
 
-def _class_list(mechanism: str, mapping: MechanismMapping, count: int) -> np.ndarray:
-    classes = list(range(count)) if mapping.classes is None else list(mapping.classes)
+def _class_list(mechanism: str, mapping: MechanismMapping, count: int, default=None) -> np.ndarray:
+    if mapping.classes is not None:
+        classes = list(mapping.classes)
+    else:
+        classes = list(default) if default else list(range(count))
     for c in classes:
         if not 0 <= c < count:
             raise CgnArtError(f"{mechanism} class {c} is out of range: this model has {mechanism} classes 0 to {count - 1}")

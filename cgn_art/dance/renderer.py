@@ -88,7 +88,7 @@ def render_dance(model, song, output, settings: DanceSettings | None = None, *,
         features = analyse_file(song, settings.start, settings.duration, max_duration=settings.max_duration,
                                 progress=lambda f, m: report(0.1 * f, m))
     timings["analysis_s"] = time.perf_counter() - t0
-    choreography = choreograph(features, settings, class_counts(model))
+    choreography = choreograph(features, settings, class_counts(model), getattr(model, "presets", None))
     n_frames = choreography.n_frames
     if preview_seconds is not None:
         n_frames = max(1, min(n_frames, int(round(float(preview_seconds) * settings.fps))))
