@@ -90,17 +90,20 @@ def mapping_controls(model, preset: DanceSettings) -> dict:
             "Pulse on", PULSE_DRIVERS, PULSE_DRIVERS.index(mapping.pulse), key=f"{key}_pulse",
             help="What kicks the noise in a new direction for a moment.")
         changes[f"{mechanism}.sensitivity"] = column.slider(
-            "Pulse sensitivity", 0.0, 1.0, float(mapping.sensitivity), 0.05, key=f"{key}_sensitivity")
+            "Pulse sensitivity", 0.0, 1.0, float(mapping.sensitivity), 0.05, key=f"{key}_sensitivity",
+            help="How hard a pulse kicks the noise: 0 ignores the music, 1 makes every hit jump.")
         changes[f"{mechanism}.drift"] = column.selectbox(
             "Drift with", DRIFT_DRIVERS, DRIFT_DRIVERS.index(mapping.drift), key=f"{key}_drift",
             help="What moves the slow noise walk: a level sets its pace, an event takes a step.")
-        changes[f"{mechanism}.speed"] = column.slider("Drift speed", 0.0, 2.0, float(min(mapping.speed, 2.0)), 0.05,
-                                                      key=f"{key}_speed")
+        changes[f"{mechanism}.speed"] = column.slider(
+            "Drift speed", 0.0, 2.0, float(min(mapping.speed, 2.0)), 0.05, key=f"{key}_speed",
+            help="How fast the slow noise walk moves: 0 holds still, 2 wanders quickly.")
         changes[f"{mechanism}.smoothing"] = column.slider(
             "Smoothing (s)", 0.0, 2.0, float(min(mapping.smoothing, 2.0)), 0.05, key=f"{key}_smoothing",
             help="How long pulses take to fade and class changes to cross-fade.")
-        changes[f"{mechanism}.jitter"] = column.slider("Jitter", 0.0, 1.0, float(mapping.jitter), 0.05,
-                                                       key=f"{key}_jitter")
+        changes[f"{mechanism}.jitter"] = column.slider(
+            "Jitter", 0.0, 1.0, float(mapping.jitter), 0.05, key=f"{key}_jitter",
+            help="A small seeded wobble added to the noise walk, for a restless look.")
     # Only a real change makes the settings 'custom'.
     preset_values = {f"{m}.{f.name}": getattr(getattr(preset, m), f.name)
                      for m in MECHANISMS for f in dataclasses.fields(getattr(preset, m))}
