@@ -81,7 +81,8 @@ def mapping_controls(model, preset: DanceSettings) -> dict:
         column.markdown(f"**{mechanism.capitalize()}**: {EXPLAIN[mechanism]}")
         chosen = column.multiselect("Classes", range(len(names)), default=mapping.classes or [],
                                     format_func=names.__getitem__, key=f"{key}_classes",
-                                    help="The classes it may use; none picked means all of them.")
+                                    help="The classes it may use; none picked means the model's suggested classes "
+                                         "(all of them for the small models, the paper's picks for ImageNet).")
         changes[f"{mechanism}.classes"] = list(chosen) or None
         changes[f"{mechanism}.classes_by"] = column.selectbox(
             "Class changes on", CLASS_DRIVERS, CLASS_DRIVERS.index(mapping.classes_by), key=f"{key}_classes_by",
@@ -141,9 +142,11 @@ def show_result(result: dict) -> None:
     st.video(result["video"])
     left, right = st.columns(2)
     left.download_button("Download the video (mp4)", result["video"], file_name=result["name"] + ".mp4",
-                         mime="video/mp4", icon=":material/download:", key="dance_download_mp4")
+                         mime="video/mp4", icon=":material/download:", key="dance_download_mp4", on_click="ignore",
+                         help="The video: H.264 with AAC sound, plays in browsers and phones.")
     right.download_button("Download the settings (JSON sidecar)", result["sidecar"], file_name=result["name"] + ".json",
                           mime="application/json", icon=":material/download:", key="dance_download_json",
+                          on_click="ignore",
                           help="Re-render this video exactly (or larger): cgn-art dance SONG --settings THIS.json")
     st.caption(result["caption"])
 
@@ -165,8 +168,10 @@ try:
         preset_name = a.selectbox("Preset", list(PRESETS), key="dance_preset",
                                   help="groove: the default mapping; calm: slow and gentle; punchy: every beat "
                                        "hits; texture storm: textures flicker with every onset.")
-        size = b.select_slider("Video size (px)", [256, 384, 512, 720, 1080], value=512, key="dance_size")
-        fps = c.select_slider("Frames per second", [12, 24, 30], value=24, key="dance_fps")
+        size = b.select_slider("Video size (px)", [256, 384, 512, 720, 1080], value=512, key="dance_size",
+                               help="Pixels per side of the video. Larger takes longer to encode and download.")
+        fps = c.select_slider("Frames per second", [12, 24, 30], value=24, key="dance_fps",
+                              help="Frames per second of the video: more is smoother and takes longer.")
         seed = d.number_input("Seed", 0, 2**31 - 1, 0, key="dance_seed",
                               help="Seeds every noise walk: the same seed and settings give the same video.")
         limit = DanceSettings().max_duration
@@ -188,9 +193,13 @@ try:
 
         preview_col, render_col = st.columns(2)
         preview = preview_col.button(f"Preview ({PREVIEW_SECONDS} s, small)", icon=":material/play_circle:",
-                                     key="dance_preview", width="stretch")
+                                     key="dance_preview", width="stretch",
+                                     help=f"Render the first {PREVIEW_SECONDS} s of the stretch at up to 256 px, "
+                                          "to check the mapping quickly.")
         render = render_col.button("Render the video", icon=":material/movie:", type="primary",
-                                   key="dance_render", width="stretch")
+                                   key="dance_render", width="stretch",
+                                   help="Render the whole stretch at the chosen size and frame rate, with the song "
+                                        "as its soundtrack. Streamlit's Stop button (top right) cancels it.")
         if preview or render:
             name = f"dance-{Path(features.name).stem}-{settings.preset.replace(' ', '-')}-{settings.seed}"
             out = session_dir() / (name + ("-preview" if preview else "") + ".mp4")
