@@ -79,7 +79,9 @@ try:
                           help="Passes over the training data. More is slower and closer to the full result.")
         seed = c.number_input("Seed", 0, 2**31 - 1, 0, key="lab_seed",
                               help="Seeds the counterfactuals, the cue-conflict images and training.")
-        run = st.form_submit_button("Run", icon=":material/play_arrow:", type="primary", key="lab_run")
+        run = st.form_submit_button("Run", icon=":material/play_arrow:", type="primary", key="lab_run",
+                                    help="Build the counterfactual data and train the three classifiers per "
+                                         "dataset (minutes on a CPU). Streamlit's Stop button ends it.")
     if run:
         settings = RobustnessSettings(variants=tuple(chosen), counterfactuals=count, epochs=epochs,
                                       seed=int(seed), cue_conflict=500).validate()
