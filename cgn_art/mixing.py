@@ -169,6 +169,17 @@ def shapes_by_textures(model: Mechanisms, mix: MixSettings, limit: int = 12) -> 
     return cf, rows, cols
 
 
+def thumbnails(cf: Counterfactual, size: int, index: int = 0) -> dict[str, Image.Image]:
+    """Mask, foreground, background and composite of item ``index`` shrunk to ``size`` px (area
+    averaging on the tensors: cheaper than four full-size PIL images resized one by one)."""
+    from cgn_art.mechanisms.base import to_pil
+
+    parts = ("mask", "foreground", "background", "composite")
+    stack = torch.cat([getattr(cf, p)[index:index + 1].expand(1, 3, -1, -1) for p in parts])
+    small = torch.nn.functional.interpolate(stack, size=(size, size), mode="area")
+    return {p: to_pil(small[i] if p != "mask" else small[i, :1]) for i, p in enumerate(parts)}
+
+
 def zip_of(cf: Counterfactual, names: dict[str, list[str]], grid: Image.Image | None = None) -> bytes:
     """A ZIP of every composite in ``cf`` as its own PNG (settings inside), plus the whole grid."""
     buffer = io.BytesIO()

@@ -144,3 +144,14 @@ def test_grids_start_from_a_model_s_presets(model_dir):
     cf, rows, cols = mixing.shapes_by_textures(model, mixing.MixSettings(size=16))
     assert (rows, cols) == ([3, 1], [4, 0, 2]) and cf.shape_class == [3, 3, 3, 1, 1, 1]
     assert mixing.suggested_classes(model, "background") == list(range(6))  # no preset: all
+
+
+def test_thumbnails_are_the_parts_shrunk(model):
+    cf = mixing.render(model, mixing.MixSettings(shape=1, texture=2, background=3, size=64))
+    thumbs = mixing.thumbnails(cf, 32)
+    assert thumbs["mask"].mode == "L" and thumbs["composite"].mode == "RGB"
+    for part, image in thumbs.items():
+        assert image.size == (32, 32)
+        expected = cf.image(part).resize((32, 32), Image.Resampling.BOX)
+        diff = [abs(a - b) for a, b in zip(image.tobytes(), expected.tobytes())]
+        assert max(diff) <= 2, part  # the same picture, up to rounding

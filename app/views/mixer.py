@@ -98,9 +98,10 @@ try:
     big.image(quick_png(cf.image("composite")), output_format="PNG", width="stretch",
               caption=" · ".join(f"{m} {model.class_names[m][getattr(mix, m)]}" for m in MECHANISMS))
     with parts:
+        thumbs = mixing.thumbnails(cf, 192)
         for row in (("mask", "foreground"), ("background", "composite")):
             for column, part in zip(st.columns(2), row):
-                column.image(cf.image(part).resize((192, 192)), caption=part, output_format="PNG", width="stretch")
+                column.image(quick_png(thumbs[part]), caption=part, output_format="PNG", width="stretch")
         download_png(cf)
 
     st.subheader("Grid")
