@@ -31,11 +31,11 @@ def test_health_answers_ok(make_run):
 def test_page_draws_a_counterfactual(page, make_run, artifacts, wait_for_app):
     page.goto(make_run)
     images = page.get_by_test_id("stImage").locator("img")
-    expect(images).to_have_count(5, timeout=60_000)
+    expect(images).to_have_count(8, timeout=60_000)  # Home's gallery
     wait_for_app(page)
-    for i in range(5):
+    for i in range(8):
         size = images.nth(i).evaluate("img => img.complete ? [img.naturalWidth, img.naturalHeight] : null")
         assert size and min(size) >= 32, size
-    grid = page.request.get(images.first.evaluate("img => img.src"))  # absolute, however src is written
-    assert grid.ok and grid.body()[:8] == b"\x89PNG\r\n\x1a\n"
+    first = page.request.get(images.first.evaluate("img => img.src"))  # absolute, however src is written
+    assert first.ok and first.body()[:8] == b"\x89PNG\r\n\x1a\n"
     page.screenshot(path=artifacts / "serve.png", full_page=True)
