@@ -11,10 +11,8 @@ from pathlib import Path
 import streamlit as st
 
 import cgn_art
-from cgn_art.grids import labelled_grid
 from cgn_art.io import png_bytes
 
-MAX_GRID = 12  # classes per grid axis; a 1,000-class model would otherwise draw a million tiles
 MAX_SEED = 2**31 - 1
 SOURCE_KEY = "_model_source"
 
@@ -206,33 +204,3 @@ def download_png(cf, index: int = 0, key: str = "download") -> None:
 
 def error_box(e: Exception) -> None:
     st.error(str(e), icon=":material/error:")
-
-
-# Grids -------------------------------------------------------------------------------------
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def shape_texture_grid(name_or_folder: str, version: int, background: int, seed: int, truncation: float,
-                       tile: int) -> bytes:
-    """A labelled PNG grid: rows are shape classes, columns texture classes, all on one background."""
-    model = _load_model(name_or_folder, version)
-    rows = list(range(min(model.num_classes("shape"), MAX_GRID)))
-    cols = list(range(min(model.num_classes("texture"), MAX_GRID)))
-    cf = model.counterfactual([r for r in rows for _ in cols], [c for _ in rows for c in cols], background,
-                              seed=seed, truncation=truncation, size=tile)
-    tiles = [cf.image("composite", i) for i in range(len(cf))]
-    names = model.class_names
-    image = labelled_grid(tiles, len(cols), [names["shape"][r] for r in rows], [names["texture"][c] for c in cols])
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def grid_png(source: str, background: int, seed: int, truncation: float, tile: int) -> bytes:
-    """The shapes x textures grid of the model loaded from ``source`` (cached per weights version)."""
-    return shape_texture_grid(source, weights_version(source), background, seed, truncation, tile)
-
-
-def grid_note(model) -> str:
-    """Says so when the grid shows only the first MAX_GRID classes of a large model."""
-    counts = [model.num_classes(m) for m in ("shape", "texture")]
-    return f" (the first {MAX_GRID} of each)" if max(counts) > MAX_GRID else ""
