@@ -21,8 +21,7 @@ SOURCE_KEY = "_model_source"
 
 def available_models() -> dict[str, Path]:
     """Every model that can be loaded by name: the shipped ones, and the ImageNet CGN when configured."""
-    listing = getattr(cgn_art, "available_models", None)
-    return dict(listing()) if listing else dict(cgn_art.shipped_models())
+    return dict(cgn_art.available_models())
 
 
 def weights_version(name_or_folder: str) -> int:

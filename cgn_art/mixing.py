@@ -22,7 +22,7 @@ from PIL import Image
 
 from cgn_art.errors import CgnArtError
 from cgn_art.io import png_bytes
-from cgn_art.mechanisms.base import (MECHANISMS, Counterfactual, Mechanisms, composite, validate_size,
+from cgn_art.mechanisms.base import (MECHANISMS, Counterfactual, Mechanisms, composite, slerp, validate_size,
                                      validate_truncation)
 
 MAX_SEED = 2**31 - 1
@@ -195,21 +195,6 @@ def zip_of(cf: Counterfactual, names: dict[str, list[str]], grid: Image.Image | 
 
 
 # Interpolation ------------------------------------------------------------------------------
-
-def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """Spherical interpolation per item, which keeps Gaussian noise at a typical norm midway
-    (a straight line through the middle would shrink it and wash the image out)."""
-    shape = a.shape
-    a2, b2 = a.reshape(a.shape[0], -1), b.reshape(b.shape[0], -1)
-    t = t.reshape(-1, 1).to(a2)
-    cos = (a2 * b2).sum(1, keepdim=True) / (a2.norm(dim=1, keepdim=True) * b2.norm(dim=1, keepdim=True)).clamp_min(1e-8)
-    omega = torch.arccos(cos.clamp(-1 + 1e-7, 1 - 1e-7))
-    sin = torch.sin(omega)
-    linear = sin.abs() < 1e-4  # (nearly) the same direction: slerp degenerates to lerp
-    wa = torch.where(linear, 1 - t, torch.sin((1 - t) * omega) / sin)
-    wb = torch.where(linear, t, torch.sin(t * omega) / sin)
-    return (wa * a2 + wb * b2).reshape(shape)
-
 
 @torch.no_grad()
 def interpolate(model: Mechanisms, mix: MixSettings, mechanism: str, *, to_class: int | None = None,

@@ -27,6 +27,7 @@ from cgn_art.audio.analysis import AudioFeatures
 from cgn_art.dance.choreography import Choreography, choreograph
 from cgn_art.dance.settings import MECHANISMS, DanceSettings
 from cgn_art.errors import CgnArtError
+from cgn_art.mechanisms.base import slerp
 from cgn_art.video import VideoWriter
 
 SIDECAR_KIND = "cgn-art dance"
@@ -255,17 +256,3 @@ class _NoiseBank:
 
 def _ease(t):
     return t * t * (3 - 2 * t)
-
-
-def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """Spherical interpolation row by row ((N, D), (N, D), (N,)): keeps the noise's norm typical,
-    where a straight line through the middle would shrink it (and fade the image)."""
-    t = t[:, None]
-    na, nb = a.norm(dim=1, keepdim=True), b.norm(dim=1, keepdim=True)
-    cos = ((a * b).sum(dim=1, keepdim=True) / (na * nb).clamp_min(1e-12)).clamp(-1, 1)
-    omega = torch.arccos(cos)
-    sin = torch.sin(omega)
-    straight = sin.abs() < 1e-4
-    wa = torch.where(straight, 1 - t, torch.sin((1 - t) * omega) / sin.where(~straight, torch.ones_like(sin)))
-    wb = torch.where(straight, t, torch.sin(t * omega) / sin.where(~straight, torch.ones_like(sin)))
-    return wa * a + wb * b

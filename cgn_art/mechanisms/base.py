@@ -90,6 +90,24 @@ def truncated_noise(shape: Sequence[int], seed: int, truncation: float) -> torch
     return noise * truncation
 
 
+def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation item by item (a, b: (N, ...); t: (N,)): keeps Gaussian noise at a
+    typical norm midway, where a straight line through the middle would shrink it (and wash the
+    image out). Used by interpolation strips and the dance's noise walks."""
+    shape = a.shape
+    a, b = a.reshape(shape[0], -1), b.reshape(shape[0], -1)
+    t = t.reshape(-1, 1).to(a)
+    na, nb = a.norm(dim=1, keepdim=True), b.norm(dim=1, keepdim=True)
+    cos = ((a * b).sum(dim=1, keepdim=True) / (na * nb).clamp_min(1e-12)).clamp(-1, 1)
+    omega = torch.arccos(cos)
+    sin = torch.sin(omega)
+    straight = sin.abs() < 1e-4  # (nearly) the same direction: slerp degenerates to lerp
+    safe_sin = sin.where(~straight, torch.ones_like(sin))
+    wa = torch.where(straight, 1 - t, torch.sin((1 - t) * omega) / safe_sin)
+    wb = torch.where(straight, t, torch.sin(t * omega) / safe_sin)
+    return (wa * a + wb * b).reshape(shape)
+
+
 class Mechanisms(abc.ABC):
     """The contract: three mechanisms with their own class and noise, rendered at any size.
 

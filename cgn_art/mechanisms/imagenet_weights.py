@@ -20,7 +20,7 @@ from typing import Callable
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from cgn_art.errors import CgnArtError
 from cgn_art.mechanisms.biggan import biggan_config, check_keys, torch_load
@@ -139,13 +139,9 @@ def load_imagenet_cgn(folder: str | Path, device: torch.device, name: str | None
 
 def save_imagenet_cgn(model: ImageNetCGN, folder: str | Path, extra: dict | None = None) -> Path:
     """Write ``model.safetensors`` + ``config.json`` (with ``extra``, e.g. training facts)."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(tensors, str(folder / "model.safetensors"))
-    config = {"format": FORMAT, "config": model.config.to_dict(), **(extra or {})}
-    (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-    return folder
+    from cgn_art.mechanisms.weights import save_model  # weights.py imports this module lazily too
+
+    return save_model(model, folder, extra, format=FORMAT)
 
 
 # Converting the released checkpoint ------------------------------------------------------------

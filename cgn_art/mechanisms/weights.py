@@ -27,13 +27,16 @@ def shipped_models() -> dict[str, Path]:
     return {p.name: p for p in sorted(ASSETS.iterdir()) if (p / "model.safetensors").is_file()}
 
 
-def save_model(model: SmallCGN, folder: str | Path, extra: dict | None = None) -> Path:
-    """Write ``model.safetensors`` and ``config.json`` (config + ``extra``, e.g. training facts) to ``folder``."""
+def save_model(model, folder: str | Path, extra: dict | None = None, format: str = FORMAT) -> Path:
+    """Write ``model.safetensors`` and ``config.json`` (config + ``extra``, e.g. training facts) to ``folder``.
+
+    ``format`` names the model kind in config.json, which is how :func:`load_model` picks the loader.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     save_file(tensors, str(folder / "model.safetensors"))
-    config = {"format": FORMAT, "config": model.config.to_dict(), **(extra or {})}
+    config = {"format": format, "config": model.config.to_dict(), **(extra or {})}
     (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     return folder
 
