@@ -86,10 +86,14 @@ def torch_load(path: Path, what: str) -> dict:
     except Exception as e:  # pickle, zip and safety errors all mean the same to a user
         raise CgnArtError(f"{path}: not a readable PyTorch weights file ({type(e).__name__}: "
                           f"{str(e).splitlines()[0] if str(e) else ''}); expected {what}") from None
-    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise CgnArtError(f"{path}: holds no state dict of tensors; expected {what}")
+    # Training scripts often save {"state_dict"|"model": weights, "optimizer": ..., "epoch": ...}.
+    for key in ("state_dict", "model"):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+            break
+    if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        found = ", ".join(map(repr, list(state)[:4])) if isinstance(state, dict) else type(state).__name__
+        raise CgnArtError(f"{path}: holds no state dict of tensors (found {found or 'nothing'}); expected {what}")
     return state
 
 
@@ -137,21 +141,49 @@ def load_biggan_folder(folder: str | Path) -> BigGAN:
     hint = biggan_download_hint(resolution if resolution in RESOLUTIONS else 256)
     state = torch_load(folder / "pytorch_model.bin", hint)
     model = BigGAN(config)
-    check_keys(model, state, folder / "pytorch_model.bin", optional=("weight_v",))
-    model.load_state_dict(state, strict=False)  # only weight_v may be absent (checked above)
-    _restore_missing_v(model, state)
+    fill_spectral_norm_v(state)
+    check_keys(model, state, folder / "pytorch_model.bin")
+    model.load_state_dict(state)
     return model.eval()
 
 
 @torch.no_grad()
-def _restore_missing_v(model: torch.nn.Module, state: dict) -> None:
-    """Eval-mode spectral norm divides by u^T W v with the stored u and v; a file without v would
-    leave a random one. One half power-iteration step from the stored u gives the v that fits it."""
-    for name, module in model.named_modules():
-        prefix = f"{name}." if name else ""
-        if hasattr(module, "weight_orig") and f"{prefix}weight_v" not in state:
-            w = module.weight_orig.flatten(1)
-            module.weight_v.copy_(torch.nn.functional.normalize(w.t() @ module.weight_u, dim=0, eps=1e-12))
+def fill_spectral_norm_v(state: dict) -> int:
+    """Complete spectral-norm entries saved by older PyTorch, in place; returns how many were filled.
+
+    Eval-mode spectral norm divides a weight by ``sigma = u^T W v`` with the stored u and v. Older
+    PyTorch saved ``weight_orig`` and ``weight_u`` (and the normalised ``weight``) but no
+    ``weight_v``; a missing v would stay random. One half power-iteration step from the stored u,
+    ``v = normalize(W^T u)``, is the v that fits it; where the normalised ``weight`` was saved too,
+    v is rescaled so that ``u^T W v`` is exactly the sigma it was normalised by (``weight_orig /
+    weight``), which reproduces the saved weight (PyTorch's own upgrade path does the same).
+    """
+    filled = 0
+    for key in [k for k in state if k.endswith(".weight_u")]:
+        prefix = key[: -len("weight_u")]
+        orig, v_key, old = prefix + "weight_orig", prefix + "weight_v", prefix + "weight"
+        if orig not in state:
+            continue
+        saved = state.pop(old, None)  # the normalised weight: recomputed on load, never a parameter
+        if v_key in state:
+            continue
+        w = state[orig].flatten(1).float()
+        u = state[key].float()
+        v = torch.nn.functional.normalize(w.t() @ u, dim=0, eps=1e-12)
+        if saved is not None and saved.shape == state[orig].shape:
+            sigma = (state[orig].float() / saved.float()).nanmean()
+            v = v * (sigma / (u @ w @ v))
+        state[v_key] = v.to(state[key].dtype)
+        filled += 1
+    return filled
+
+
+def fill_batch_norm_counters(state: dict, expected: dict) -> None:
+    """PyTorch < 0.4.1 saved batch norms without ``num_batches_tracked`` (eval mode never reads it)."""
+    for key, value in expected.items():
+        if key.endswith(".num_batches_tracked") and key not in state and key.replace(
+                "num_batches_tracked", "running_mean") in state:
+            state[key] = torch.zeros_like(value, device="cpu")
 
 
 def save_biggan_folder(model: BigGAN, folder: str | Path) -> Path:

@@ -3,7 +3,7 @@
 - shape: BigGAN ``f_shape`` draws a "pre-mask" image; the frozen U^2-Net turns it into the mask;
 - texture: BigGAN ``f_text`` draws the foreground; background: BigGAN ``f_bg``;
 - ``biggan_GT``: a frozen copy of the original BigGAN, the target the mechanisms learn to
-  reconstruct (needed for training only).
+  reconstruct (needed for training only; a model imported without it renders but cannot train).
 The attribute names are the released checkpoint's prefixes, so its state dict fits this module.
 Class inputs are 1000-way weight vectors: BigGAN embeds a class vector linearly, so a blend of two
 one-hot vectors is a blend of the two class embeddings (the dance relies on this).
@@ -11,6 +11,31 @@ one-hot vectors is a blend of the two class embeddings (the dance relies on this
 Noise is BigGAN's truncated normal (cut at +-2, scaled by the truncation) with one extra column
 holding the truncation itself: BigGAN's batch norms pick precomputed statistics by truncation, and
 carrying it inside the noise keeps the ``mechanism(name, weights, noise, size)`` contract whole.
+
+What matches the CGN authors' forward pass (imagenet/models/cgn.py, biggan.py, u2net.py and
+generate_data.py in autonomousvision/counterfactual_generative_networks), and what does not:
+
+- **Generators**: their BigGAN is pytorch-pretrained-biggan's BigGAN-deep (same modules, names,
+  spectral norm and batch norm), which we use as is: ``BigGAN(u, y, truncation)``, class vector
+  embedded by a bias-free linear layer and concatenated after the noise.
+- **Mask**: ``clamp(u2net(premask), 1e-4, 1 - 1e-4)``, the pre-mask fed in as drawn, in [-1, 1]
+  (no rescaling, no ImageNet normalisation); U^2-Net's details are in ``u2net.py``.
+- **Composite**: ``mask * foreground + (1 - mask) * background`` on [-1, 1] images; we compose the
+  same images mapped to [0, 1] by ``(x + 1) / 2``, which is the same picture (the map is linear).
+  Their ``save_image(normalize=True)`` min-max stretches each saved image; that is display only.
+- **Truncation**: BigGAN's batch norms read statistics at ``truncation / 0.02`` (51 rows for 0 to
+  1) with ``math.modf``. Their code passes a Python float (0.5 in training, 1.0 by default when
+  generating), so e.g. 0.3 / 0.02 is exactly 15 and row 15 is read. A float32 0.3 is
+  0.30000001, 0.30000001 / 0.02 = 15.0000006, and the package's interpolation (which weights
+  the *lower* row by the fraction, ``rows[i] * f + rows[i + 1] * (1 - f)``) then reads row 16:
+  the statistics of truncation 0.32. So we round the truncation to 0.01 as a Python float
+  (``biggan_truncation``) before calling BigGAN: on the 0.02 grid it reads the same row as theirs,
+  and between grid points it interpolates exactly as theirs does (quirk included).
+- **Noise**: both draw a standard normal truncated to [-2, 2] and scale it by the truncation; they
+  use scipy's ``truncnorm`` with numpy's RandomState, we resample with torch's generator, so equal
+  seeds give different (equally distributed) noise: pass their noise tensor to compare outputs.
+- **Precision**: theirs runs in float32; on CUDA we default to bf16 autocast (``precision``),
+  which changes outputs by rounding only; "fp32" restores full precision.
 """
 from __future__ import annotations
 
@@ -47,6 +72,7 @@ def imagenet_class_names() -> tuple[str, ...]:
 class ImageNetCGNConfig:
     biggan: dict = field(default_factory=lambda: biggan_config(256).to_dict())
     u2net_divisor: int = 1  # 1: the released U^2-Net; larger: a narrower one (tests)
+    target_biggan: bool = True  # whether biggan_GT (the frozen training target) is part of the model
     batch_size: int = 8  # images per generator call: bounds memory for long batches (a dance)
 
     @property
@@ -63,6 +89,8 @@ class ImageNetCGNConfig:
             config_from_dict(config.biggan)
             if config.resolution < 8 or config.u2net_divisor < 1 or config.batch_size < 1:
                 raise ValueError("resolution, u2net_divisor or batch_size out of range")
+            if not isinstance(config.target_biggan, bool):
+                raise ValueError("target_biggan must be true or false")
         except (TypeError, ValueError, KeyError) as e:
             raise CgnArtError(f"not an ImageNet CGN config this version of cgn-art understands ({e})") from None
         return config
@@ -77,12 +105,13 @@ class ImageNetCGN(nn.Module, Mechanisms):
         biggan = config_from_dict(self.config.biggan)
         # The paper starts all four from the same pretrained BigGAN; copying one is also much
         # faster than initialising four (loading overwrites the weights anyway).
-        self.biggan_GT = BigGAN(biggan)
-        self.f_shape = copy.deepcopy(self.biggan_GT)
-        self.f_text = copy.deepcopy(self.biggan_GT)
-        self.f_bg = copy.deepcopy(self.biggan_GT)
+        self.biggan_GT: BigGAN | None = None
+        self.f_shape = BigGAN(biggan)
+        if self.config.target_biggan:
+            self.biggan_GT = copy.deepcopy(self.f_shape).requires_grad_(False)
+        self.f_text = copy.deepcopy(self.f_shape)
+        self.f_bg = copy.deepcopy(self.f_shape)
         self.u2net = U2Net(self.config.u2net_divisor)
-        self.biggan_GT.requires_grad_(False)
         self.u2net.requires_grad_(False)
         self.name = "imagenet"
         self.native_size = self.config.resolution
@@ -93,8 +122,19 @@ class ImageNetCGN(nn.Module, Mechanisms):
     def train(self, mode: bool = True):
         # The target BigGAN and U^2-Net stay frozen in eval mode, as in the paper's training.
         super().train(mode)
-        self.biggan_GT.eval()
+        if self.biggan_GT is not None:
+            self.biggan_GT.eval()
         self.u2net.eval()
+        return self
+
+    def attach_target(self, biggan: BigGAN) -> "ImageNetCGN":
+        """Give a model imported without ``biggan_GT`` its training target (a frozen BigGAN copy)."""
+        mine = {k: tuple(v.shape) for k, v in self.f_shape.state_dict().items()}
+        if mine != {k: tuple(v.shape) for k, v in biggan.state_dict().items()}:
+            raise CgnArtError(f"the BigGAN given as training target is not the {self.native_size} px BigGAN "
+                              "this ImageNet CGN's mechanisms are built on")
+        self.biggan_GT = copy.deepcopy(biggan).to(self.device).eval().requires_grad_(False)
+        self.config.target_biggan = True
         return self
 
     @property
@@ -146,7 +186,7 @@ class ImageNetCGN(nn.Module, Mechanisms):
             rows = torch.nonzero(truncations == value).flatten()
             for chunk in rows.split(self.config.batch_size):
                 with self.autocast():
-                    pieces.append(generator(noise[chunk, :-1], weights[chunk], float(value)).float())
+                    pieces.append(generator(noise[chunk, :-1], weights[chunk], biggan_truncation(value)).float())
                 order.append(chunk)
         # cat + inverse permutation rather than writing into a buffer: keeps autograd usable
         return torch.cat(pieces)[torch.argsort(torch.cat(order))]
@@ -168,6 +208,11 @@ class ImageNetCGN(nn.Module, Mechanisms):
 
     def forward(self, z: torch.Tensor, shape_weights, texture_weights, background_weights, truncation: float):
         """One training pass, as in the paper: every output the losses need, images in [-1, 1]."""
+        if self.biggan_GT is None:
+            raise CgnArtError("this ImageNet CGN was imported without biggan_GT, the frozen BigGAN its "
+                              "mechanisms train against: it renders, but training needs it (start from "
+                              "BigGAN with --weights, or import a checkpoint that has it)")
+        truncation = float(truncation)  # a Python float, as theirs (see biggan_truncation)
         x_gt = self.biggan_GT(z, shape_weights, truncation).detach()
         premask = self.f_shape(z, shape_weights, truncation)
         mask = self.u2net(premask).clamp(1e-4, 1 - 1e-4)
@@ -182,6 +227,16 @@ class ImageNetCGN(nn.Module, Mechanisms):
         for part in ("f_shape", "f_text", "f_bg", "u2net"):
             getattr(self, part).compile(**options)  # in place: state-dict keys stay the same
         return self
+
+
+def biggan_truncation(value) -> float:
+    """The truncation as BigGAN should receive it: a Python float rounded to 0.01.
+
+    Not a float32: BigGAN looks its batch-norm statistics up at ``truncation / 0.02`` with
+    ``math.modf`` and weights the lower row by the fraction, so float32 0.3 (0.30000001) reads the
+    row of 0.32, where the authors' 0.3 reads the row of 0.3 (see the module docstring).
+    """
+    return round(float(value), 2)
 
 
 def resize(x: torch.Tensor, size: int) -> torch.Tensor:

@@ -23,7 +23,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 
 from cgn_art.errors import CgnArtError
-from cgn_art.mechanisms.biggan import biggan_config, check_keys, torch_load
+from cgn_art.mechanisms.biggan import (biggan_config, check_keys, fill_batch_norm_counters, fill_spectral_norm_v,
+                                       torch_load)
 from cgn_art.mechanisms.imagenet import PARTS, ImageNetCGN, ImageNetCGNConfig
 from cgn_art.mechanisms.u2net import u2net_divisor
 
@@ -61,8 +62,8 @@ def _expected_shapes(config_json: str) -> dict:
 
     config = ImageNetCGNConfig.from_dict(json.loads(config_json))
     biggan = BigGAN(config_from_dict(config.biggan)).state_dict()
-    shapes = {f"{part}.{k}": torch.empty(v.shape, device="meta")
-              for part in ("biggan_GT", "f_shape", "f_text", "f_bg") for k, v in biggan.items()}
+    parts = ("biggan_GT",) * config.target_biggan + ("f_shape", "f_text", "f_bg")
+    shapes = {f"{part}.{k}": torch.empty(v.shape, device="meta") for part in parts for k, v in biggan.items()}
     shapes.update({f"u2net.{k}": torch.empty(v.shape, device="meta")
                    for k, v in U2Net(config.u2net_divisor).state_dict().items()})
     return shapes
@@ -158,8 +159,10 @@ def infer_config(state: dict, resolution: int | None = None) -> ImageNetCGNConfi
         z_dim = int(state[f"{prefix}embeddings.weight"].shape[0])
         channel_width = int(state[f"{prefix}generator.bn.weight"].shape[0])
     except KeyError as e:
-        raise CgnArtError(f"not an ImageNet CGN checkpoint: it has no {e.args[0]!r} (expected keys starting "
-                          f"with {', '.join(p + '.' for p in PARTS)})") from None
+        keys = sorted(state)
+        found = ", ".join(keys[:4]) + (f" and {len(keys) - 4} more" if len(keys) > 4 else "")
+        raise CgnArtError(f"not an ImageNet CGN checkpoint: missing key {e.args[0]!r} (expected keys starting "
+                          f"with {', '.join(p + '.' for p in PARTS)}); unexpected {len(keys)} key(s): {found}") from None
     layers = {int(m.group(1)) for k in state if (m := re.match(rf"{prefix}generator\.layers\.(\d+)\.", k))}
     attention = {int(m.group(1)) for k in state
                  if (m := re.match(rf"{prefix}generator\.layers\.(\d+)\.snconv1x1_theta", k))}
@@ -173,13 +176,22 @@ def infer_config(state: dict, resolution: int | None = None) -> ImageNetCGNConfi
     if len(biggan.layers) != blocks:
         raise CgnArtError(f"the checkpoint has {blocks} BigGAN blocks; a {resolution} px BigGAN has "
                           f"{len(biggan.layers)}: give the right --resolution")
-    return ImageNetCGNConfig(biggan=biggan.to_dict(), u2net_divisor=u2net_divisor(
-        {k.removeprefix("u2net."): v for k, v in state.items() if k.startswith("u2net.")}))
+    u2net = {k.removeprefix("u2net."): v for k, v in state.items() if k.startswith("u2net.")}
+    # Without any u2net key the released width is assumed; check_keys then lists what is missing.
+    return ImageNetCGNConfig(biggan=biggan.to_dict(), u2net_divisor=u2net_divisor(u2net) if u2net else 1,
+        target_biggan=any(k.startswith("biggan_GT.") for k in state))
 
 
 def import_cgn(checkpoint: str | Path, output: str | Path, resolution: int | None = None,
                progress: Callable[[float, str], None] | None = None) -> Path:
     """Convert the released ``cgn.pth`` (or any checkpoint in its layout) to our safetensors folder.
+
+    Accepted as users have them: keys with or without DataParallel's ``module.`` prefix; a dict
+    holding the weights under ``state_dict`` or ``model``; spectral norm saved without ``weight_v``
+    (older PyTorch; rebuilt from ``weight_u``); batch norms without ``num_batches_tracked``; and no
+    ``biggan_GT`` at all (the frozen training target: the model then renders but cannot train,
+    and ``progress`` says so). Anything else raises CgnArtError listing a few missing and
+    unexpected keys.
 
     >>> import_cgn("downloads/cgn.pth", "weights/imagenet-cgn")   # doctest: +SKIP
     """
@@ -188,11 +200,21 @@ def import_cgn(checkpoint: str | Path, output: str | Path, resolution: int | Non
     progress(0.0, f"reading {checkpoint.name}")
     state = strip_module_prefix(torch_load(checkpoint, f"cgn.pth, the paper's ImageNet CGN checkpoint ({CGN_URL})"))
     config = infer_config(state, resolution)
+    filled = fill_spectral_norm_v(state)
+    fill_batch_norm_counters(state, expected(config).state_dict())
     check_keys(expected(config), state, checkpoint)
+    notes = {}
+    if filled:
+        notes["spectral_norm_v_rebuilt"] = filled
+        progress(0.25, f"rebuilt {filled} spectral-norm v vector(s) from weight_u (saved by an older PyTorch)")
+    if not config.target_biggan:
+        notes["without_biggan_GT"] = True
+        progress(0.25, "note: the checkpoint has no biggan_GT (the frozen BigGAN the mechanisms train against); "
+                       "it is needed for training only, so the model renders but cannot be fine-tuned as is")
     model = blank_model(config)
     progress(0.5, "checking and writing safetensors")
     model.load_state_dict(state, assign=True)
-    folder = save_imagenet_cgn(model, output, {"converted_from": checkpoint.name})
+    folder = save_imagenet_cgn(model, output, {"converted_from": checkpoint.name, **notes})
     check_imagenet_folder(folder)
     progress(1.0, f"wrote {folder}")
     return folder

@@ -1,11 +1,37 @@
 """U^2-Net (Qin et al., 2020, "U^2-Net: Going Deeper with Nested U-Structure for Salient Object
-Detection"), written from the paper, for the ImageNet CGN's shape mechanism.
+Detection") as the ImageNet CGN uses it for its shape mechanism.
 
 The CGN feeds the shape mechanism's BigGAN output (a "pre-mask", an image in [-1, 1]) through a
 frozen U^2-Net to get the mask, and uses the same network for the background loss (a background
 should hold no salient object). Attribute names follow the released ``u2net.pth`` (stage1 ...
 stage6, stage5d ... stage1d, side1 ... side6, outconv; inside each block rebnconvin, rebnconv1 ...,
 rebnconv1d; each of those conv_s1 + bn_s1), so that file loads with ``load_state_dict`` as is.
+
+What the forward pass must match, checked line by line against the CGN authors' code
+(autonomousvision/counterfactual_generative_networks, imagenet/models/u2net.py and cgn.py):
+
+- **Upsampling** is bilinear with ``align_corners=True``, everywhere: decoder inputs resized to the
+  skip connection's size inside every RSU block and between stages, and side outputs resized to
+  side1's size. Earlier versions of cgn-art used ``align_corners=False``; with the same weights the
+  masks then differed by more than the mask's own range (``tests/test_imagenet_u2net.py`` pins it).
+  Where the sizes already agree (the bottom of every block) there is no resize, as in theirs
+  (bilinear with ``align_corners=True`` to the same size is the identity anyway).
+- **Pooling**: 2x2 max pooling, stride 2, ``ceil_mode=True`` (odd sizes round up, so 40 px -> 20 ->
+  10 -> 5 -> 3 -> 2 and the decoder resizes back to the skip's exact size).
+- **Dilations**: every conv is 3x3 with padding = dilation. RSU-L blocks (L = 7, 6, 5, 4 for stages
+  1-4 and 1d-4d) use dilation 1 except the bottom conv (dilation 2, no pooling before it); the flat
+  RSU-4F blocks (stages 5, 6, 5d) use 1, 2, 4, 8 going down and 4, 2, 1 coming back, no pooling.
+  The decoder concatenates (upsampled, skip) in that order, and every block adds its input
+  projection (``rebnconvin``) to its output.
+- **Side outputs**: side1 ... side5 read the decoder stages 1d ... 5d, side6 reads stage 6 (the
+  bottom encoder stage) directly; side2 ... side6 are resized to side1's size; ``outconv`` (1x1)
+  fuses the six. **The mask is the fused output** d0 passed through one **sigmoid**; the six side
+  outputs (which U^2-Net's own training supervises) are not returned.
+- **Input**: the pre-mask goes in exactly as BigGAN draws it, in [-1, 1]: no ImageNet mean/std
+  normalisation and no rescaling to [0, 1] (U^2-Net's own demo normalises; the CGN does not).
+- **Clamp**: the CGN clamps the mask to [1e-4, 1 - 1e-4] (``ImageNetCGN``, not here); the
+  background mask of the background loss is not clamped.
+- Batch norms run in eval mode (the CGN keeps U^2-Net frozen in eval mode, even while training).
 
 ``divisor`` shrinks every channel count (1 is the released network): tests build a small U^2-Net
 with the same structure and parameter names.
@@ -44,8 +70,15 @@ class REBNCONV(nn.Module):
         return self.relu_s1(self.bn_s1(self.conv_s1(x)))
 
 
-def _up_to(x, like):
-    return F.interpolate(x, size=like.shape[-2:], mode="bilinear", align_corners=False)
+# The CGN authors' U^2-Net resizes with align_corners=True (see the module docstring).
+ALIGN_CORNERS = True
+
+
+def upsample_like(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Bilinear resize of ``x`` to ``like``'s height and width, corners aligned (as the released model)."""
+    if x.shape[-2:] == like.shape[-2:]:
+        return x
+    return F.interpolate(x, size=like.shape[-2:], mode="bilinear", align_corners=ALIGN_CORNERS)
 
 
 class RSU(nn.Module):
@@ -78,7 +111,7 @@ class RSU(nn.Module):
         hx = getattr(self, f"rebnconv{self.height}")(hx)
         for level in range(self.height - 1, 0, -1):
             skip = skips[level - 1]
-            hx = getattr(self, f"rebnconv{level}d")(torch.cat([_up_to(hx, skip), skip], 1))
+            hx = getattr(self, f"rebnconv{level}d")(torch.cat([upsample_like(hx, skip), skip], 1))
         return hx + hxin
 
 
@@ -144,10 +177,10 @@ class U2Net(nn.Module):
         hx = features[5]
         for level in range(5, 0, -1):
             skip = features[level - 1]
-            hx = getattr(self, f"stage{level}d")(torch.cat([_up_to(hx, skip), skip], 1))
+            hx = getattr(self, f"stage{level}d")(torch.cat([upsample_like(hx, skip), skip], 1))
             decoded[level] = hx
         side1 = self.side1(decoded[1])
-        sides = [side1] + [_up_to(getattr(self, f"side{level}")(decoded[level]), side1) for level in range(2, 7)]
+        sides = [side1] + [upsample_like(getattr(self, f"side{level}")(decoded[level]), side1) for level in range(2, 7)]
         return torch.sigmoid(self.outconv(torch.cat(sides, 1)))
 
 

@@ -184,7 +184,10 @@ def build_model(s: ImageNetTrainSettings) -> ImageNetCGN:
     from cgn_art.mechanisms.u2net import load_u2net
 
     if s.init:
-        return load_imagenet_cgn(s.init, torch.device("cpu"))
+        model = load_imagenet_cgn(s.init, torch.device("cpu"))
+        if model.biggan_GT is None:  # imported without its training target: take it from BigGAN
+            model.attach_target(load_biggan_folder(s.paths()[0]))
+        return model
     biggan_path, u2net_path = s.paths()
     biggan, u2net = load_biggan_folder(biggan_path), load_u2net(u2net_path)
     model = ImageNetCGN(ImageNetCGNConfig(biggan=biggan.config.to_dict(), u2net_divisor=u2net.divisor))
