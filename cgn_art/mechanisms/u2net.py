@@ -13,7 +13,7 @@ What the forward pass must match, checked line by line against the CGN authors' 
 - **Upsampling** is bilinear with ``align_corners=True``, everywhere: decoder inputs resized to the
   skip connection's size inside every RSU block and between stages, and side outputs resized to
   side1's size. Earlier versions of cgn-art used ``align_corners=False``; with the same weights the
-  masks then differed by more than the mask's own range (``tests/test_imagenet_u2net.py`` pins it).
+  masks then differed by more than the mask's own range (``tests/test_imagenet_forward.py`` pins it).
   Where the sizes already agree (the bottom of every block) there is no resize, as in theirs
   (bilinear with ``align_corners=True`` to the same size is the identity anyway).
 - **Pooling**: 2x2 max pooling, stride 2, ``ceil_mode=True`` (odd sizes round up, so 40 px -> 20 ->
