@@ -1,0 +1,245 @@
+"""TypeSettings: every choice of a counterfactual typography poster, validated in one place.
+
+The library, ``cgn-art type`` and the Type page all build one of these; the PNG's metadata and the
+page's URL store it, so a poster made in one is made again exactly in the others.
+
+>>> settings = TypeSettings(text="Hello world", format="portrait", texture_by="letter").validate()
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from cgn_art.errors import CgnArtError
+
+FORMATS = {"square": (1080, 1080), "portrait": (1080, 1350), "story": (1080, 1920), "landscape": (1920, 1080),
+           "custom": None}
+ALIGNS = ("left", "center", "right")
+TEXTURE_BY = ("all", "word", "letter", "walk")
+BACKGROUND_BY = ("all", "line")
+MIN_SIDE, MAX_SIDE = 64, 4096
+MAX_TEXT = 400
+MAX_SEED = 2**31 - 1
+# Ranges declared once: validate() enforces them, CLI help and page widgets read them.
+LIMITS = {
+    "width": (MIN_SIDE, MAX_SIDE), "height": (MIN_SIDE, MAX_SIDE),
+    "letter_size": (0, MAX_SIDE),          # cap height in px; 0 = as large as fits
+    "margin": (0.0, 0.4),                  # of the shorter side, on every edge
+    "tracking": (-0.3, 1.0),               # gap between letters, in cap heights
+    "word_space": (0.1, 3.0),              # gap between words, in cap heights
+    "line_spacing": (0.8, 3.0),            # baseline to baseline, in cap heights
+    "seed": (0, MAX_SEED),
+    "truncation": (0.05, 1.0),
+    "texture_scale": (0.25, 4.0),          # 1 = texture as large, next to a letter, as the model paints it
+}
+HELP = {
+    "text": "the words to set; a new line starts a new line, lowercase becomes capitals",
+    "format": "poster shape: square 1080, portrait 1080x1350, story 1080x1920, landscape 1920x1080, or custom",
+    "width": "canvas width in px for the custom format",
+    "height": "canvas height in px for the custom format",
+    "align": "left, center or right",
+    "letter_size": "cap height in px; 0 sets the text as large as fits",
+    "margin": "empty border, as a fraction of the shorter side",
+    "tracking": "space between letters, in cap heights (negative lets letters touch)",
+    "word_space": "space between words, in cap heights",
+    "line_spacing": "baseline to baseline, in cap heights",
+    "texture_by": "all: one texture class; word / letter: one each (cycling through --textures); "
+                  "walk: a blend from the first to the last class across the letters",
+    "textures": "texture classes (names or indices, comma-separated; default: the model's)",
+    "background_by": "all: one background; line: one per line",
+    "backgrounds": "background classes (names or indices, comma-separated; default: the model's)",
+    "seed": "the seed every letter's noise derives from",
+    "letter_seeds": "rolled letters: glyph index -> its own seed",
+    "truncation": "noise truncation; lower is tamer",
+    "texture_scale": "texture size next to the letters (1 = as the model paints a letter)",
+}
+
+
+@dataclass
+class TypeSettings:
+    """One poster: the text, the canvas, the layout, and which textures and backgrounds paint it."""
+
+    text: str = "HELLO WORLD"
+    format: str = "portrait"
+    width: int = 1080
+    height: int = 1350
+    align: str = "center"
+    letter_size: int = 0
+    margin: float = 0.08
+    tracking: float = 0.12
+    word_space: float = 0.55
+    line_spacing: float = 1.35
+    texture_by: str = "all"
+    textures: list[int] | None = None
+    background_by: str = "all"
+    backgrounds: list[int] | None = None
+    seed: int = 0
+    letter_seeds: dict[int, int] = field(default_factory=dict)
+    truncation: float = 0.8
+    texture_scale: float = 1.0
+
+    def validate(self, model=None) -> "TypeSettings":
+        """Check every field (one CgnArtError naming it); with ``model``, check class indices too."""
+        if not isinstance(self.text, str):
+            raise CgnArtError("text must be a string")
+        if not self.text.strip():
+            raise CgnArtError("the text is empty: type a word or a phrase")
+        if len(self.text) > MAX_TEXT:
+            raise CgnArtError(f"the text is {len(self.text)} characters long: a poster holds at most {MAX_TEXT}")
+        _choice("format", self.format, FORMATS)
+        if FORMATS[self.format] is not None:
+            self.width, self.height = FORMATS[self.format]
+        for name in ("width", "height", "letter_size", "seed"):
+            setattr(self, name, _whole(name, getattr(self, name)))
+        for name in ("margin", "tracking", "word_space", "line_spacing", "truncation", "texture_scale"):
+            setattr(self, name, _number(name, getattr(self, name)))
+        _choice("align", self.align, ALIGNS)
+        _choice("texture_by", self.texture_by, TEXTURE_BY)
+        _choice("background_by", self.background_by, BACKGROUND_BY)
+        self.textures = _classes("textures", self.textures)
+        self.backgrounds = _classes("backgrounds", self.backgrounds)
+        if not isinstance(self.letter_seeds, Mapping):
+            raise CgnArtError("letter_seeds must map a letter's index to its seed, e.g. {3: 1234}")
+        seeds = {}
+        for key, value in self.letter_seeds.items():
+            index = _whole("letter index", key, (0, MAX_TEXT))
+            seeds[index] = _whole(f"seed of letter {index}", value, LIMITS["seed"])
+        self.letter_seeds = dict(sorted(seeds.items()))
+        if model is not None:
+            for name, mechanism in (("textures", "texture"), ("backgrounds", "background")):
+                n = model.num_classes(mechanism)
+                for c in getattr(self, name) or []:
+                    if not 0 <= c < n:
+                        raise CgnArtError(f"{mechanism} class {c} is out of range: this model has {mechanism} "
+                                          f"classes 0 to {n - 1}")
+        return self
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of the canvas in px."""
+        return FORMATS.get(self.format) or (self.width, self.height)
+
+    # Serialising ---------------------------------------------------------------------------
+
+    def to_dict(self) -> dict:
+        data = dataclasses.asdict(self)
+        data["letter_seeds"] = {str(k): v for k, v in self.letter_seeds.items()}  # JSON keys are strings
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping, model=None) -> "TypeSettings":
+        """Settings from a dict (a PNG's metadata); keys that are not settings are ignored."""
+        if not isinstance(data, Mapping):
+            raise CgnArtError("type settings must be a JSON object")
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known}).validate(model)
+
+    def to_query(self) -> dict[str, str]:
+        """The poster as URL query parameters (all strings, defaults left out to keep links short)."""
+        default = TypeSettings()
+        query = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value == getattr(default, f.name) and f.name != "text":
+                continue
+            if f.name in ("width", "height") and self.format != "custom":
+                continue
+            if f.name in ("textures", "backgrounds"):
+                query[f.name] = ",".join(map(str, value))
+            elif f.name == "letter_seeds":
+                query[f.name] = ",".join(f"{k}:{v}" for k, v in value.items())
+            elif isinstance(value, float):
+                query[f.name] = f"{value:g}"
+            else:
+                query[f.name] = str(value)
+        return query
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str], model=None) -> tuple["TypeSettings", list[str]]:
+        """Read a poster from URL parameters, keeping the default for each value that is wrong;
+        returns the settings and one sentence per ignored value (a bad link still opens)."""
+        settings, problems = cls(), []
+        for f in dataclasses.fields(cls):
+            if f.name not in query:
+                continue
+            text = str(query[f.name])
+            trial = dataclasses.replace(settings)
+            try:
+                setattr(trial, f.name, parse_field(f.name, text, model))
+                trial.validate(model)
+            except CgnArtError as e:
+                problems.append(f"{f.name}={text[:40]!r} ignored: {e}")
+                continue
+            settings = trial
+        return settings.validate(model), problems
+
+
+def parse_field(name: str, text: str, model=None):
+    """One setting from text (a URL parameter or a command-line flag); classes by name or index."""
+    if name in ("textures", "backgrounds"):
+        items = [item.strip() for item in str(text).split(",") if item.strip()]
+        if not items:
+            return None
+        if model is None:
+            return [_whole(name, item, (0, 10**6)) for item in items]
+        from cgn_art.mixing import class_index
+
+        return [class_index(model, name[:-1], item) for item in items]
+    if name == "letter_seeds":
+        seeds = {}
+        for item in str(text).split(","):
+            if item.strip():
+                index, sep, seed = item.partition(":")
+                if not sep:
+                    raise CgnArtError(f"letter seed {item!r} is not INDEX:SEED (e.g. 3:1234)")
+                seeds[_whole("letter index", index, (0, MAX_TEXT))] = _whole("letter seed", seed, LIMITS["seed"])
+        return seeds
+    if name in ("width", "height", "letter_size", "seed"):
+        return _whole(name, text)
+    if name in ("margin", "tracking", "word_space", "line_spacing", "truncation", "texture_scale"):
+        return _number(name, text)
+    return str(text)
+
+
+def _choice(what: str, value, options) -> None:
+    if value not in options:
+        raise CgnArtError(f"{what} {value!r} is not one of: {', '.join(options)}")
+
+
+def _whole(what: str, value, limits=None) -> int:
+    low, high = limits or LIMITS[what]
+    if isinstance(value, bool):
+        raise CgnArtError(f"{what} {value!r} is not a whole number")
+    try:
+        number = float(str(value).strip()) if isinstance(value, str) else float(value)
+    except (TypeError, ValueError):
+        raise CgnArtError(f"{what} {value!r} is not a whole number") from None
+    if not math.isfinite(number) or not number.is_integer():
+        raise CgnArtError(f"{what} {value!r} is not a whole number")
+    if not low <= number <= high:
+        raise CgnArtError(f"{what} {int(number)} is out of range: give {low} to {high}")
+    return int(number)
+
+
+def _number(what: str, value) -> float:
+    low, high = LIMITS[what]
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise CgnArtError(f"{what} {value!r} is not a number") from None
+    if not math.isfinite(number) or not low <= number <= high:
+        raise CgnArtError(f"{what} {value!r} is out of range: give a number from {low:g} to {high:g}")
+    return number
+
+
+def _classes(what: str, value) -> list[int] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = [v for v in value.replace(" ", "").split(",") if v]
+    classes = [_whole(f"{what} class", v, (0, 10**6)) for v in value]
+    if not classes:
+        return None
+    return classes
