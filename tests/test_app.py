@@ -8,7 +8,8 @@ from streamlit.testing.v1 import AppTest
 
 import cgn_art
 
-PAGE_FILES = ["views/home.py", "views/mixer.py", "views/dance.py", "views/stylizer.py", "views/robustness.py"]
+PAGE_FILES = ["views/home.py", "views/mixer.py", "views/type.py", "views/dance.py", "views/stylizer.py",
+              "views/robustness.py"]
 
 
 @pytest.fixture
@@ -30,7 +31,7 @@ def test_home_shows_a_gallery_and_links_to_the_pages(app):
     assert all(c.startswith("shape ") and " · texture " in c for c in captions)
     assert any(name in captions[0] for name in names["texture"])
     links = [link.proto.label for link in app.get("page_link")]
-    assert links == ["Mixer", "Latent Dance", "Texture Stylizer", "Robustness Lab"]
+    assert links == ["Mixer", "Type", "Latent Dance", "Texture Stylizer", "Robustness Lab"]
 
 
 def test_shuffle_draws_a_new_gallery(app):

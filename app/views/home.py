@@ -11,6 +11,8 @@ GALLERY = 8
 DESCRIPTIONS = {
     "Mixer": "Pick a shape, a texture and a background, take the image apart, vary one mechanism across "
              "every class, walk from one class to another, and share the mix as a link.",
+    "Type": "Set a phrase in counterfactual letters: each letter a mask from the Letters CGN, painted in its "
+            "textures; download the poster, share it as a link.",
     "Latent Dance": "Upload a song and get a video whose shape, texture and background move with its beats, "
                     "harmony and sections.",
     "Texture Stylizer": "Repaint a photo with a texture the model generates, and walk the photo through "

@@ -1,0 +1,176 @@
+"""Type: a phrase set in the Letters CGN's masks, painted by its texture and background mechanisms.
+
+The poster lives in the URL, so a copied link opens the same poster; the PNG carries its settings.
+"""
+import random
+
+import streamlit as st
+
+import cgn_art
+from cgn_art.io import png_bytes
+from cgn_art.typeset import (ALIGNS, BACKGROUND_BY, FORMATS, LETTERS, LIMITS, TEXTURE_BY, TypeSettings,
+                             digit_model_name, is_letters_model, letters_status, render_poster)
+from common import MAX_SEED, available_models, current_model, error_box, get_model, quick_png, weights_version
+
+KEY = "type_settings"
+ROLLS = "type_letter_seeds"
+TEXTURE_HELP = {"all": "one texture class for every letter", "word": "one class per word",
+                "letter": "one class per letter", "walk": "a blend from the first class to the last, letter by letter"}
+
+
+def letters_model():
+    """(model, source): the sidebar's model when it is a letters model, else the shipped Letters CGN."""
+    model, source = current_model()
+    if is_letters_model(model):
+        return model, source
+    shipped, message = letters_status()
+    if not shipped:
+        return None, message
+    return get_model(LETTERS), LETTERS
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def poster_of(source: str, version: int, digits: str | None, settings: dict):
+    """The rendered poster: (image, metadata, warning, letters, summary), cached per settings."""
+    model = get_model(source)
+    digit_model = get_model(digits) if digits else None
+    poster = render_poster(model, TypeSettings.from_dict(settings), digit_model)
+    layout = poster.layout
+    letters = [(g.index, g.char) for g in sorted(layout.glyphs, key=lambda g: g.index)]
+    summary = (f"{layout.width}×{layout.height} px · {len(letters)} letters on {layout.lines} line(s) · "
+               f"letters {layout.cap:.0f} px high")
+    return poster.image, poster.metadata(), poster.warning, letters, summary
+
+
+def load_from_url(model) -> None:
+    """On a session's first visit, take the poster from the URL; say which values were ignored."""
+    if st.session_state.get("_type_from_url"):
+        return
+    st.session_state["_type_from_url"] = True
+    settings, problems = TypeSettings.from_query(st.query_params.to_dict(), model)
+    for name, value in vars(settings).items():
+        st.session_state[f"type_{name}"] = [] if value is None else value
+    st.session_state[ROLLS] = dict(settings.letter_seeds)
+    if problems:
+        st.session_state["_type_url_problems"] = problems
+
+
+def _roll(index: int) -> None:
+    st.session_state.setdefault(ROLLS, {})[index] = random.randint(0, MAX_SEED)
+
+
+def _roll_all() -> None:
+    st.session_state[ROLLS] = {}
+    st.session_state["type_seed"] = random.randint(0, MAX_SEED)
+
+
+def _number(column, label: str, name: str, step, help: str):
+    low, high = LIMITS[name]
+    return column.number_input(label, low, high, step=step, key=f"type_{name}", help=help)
+
+
+def controls(model) -> TypeSettings:
+    names = model.class_names
+    text = st.text_area("Text", key="type_text", height=90,
+                        help="The words to set. Lowercase becomes capitals; a new line starts a new line; "
+                             "punctuation leaves a gap; digits use a digit model when one ships.")
+    a, b, c = st.columns(3)
+    fmt = a.selectbox("Format", list(FORMATS), key="type_format",
+                      format_func=lambda f: f"{f} ({FORMATS[f][0]}×{FORMATS[f][1]})" if FORMATS[f] else "custom",
+                      help="The poster's shape: square and portrait for posts, story for phone screens, "
+                           "landscape for screens and banners, or a custom size up to 4096 px.")
+    align = b.selectbox("Alignment", ALIGNS, key="type_align", help="Where each line sits between the margins.")
+    letter_size = _number(c, "Letter size (px, 0 = fit)", "letter_size", 10,
+                          "The height of a capital in pixels; 0 sets the text as large as fits the poster.")
+    width, height = FORMATS.get(fmt) or (1080, 1350)
+    if fmt == "custom":
+        w, h = st.columns(2)
+        width = _number(w, "Width (px)", "width", 10, "Width of the custom canvas in pixels.")
+        height = _number(h, "Height (px)", "height", 10, "Height of the custom canvas in pixels.")
+    t1, t2, b1, b2 = st.columns([1, 2, 1, 2])
+    texture_by = t1.selectbox("Texture by", TEXTURE_BY, key="type_texture_by",
+                              format_func=lambda m: m, help="; ".join(f"{k}: {v}" for k, v in TEXTURE_HELP.items()))
+    textures = t2.multiselect("Texture classes", range(len(names["texture"])), key="type_textures",
+                              format_func=names["texture"].__getitem__,
+                              help="The texture classes to use (none picked: all of the model's). 'all' uses the "
+                                   "first; word and letter cycle through them; walk blends from the first to the last.")
+    background_by = b1.selectbox("Background by", BACKGROUND_BY, key="type_background_by",
+                                 help="all: one background; line: one per line, cross-faded between lines.")
+    backgrounds = b2.multiselect("Background classes", range(len(names["background"])), key="type_backgrounds",
+                                 format_func=names["background"].__getitem__,
+                                 help="The background classes to use (none picked: all of the model's); per line "
+                                      "they are used in turn.")
+    s1, s2, s3 = st.columns([2, 1, 2], vertical_alignment="bottom")
+    seed = s1.number_input("Seed", 0, MAX_SEED, step=1, key="type_seed",
+                           help="Every letter's noise derives from this seed: another seed redraws the whole poster.")
+    s2.button("Roll all", icon=":material/casino:", key="type_roll_all", width="stretch", on_click=_roll_all,
+              help="A new seed for the whole poster (forgets the letters rolled one by one).")
+    truncation = s3.slider("Truncation", *LIMITS["truncation"], step=0.05, key="type_truncation",
+                           help="Scales the noise: lower values give tamer, more typical letters and textures.")
+    with st.expander("Spacing and texture size"):
+        x1, x2, x3, x4, x5 = st.columns(5)
+        margin = x1.slider("Margin", *LIMITS["margin"], step=0.01, key="type_margin",
+                           help="The empty border, as a fraction of the poster's shorter side.")
+        tracking = x2.slider("Letter spacing", *LIMITS["tracking"], step=0.01, key="type_tracking",
+                             help="Space between letters, in letter heights (negative: letters touch).")
+        word_space = x3.slider("Word spacing", *LIMITS["word_space"], step=0.05, key="type_word_space",
+                               help="Space between words, in letter heights.")
+        line_spacing = x4.slider("Line spacing", *LIMITS["line_spacing"], step=0.05, key="type_line_spacing",
+                                 help="Baseline to baseline, in letter heights.")
+        texture_scale = x5.slider("Texture size", *LIMITS["texture_scale"], step=0.25, key="type_texture_scale",
+                                  help="How large the texture and background patterns are next to the letters "
+                                       "(1: as the model paints a letter at its own size).")
+    return TypeSettings(text=text, format=fmt, width=int(width), height=int(height), align=align,
+                        letter_size=int(letter_size), margin=margin, tracking=tracking, word_space=word_space,
+                        line_spacing=line_spacing, texture_by=texture_by, textures=list(textures) or None,
+                        background_by=background_by, backgrounds=list(backgrounds) or None, seed=int(seed),
+                        letter_seeds=dict(st.session_state.get(ROLLS, {})), truncation=float(truncation),
+                        texture_scale=float(texture_scale)).validate(model)
+
+
+def roll_buttons(letters: list[tuple[int, str]]) -> None:
+    st.caption("Roll one letter: a new seed for that letter alone (its shape, and its texture when textures go "
+               "by letter).")
+    per_row = 13
+    for row in range(0, len(letters), per_row):
+        for column, (index, char) in zip(st.columns(per_row), letters[row:row + per_row]):
+            column.button(char, key=f"type_roll_{index}", on_click=_roll, args=(index,), width="stretch",
+                          help=f"Roll letter {index + 1} ({char}): draw it again with a new seed.")
+
+
+def main() -> None:
+    st.title("Type")
+    st.caption("Set a phrase in counterfactual letters: each letter is a mask from the Letters CGN's shape "
+               "mechanism, painted by its texture and background mechanisms. The address bar holds the poster.")
+    model, source = letters_model()
+    if model is None:
+        st.info(source, icon=":material/hourglass_top:")
+        return
+    load_from_url(model)
+    for problem in st.session_state.pop("_type_url_problems", []):
+        st.warning(f"The link had a value that doesn't fit, so a default is used: {problem}", icon=":material/link_off:")
+    try:
+        settings = controls(model)
+        query = settings.to_query()
+        if source in available_models():
+            query["model"] = source
+        st.query_params.from_dict(query)
+        digits = digit_model_name()
+        image, metadata, warning, letters, summary = poster_of(source, weights_version(source), digits,
+                                                               settings.to_dict())
+        if warning:
+            st.warning(warning[0].upper() + warning[1:], icon=":material/text_format:")
+        left, right = st.columns([3, 1])
+        left.image(quick_png(image), output_format="PNG", width="stretch", caption=summary)
+        with right:
+            st.download_button("Download PNG", lambda: png_bytes(image, metadata), file_name="cgn-type.png",
+                               mime="image/png", key="type_download", on_click="ignore", icon=":material/download:",
+                               help="The poster as a PNG with its settings inside: `cgn-art type --settings "
+                                    "cgn-type.png` makes it again.")
+            st.code("cgn-art type --settings cgn-type.png -o again.png", language="bash")
+        roll_buttons(letters)
+    except cgn_art.CgnArtError as e:
+        error_box(e)
+
+
+main()
