@@ -33,7 +33,8 @@ PLAIN_TIMINGS = ("beat", "bar")
 _STAMP = re.compile(r"\[(\d+):(\d+(?:[.:]\d+)?)\]")
 _WORD_STAMP = re.compile(r"<(\d+):(\d+(?:[.:]\d+)?)>")
 _TAG = re.compile(r"^\[([A-Za-z#]+):(.*)\]\s*$")
-_LOOSE_STAMP = re.compile(r"^\s*\[[^\]]*\]")
+_LOOSE_STAMP = re.compile(r"^\s*\[[^\]]*\]?")
+_LRC_START = re.compile(r"^\s*\[(\d+:|[A-Za-z#]+:)")
 
 
 @dataclass
@@ -63,10 +64,6 @@ class Lyrics:
     source: str = ""            # the text as read
     kind: str = "lrc"           # 'lrc' or 'plain'
     timing: str = ""            # for plain text: 'beat' or 'bar'
-
-    @property
-    def end(self) -> float:
-        return max((w.time for line in self.lines for w in line.words), default=0.0) if self.lines else 0.0
 
     @property
     def last_time(self) -> float:
@@ -149,8 +146,8 @@ def read_lyrics(path, timing: str = "beat") -> "Lyrics":
 
 
 def is_lrc(text: str) -> bool:
-    """True when any line starts with an [mm:ss.xx] stamp."""
-    return any(_STAMP.match(line.strip()) for line in text.splitlines())
+    """True when any line starts like LRC: a stamp ``[mm:`` or a tag such as ``[ti:``."""
+    return any(_LRC_START.match(line) for line in text.splitlines())
 
 
 def parse_lyrics(text: str, timing: str = "beat", name: str = "the lyrics") -> Lyrics:
@@ -240,8 +237,8 @@ def parse_plain(text: str, timing: str = "beat", name: str = "the lyrics") -> Ly
     lines = []
     for number, raw in enumerate(text.splitlines(), 1):
         words = raw.split()
-        if not words:
-            continue
+        if not words or re.fullmatch(r"\s*[\[(].*[\])]\s*", raw):
+            continue  # blank, or a section marker such as [Chorus]
         if len(raw.strip()) > MAX_LINE_CHARS:
             raise CgnArtError(f"{name}, line {number} is {len(raw.strip())} characters long: a lyric line holds at "
                               f"most {MAX_LINE_CHARS}")
