@@ -22,6 +22,16 @@ so the two really do run side by side).
 - The file is written under a temporary name next to ``path`` and renamed when complete, so
   ``path`` only ever holds a finished video. On an exception inside the ``with`` block, or on
   :meth:`cancel`, ffmpeg is stopped and the partial file removed.
+- Nothing outlives a killed writer for long: ffmpeg runs in its own process group (a Ctrl-C in the
+  terminal reaches only Python, which stops ffmpeg itself) and, on Linux, is killed by the kernel
+  when the thread that started it dies, even by SIGKILL. The partial file's name carries the
+  writer's PID (``.NAME.pidPID.XXXX.partial.mp4``); a later writer in the same folder removes the
+  partials whose writer is gone (:func:`sweep_partials`).
+- Inside a heavy job (:mod:`cgn_art.jobs`), cancelling the job kills ffmpeg at once, so the render
+  stops within a second even when it is waiting on the encoder.
+- The destination is checked before any work (:func:`check_output`): a folder, a missing or
+  read-only folder is reported naming the user's path. The finished file gets the usual
+  permissions (0666 less the umask), like any other file the program writes.
 
 :func:`write_video` wraps the same for an iterable of frames.
 """
@@ -29,7 +39,10 @@ from __future__ import annotations
 
 import os
 import queue
+import re
+import signal
 import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Iterable
@@ -39,12 +52,106 @@ import numpy as np
 import torch
 
 from cgn_art.errors import CgnArtError
+from cgn_art.jobs import JobCancelled, current_job
 
-__all__ = ["VideoCancelled", "VideoWriter", "ffmpeg_exe", "to_uint8_frames", "write_video"]
+__all__ = ["VideoCancelled", "VideoWriter", "check_output", "ffmpeg_exe", "sweep_partials", "to_uint8_frames",
+           "write_video"]
+
+PARTIAL_SUFFIX = ".partial.mp4"
+_PARTIAL = re.compile(r"^\..*\.pid(\d+)\.[A-Za-z0-9_]+" + re.escape(PARTIAL_SUFFIX) + "$")
 
 
-class VideoCancelled(CgnArtError):
+class VideoCancelled(JobCancelled):
     """Raised when a render is cancelled; the partial file has been removed."""
+
+
+# Files ---------------------------------------------------------------------------------------------
+
+def check_output(path, suffix: str | None = None, what: str = "output") -> Path:
+    """Check that ``path`` can be written as a file before any work is done; return it as a Path.
+
+    Raises CgnArtError naming ``path`` when it is a folder, when its folder is a file or cannot be
+    written, or when it does not end in ``suffix``. A missing folder is fine (it will be made),
+    as long as the nearest existing one can be written.
+    """
+    path = Path(path)
+    if suffix and path.suffix.lower() != suffix:
+        raise CgnArtError(f"{path}: the {what} must be a {suffix[1:]} file; give a name ending in {suffix}")
+    if path.is_dir():
+        raise CgnArtError(f"{path} is a folder: give a file name for the {what}, e.g. {path / ('out' + (suffix or ''))}")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise CgnArtError(f"{path} cannot be overwritten (no write permission): choose another {what} name")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise CgnArtError(f"{path}: {folder} is a file, not a folder: choose another {what} path")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise CgnArtError(f"{path}: the folder {folder} cannot be written: choose another {what} path")
+    return path
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def sweep_partials(folder) -> list[Path]:
+    """Remove the partial videos in ``folder`` whose writer process is gone; returns what was removed."""
+    removed = []
+    try:
+        entries = list(Path(folder).iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _PARTIAL.match(entry.name)
+        if match and not _pid_alive(int(match.group(1))):
+            try:
+                entry.unlink()
+                removed.append(entry)
+            except OSError:
+                pass
+    return removed
+
+
+def _umask() -> int:
+    try:  # Linux: read it without changing it (os.umask would, for a moment, for every thread)
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _die_with_parent():
+    """A preexec function: on Linux, the child gets SIGKILL when the thread that started it dies."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+    return preexec
 
 
 def ffmpeg_exe() -> str:
@@ -104,11 +211,17 @@ class VideoWriter:
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
         self._closed = False
+        self._aborted = False
+        check_output(self.path, ".mp4", "video")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}-", suffix=".partial.mp4", dir=self.path.parent)
+        sweep_partials(self.path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.pid{os.getpid()}.", suffix=PARTIAL_SUFFIX,
+                                   dir=self.path.parent)
         os.close(fd)
         self._tmp = Path(tmp)
         self._log = tempfile.TemporaryFile()
+        job = current_job()
+        self._unhook = job.on_cancel(self._abort) if job is not None else (lambda: None)
 
     # Context manager: success closes, any exception cancels ------------------------------------
 
@@ -139,6 +252,8 @@ class VideoWriter:
 
     def _put(self, data: bytes | None) -> None:
         while True:
+            if self._aborted:
+                self.cancel(raise_error=True)
             if self._error is not None:
                 self._fail()
             try:
@@ -162,7 +277,12 @@ class VideoWriter:
             cmd += ["-vf", f"scale={out_w}:{out_h}:flags=bicubic"]
         cmd += ["-c:v", "libx264", "-preset", self.preset, "-crf", str(self.crf), "-pix_fmt", "yuv420p",
                 "-movflags", "+faststart", "-f", "mp4", str(self._tmp)]
-        self._process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._log)
+        # Own process group: a terminal's Ctrl-C reaches only Python, which stops ffmpeg itself.
+        # The parent-death signal kills it if this thread dies without cleaning up (SIGKILL, a crash).
+        self._process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._log,
+                                         start_new_session=True, preexec_fn=_die_with_parent())
+        if self._aborted:
+            self._process.kill()
         self._thread = threading.Thread(target=self._feed, name="video-writer", daemon=True)
         self._thread.start()
 
@@ -189,7 +309,20 @@ class VideoWriter:
         text = self._log.read().decode("utf-8", "replace").strip()
         return text.splitlines()[-1] if text else "no message"
 
+    def _abort(self) -> None:
+        """Called from another thread when the job is cancelled: stop ffmpeg now; the writing thread
+        then raises VideoCancelled and cleans up at its next write."""
+        self._aborted = True
+        process = self._process
+        if process is not None and process.poll() is None:
+            try:
+                process.kill()
+            except OSError:
+                pass
+
     def _fail(self) -> None:
+        if self._aborted:
+            self.cancel(raise_error=True)
         message = self._ffmpeg_message() if self._process else str(self._error)
         self.cancel(raise_error=False)
         raise CgnArtError(f"the video encoder stopped: {message}")
@@ -208,12 +341,21 @@ class VideoWriter:
         self._process.stdin.close()
         code = self._process.wait()
         self._closed = True
+        if self._aborted:
+            self._cleanup()
+            raise VideoCancelled("the render was cancelled; no video was written")
         if code != 0 or self._error is not None:
             message = self._ffmpeg_message()
             self._cleanup()
             raise CgnArtError(f"the video encoder failed: {message}")
-        os.replace(self._tmp, self.path)
+        try:
+            os.chmod(self._tmp, 0o666 & ~_umask())  # mkstemp made it 0600
+            os.replace(self._tmp, self.path)
+        except OSError as e:
+            self._cleanup()
+            raise CgnArtError(f"could not write the video to {self.path}: {e.strerror or e}") from None
         self._log.close()
+        self._unhook()
         return self.path
 
     def cancel(self, raise_error: bool = False) -> None:
@@ -233,6 +375,7 @@ class VideoWriter:
             raise VideoCancelled("the render was cancelled; no video was written")
 
     def _cleanup(self) -> None:
+        self._unhook()
         try:
             self._tmp.unlink()
         except FileNotFoundError:

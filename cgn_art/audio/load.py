@@ -109,8 +109,11 @@ def load_audio(path, start: float = 0.0, duration: float | None = None, *,
             f"pick a stretch of at most {_clock(max_duration)} (a start and a duration)")
     if length < MIN_DURATION:
         raise CgnArtError(f"{path.name} gives only {length:.2f} s of audio: use at least {MIN_DURATION:g} s")
-    if not np.isfinite(samples).all():
-        samples = np.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0)
+    bad = int(np.count_nonzero(~np.isfinite(samples)))
+    if bad:
+        # Refused, not zeroed: the render muxes the file itself, and ffmpeg's AAC encoder fails on them.
+        raise CgnArtError(f"{path.name} has {bad:,} samples that are not numbers (NaN or infinite), a damaged or "
+                          "badly exported float file: export it again (e.g. as 16-bit wav or mp3)")
     return Audio(samples=samples, sample_rate=sample_rate, path=str(path), file_hash=file_hash(path),
                  start=start, file_duration=total if total is not None else start + length)
 

@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import functools
+import signal
+import threading
 import typing
 from pathlib import Path
 
@@ -41,7 +45,52 @@ def png_path(text: str) -> Path:
     if path.suffix.lower() != ".png":
         raise CgnArtError(f"{text}: cgn-art writes PNG files (with their settings inside); "
                           "give an output name ending in .png")
-    return path
+    return output_path(path, ".png")
+
+
+def output_path(text, suffix: str, what: str = "output") -> Path:
+    """The output file, checked before any work: not a folder, in a folder that can be written."""
+    from cgn_art.video import check_output
+
+    return check_output(text, suffix, what)
+
+
+# Signals ---------------------------------------------------------------------------------------
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised like Ctrl-C so the same clean-up runs (partial files, ffmpeg)."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated(signal.Signals(signum).name)
+
+
+@contextlib.contextmanager
+def stop_on_signals():
+    """Within the block, SIGTERM and SIGHUP stop the work like Ctrl-C (SIGINT) does: the exception
+    unwinds through the writers, which stop ffmpeg and remove their partial files."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {}
+    for name in ("SIGTERM", "SIGHUP"):
+        number = getattr(signal, name, None)
+        if number is not None:
+            previous[number] = signal.signal(number, _raise_terminated)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def stops_on_signals(command):
+    """Decorator for a command's run(args): see stop_on_signals."""
+    @functools.wraps(command)
+    def run(args):
+        with stop_on_signals():
+            return command(args)
+    return run
 
 
 # Classes by index or by name ------------------------------------------------------------------

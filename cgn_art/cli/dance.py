@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from cgn_art.audio.demo_song import SHIPPED as DEMO_SONG
+from cgn_art.cli.common import output_path, stops_on_signals
 from cgn_art.errors import CgnArtError
 
 
@@ -68,6 +69,7 @@ def settings_from(args):
     return settings.with_changes(changes), sidecar
 
 
+@stops_on_signals
 def run(args) -> int:
     from cgn_art.audio import file_hash
     from cgn_art.dance import check_song_matches, render_dance
@@ -78,6 +80,7 @@ def run(args) -> int:
         raise CgnArtError("give a song file (wav, mp3, ogg, flac or m4a), or --demo-song")
     if not Path(song).is_file():
         raise CgnArtError(f"song {str(song)!r} not found")
+    output_path(args.output, ".mp4", "video")  # before the work, not after it
     if args.threads:
         import torch
         torch.set_num_threads(args.threads)

@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from cgn_art.cli.common import png_path, resolve_class
+from cgn_art.cli.common import output_path, png_path, resolve_class, stops_on_signals
 from cgn_art.errors import CgnArtError
 
 # Flags that map one-to-one onto StylizeSettings fields (classes are resolved by name separately).
@@ -88,6 +88,7 @@ class _Bar:
         self.bar.close()
 
 
+@stops_on_signals
 def cmd_stylize(args) -> int:
     from cgn_art.io import save_png
     from cgn_art.stylize import stylize
@@ -105,12 +106,14 @@ def cmd_stylize(args) -> int:
     return 0
 
 
+@stops_on_signals
 def cmd_stylize_walk(args) -> int:
     from cgn_art.stylize.walk import WalkSettings, texture_walk
 
     out = Path(args.output)
     if out.suffix.lower() != ".mp4":
         raise CgnArtError(f"{args.output}: the texture walk is an mp4 video; give an output name ending in .mp4")
+    output_path(out, ".mp4", "video")  # before the work, not after it
     photo, settings, model, texture_image, _meta = _prepare(args)
     if texture_image is not None:
         raise CgnArtError("--texture-image cannot be walked: the walk moves through the CGN's texture classes or "
