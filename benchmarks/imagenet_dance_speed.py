@@ -6,9 +6,15 @@ The song is a synthetic 120 BPM drum-and-chord loop (no audio ships). Two choreo
   beats and downbeats (between them their inputs hold still, so their outputs are reused);
 - "groove": the default preset (shape and texture move every frame, background on beats).
 The baseline is the same render with reuse off (every mechanism every frame; identical work for
-either choreography, so it is measured once). Prints one JSON line.
+either choreography, so it is measured once).
 
-    python benchmarks/imagenet_dance_speed.py [--seconds 2] [--fps 24] [--size 128]
+Before the dance, in the same process, the bare forwards the mechanisms wrap: one BigGAN-deep
+forward through pytorch-pretrained-biggan's own ``BigGAN`` vs our texture mechanism (same weights,
+batch 1 and 8), BigGAN + U^2-Net vs our shape mechanism, and U^2-Net alone at 128 and 256 px.
+Calls alternate and each figure is the fastest of ``--repeats`` (a shared machine's noise only ever
+adds time). Prints one JSON line.
+
+    python benchmarks/imagenet_dance_speed.py [--seconds 2] [--fps 24] [--size 128] [--forward-only]
     # on a GPU (bf16 autocast is the model's default there), the paper's 256 px:
     python benchmarks/imagenet_dance_speed.py --device cuda --resolution 256 --size 256 [--compile]
 """
@@ -49,6 +55,63 @@ def imagenet_cgn(resolution: int = 128, seed: int = 0):
     return model.eval().requires_grad_(False)
 
 
+def _fastest(calls: dict, repeats: int, sync) -> dict:
+    """Name -> fastest seconds of ``calls[name]()``, calls interleaved so drift hits all alike."""
+    best = {name: float("inf") for name in calls}
+    for name, call in calls.items():  # warm-up (allocator, first-call costs)
+        call()
+    for _ in range(repeats):
+        for name, call in calls.items():
+            sync()
+            began = time.perf_counter()
+            call()
+            sync()
+            best[name] = min(best[name], time.perf_counter() - began)
+    return best
+
+
+@torch.no_grad()
+def forward_figures(model, repeats: int = 3) -> dict:
+    """Our mechanisms vs the bare forwards they wrap (see the module docstring), in ms."""
+    from pytorch_pretrained_biggan import BigGAN
+
+    from cgn_art.mechanisms.u2net import U2Net
+
+    device = model.device
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    bare = BigGAN(model.f_text.config).to(device).eval()
+    bare.load_state_dict(model.f_text.state_dict())
+    bare_shape = BigGAN(model.f_shape.config).to(device).eval()
+    bare_shape.load_state_dict(model.f_shape.state_dict())
+    u2net = U2Net(model.config.u2net_divisor).to(device).eval()
+    u2net.load_state_dict(model.u2net.state_dict())
+    size = model.native_size
+    figures = {}
+    for batch in (1, 8):
+        noise = model.noise("texture", range(batch), 1.0, size)
+        weights = model.one_hot("texture", [15] * batch)
+        z, y = noise[:, :-1], weights.to(device)
+        best = _fastest({
+            "biggan": lambda: bare(z, y, 1.0),
+            "texture": lambda: model.mechanism("texture", weights, noise, size),
+            "biggan_u2net": lambda: u2net(bare_shape(z, y, 1.0)).clamp(1e-4, 1 - 1e-4),
+            "shape": lambda: model.mechanism("shape", weights, noise, size),
+        }, repeats, sync)
+        figures[f"batch{batch}"] = {
+            "bare_biggan_ms": round(best["biggan"] * 1e3, 1), "texture_mechanism_ms": round(best["texture"] * 1e3, 1),
+            "texture_ratio": round(best["texture"] / best["biggan"], 3),
+            "bare_biggan_u2net_ms": round(best["biggan_u2net"] * 1e3, 1),
+            "shape_mechanism_ms": round(best["shape"] * 1e3, 1),
+            "shape_ratio": round(best["shape"] / best["biggan_u2net"], 3)}
+    for px in (128, 256):
+        x = torch.rand(1, 3, px, px, device=device) * 2 - 1
+        figures[f"u2net_{px}px_ms"] = round(_fastest({"u2net": lambda: u2net(x)}, repeats, sync)["u2net"] * 1e3, 1)
+    ratios = [figures[b][f"{m}_ratio"] for b in ("batch1", "batch8") for m in ("texture", "shape")]
+    figures["worst_ratio"] = max(ratios)
+    figures["within_1.1x"] = max(ratios) <= 1.1
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=2.0)
@@ -57,6 +120,8 @@ def main() -> None:
     parser.add_argument("--resolution", type=int, default=128, choices=(128, 256, 512), help="BigGAN-deep size")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--compile", action="store_true", help="torch.compile the mechanisms")
+    parser.add_argument("--repeats", type=int, default=3, help="timed calls per forward figure (fastest counts)")
+    parser.add_argument("--forward-only", action="store_true", help="only the forward figures, no dance")
     args = parser.parse_args()
 
     from cgn_art.audio import analyse_file
@@ -68,6 +133,12 @@ def main() -> None:
     if args.compile:
         model.compile()
     build_s = time.perf_counter() - began
+    forward = forward_figures(model, args.repeats)
+    if args.forward_only:
+        print(json.dumps({"benchmark": "imagenet_forward_speed", "device": str(model.device),
+                          "threads": torch.get_num_threads(), "resolution": args.resolution,
+                          "ratio": forward["worst_ratio"], **forward}))
+        return
     presets = {m: ",".join(map(str, PRESETS[m][:12])) for m in PRESETS}
     base = DanceSettings.from_preset("groove", size=args.size, fps=args.fps, duration=args.seconds).with_changes(
         {f"{m}.classes": presets[m] for m in PRESETS})
@@ -102,6 +173,7 @@ def main() -> None:
         "ratio_groove": round(fps_groove / fps_none, 2),
         "computed_texture_led": texture_result.computed, "computed_groove": groove_result.computed,
         "computed_without_reuse": baseline.computed, "build_s": round(build_s, 1),
+        "forward": forward,
     }))
 
 
