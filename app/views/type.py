@@ -117,9 +117,9 @@ def controls(model) -> TypeSettings:
                                help="Space between words, in letter heights.")
         line_spacing = x4.slider("Line spacing", *LIMITS["line_spacing"], step=0.05, key="type_line_spacing",
                                  help="Baseline to baseline, in letter heights.")
-        texture_scale = x5.slider("Texture size", *LIMITS["texture_scale"], step=0.25, key="type_texture_scale",
-                                  help="How large the texture and background patterns are next to the letters "
-                                       "(1: as the model paints a letter at its own size).")
+        texture_scale = x5.slider("Texture zoom", *LIMITS["texture_scale"], step=0.25, key="type_texture_scale",
+                                  help="Zoom into the texture and background: 1 spreads one painting over the "
+                                       "poster; 2 shows its corner twice as large.")
     return TypeSettings(text=text, format=fmt, width=int(width), height=int(height), align=align,
                         letter_size=int(letter_size), margin=margin, tracking=tracking, word_space=word_space,
                         line_spacing=line_spacing, texture_by=texture_by, textures=list(textures) or None,

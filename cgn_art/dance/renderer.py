@@ -43,6 +43,7 @@ class DanceResult:
     render_size: int
     computed: dict = field(default_factory=dict)   # mechanism -> frames actually generated
     timings: dict = field(default_factory=dict)
+    warning: str = ""                   # e.g. lyric characters that were skipped
 
 
 def render_size(model, size: int) -> int:
@@ -67,13 +68,16 @@ def class_counts(model) -> dict[str, int]:
 def render_dance(model, song, output, settings: DanceSettings | None = None, *,
                  features: AudioFeatures | None = None, progress=None, cancel=None,
                  reuse_unchanged: bool = True, batch_size: int = 32, preview_seconds: float | None = None,
-                 write_sidecar: bool = True, preset: str = "veryfast", threads: int | None = None) -> DanceResult:
+                 write_sidecar: bool = True, preset: str = "veryfast", threads: int | None = None,
+                 lyrics=None, digit_model=None) -> DanceResult:
     """Make the music video of ``song`` (a path) at ``output`` (.mp4) and its sidecar (.json).
 
     ``progress(fraction, message)`` reports; ``cancel()`` (or a threading.Event) stops the render
     between batches and removes the partial file (raises VideoCancelled). ``preview_seconds``
     renders only the first seconds of the same choreography (the page's quick preview).
     ``threads``: torch CPU threads while generating (default: all cores but one, left to ffmpeg).
+    ``lyrics`` (a cgn_art.lyrics.Lyrics) makes a lyric video: ``model`` must be a letters model, the
+    mask is the current line's letters (see lyric_video.py); ``digit_model`` draws digits.
 
     >>> render_dance(load_model(), "song.mp3", "song.mp4", DanceSettings.from_preset("calm"))
     """
@@ -94,8 +98,14 @@ def render_dance(model, song, output, settings: DanceSettings | None = None, *,
     if preview_seconds is not None:
         n_frames = max(1, min(n_frames, int(round(float(preview_seconds) * settings.fps))))
     seconds = n_frames / settings.fps
-    size = render_size(model, settings.size)
-    renderer = _FrameRenderer(model, choreography, settings, size, reuse_unchanged)
+    if lyrics is not None:
+        from cgn_art.dance.lyric_video import prepare_lyrics
+
+        lyrics, renderer, size = prepare_lyrics(model, song, features, choreography, settings, lyrics, digit_model,
+                                                reuse_unchanged)
+    else:
+        size = render_size(model, settings.size)
+        renderer = _FrameRenderer(model, choreography, settings, size, reuse_unchanged)
     t1 = time.perf_counter()
     threads_before = torch.get_num_threads()
     if str(model.device) == "cpu":
@@ -110,10 +120,15 @@ def render_dance(model, song, output, settings: DanceSettings | None = None, *,
     sidecar = None
     if write_sidecar:
         sidecar = output.with_suffix(".json")
-        sidecar.write_text(json.dumps(sidecar_data(model, settings, features, n_frames, size, preview_seconds), indent=2))
+        data = sidecar_data(model, settings, features, n_frames, size, preview_seconds)
+        if lyrics is not None:
+            data["lyrics"] = {**lyrics.record(), "digit_model": getattr(digit_model, "name", None),
+                              "skipped": "".join(sorted(set(renderer.skipped)))}
+        sidecar.write_text(json.dumps(data, indent=2))
     report(1.0, "Done")
     return DanceResult(video=output, sidecar=sidecar, frames=n_frames, seconds=seconds, render_size=size,
-                       computed=dict(renderer.computed), timings=timings)
+                       computed=dict(renderer.computed), timings=timings,
+                       warning=getattr(renderer, "warning", lambda: "")())
 
 
 def _encode(model, song, output, settings, renderer, n_frames, seconds, size, batch_size, preset, stop, report):

@@ -83,7 +83,7 @@ def split_text(text: str, letter_classes: dict[str, int], digit_classes: dict[st
                     skipped_digits |= ch.isdigit()
             if any(item is not None for item in items):
                 words.append(items)
-                word_count += 1
+            word_count += 1  # every word counts, drawn or not: lyric times refer to them by position
         paragraphs.append(words)
     while paragraphs and not paragraphs[-1]:
         paragraphs.pop()

@@ -3,9 +3,11 @@
 - Each glyph's mask comes from the shape mechanism (class = its letter, noise = its own seed), at
   its own box size; masks are pasted onto a canvas-sized mask.
 - Texture and background are painted by the (fully convolutional) texture and background
-  mechanisms over the whole canvas, at a working size where a texture is as large next to a letter
-  as the model paints it next to a native-size letter; then scaled up. One texture per word or per
-  letter means one canvas per distinct class (or class blend, for walks), sampled under each glyph.
+  mechanisms once over the whole canvas, at a working size where each painted pixel covers about
+  as much of a letter as at the model's native size (more pixels would only be upscaled detail),
+  then scaled up; ``texture_scale`` zooms in (paints a larger square and shows its corner).
+  One texture per word or per letter means one canvas per distinct class (or class blend, for
+  walks), sampled under each glyph.
 """
 from __future__ import annotations
 
@@ -160,11 +162,10 @@ def box_of(glyph, width: int, height: int, scale: float = 1.0):
 
 def work_size(layout: Layout, models: dict, texture_scale: float = 1.0) -> int:
     """The side at which texture and background are painted for this layout (see the module docstring)."""
-    side = max(layout.width, layout.height)
+    side = max(layout.width, layout.height) * texture_scale
     px_per_native = float(np.median([g.side / models[g.source].native_size for g in layout.glyphs]))
-    letters = models["letters"]
-    work = math.ceil(side / max(px_per_native * texture_scale, 1e-6))
-    return int(min(side, max(work, min(side, letters.native_size))))
+    work = math.ceil(side / max(px_per_native, 1e-6))
+    return int(min(side, max(work, min(side, models["letters"].native_size), 1)))
 
 
 @torch.no_grad()
@@ -174,26 +175,29 @@ def paint(model, mechanism: str, weights: torch.Tensor, seeds: list[int], trunca
     return model.mechanism(mechanism, weights.to(model.device), noise, work).float().cpu()
 
 
-def upscale(canvas: torch.Tensor, width: int, height: int) -> torch.Tensor:
-    """(K, 3, w, w) work canvases -> (K, 3, height, width): scaled to the canvas's longer side, cropped."""
+def upscale(canvas: torch.Tensor, width: int, height: int, zoom: float = 1.0) -> torch.Tensor:
+    """(K, 3, w, w) work canvases -> (K, 3, height, width): the painting spans a square ``zoom`` times
+    the canvas's longer side; the canvas shows its top-left corner."""
     side = max(width, height)
-    if canvas.shape[-1] != side:
-        canvas = F.interpolate(canvas, size=(side, side), mode="bilinear", align_corners=False)
-    return canvas[..., :height, :width]
+    if zoom == 1 and canvas.shape[-1] == side:
+        return canvas[..., :height, :width]
+    if zoom == 1:
+        return F.interpolate(canvas, size=(side, side), mode="bilinear", align_corners=False)[..., :height, :width]
+    return torch.cat([sample(c[None], width, height, slice(0, height), slice(0, width), zoom) for c in canvas])
 
 
-def sample(canvas: torch.Tensor, width: int, height: int, rows: slice, cols: slice) -> torch.Tensor:
+def sample(canvas: torch.Tensor, width: int, height: int, rows: slice, cols: slice, zoom: float = 1.0) -> torch.Tensor:
     """The part (rows, cols) of ``upscale(canvas)`` without scaling the whole canvas: (1, 3, h, w)."""
-    side = max(width, height)
+    side = max(width, height) * zoom
     ys = (torch.arange(rows.start, rows.stop, dtype=torch.float32) + 0.5) / side * 2 - 1
     xs = (torch.arange(cols.start, cols.stop, dtype=torch.float32) + 0.5) / side * 2 - 1
     grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1)[None]
     return F.grid_sample(canvas, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
-def band_weights(layout: Layout, rows: int) -> torch.Tensor:
+def band_weights(layout: Layout, rows: int, zoom: float = 1.0) -> torch.Tensor:
     """(lines, rows) weights that give each line its own background band, cross-faded between lines."""
-    side = max(layout.width, layout.height)
+    side = max(layout.width, layout.height) * zoom
     y = (torch.arange(rows, dtype=torch.float32) + 0.5) * side / rows
     centres = [b - layout.cap / 2 for b in layout.baselines]
     weights = torch.zeros(len(centres), rows)
@@ -293,11 +297,12 @@ def render_poster(model, settings: TypeSettings, digit_model=None) -> Poster:
         lines = range(layout.lines)
         bg = paint(model, "background", model.one_hot("background", [bg_classes[i % len(bg_classes)] for i in lines]),
                    [letter_seed(settings.seed, 20_000 + i) for i in lines], settings.truncation, work)
-        bg = (bg * band_weights(layout, work)[:, None, :, None]).sum(0, keepdim=True)
+        bg = (bg * band_weights(layout, work, settings.texture_scale)[:, None, :, None]).sum(0, keepdim=True)
     else:
         bg = paint(model, "background", model.one_hot("background", bg_classes[:1]), [settings.seed],
                    settings.truncation, work)
-    image = upscale(bg, width, height).clone()
+    zoom = settings.texture_scale
+    image = upscale(bg, width, height, zoom).clone()
 
     weights, tex_seeds, key_of = texture_keys(model, settings, layout, seeds)
     textures = paint(model, "texture", weights, tex_seeds, settings.truncation, work)
@@ -317,11 +322,11 @@ def render_poster(model, settings: TypeSettings, digit_model=None) -> Poster:
         if one_texture:
             torch.maximum(target, m, out=target)
             continue
-        fg = sample(textures[key_of[g.index]:key_of[g.index] + 1], width, height, rows, cols)
+        fg = sample(textures[key_of[g.index]:key_of[g.index] + 1], width, height, rows, cols, zoom)
         region = image[..., rows, cols]
         image[..., rows, cols] = region + m * (fg - region)
         torch.maximum(target, m, out=target)
     if one_texture:
-        image = image + canvas_mask * (upscale(textures, width, height) - image)
+        image = image + canvas_mask * (upscale(textures, width, height, zoom) - image)
     return Poster(image=to_pil(image[0]), mask=canvas_mask[0], layout=layout, text=text, settings=settings,
                   model=getattr(model, "name", ""), digit_model=getattr(digit_model, "name", None) if digits else None)

@@ -32,7 +32,7 @@ LIMITS = {
     "line_spacing": (0.8, 3.0),            # baseline to baseline, in cap heights
     "seed": (0, MAX_SEED),
     "truncation": (0.05, 1.0),
-    "texture_scale": (0.25, 4.0),          # 1 = texture as large, next to a letter, as the model paints it
+    "texture_scale": (1.0, 4.0),           # zoom into the texture and background painting
 }
 HELP = {
     "text": "the words to set; a new line starts a new line, lowercase becomes capitals",
@@ -53,7 +53,8 @@ HELP = {
     "seed": "the seed every letter's noise derives from",
     "letter_seeds": "rolled letters: glyph index -> its own seed",
     "truncation": "noise truncation; lower is tamer",
-    "texture_scale": "texture size next to the letters (1 = as the model paints a letter)",
+    "texture_scale": "zoom into the texture and background (1: one painting spans the poster; 2: its corner, "
+                     "twice as large)",
 }
 
 
