@@ -4,6 +4,7 @@
     cgn-art dance song.mp3 -o big.mp4 --settings song.json --size 1080   # the same dance, larger
     cgn-art dance song.mp3 -o x.mp4 --set shape.pulse=beats --set texture.classes=0,2,5
     cgn-art dance --demo-song -o demo.mp4                                 # the shipped demo song
+    cgn-art dance song.mp3 --lyrics song.lrc -o lyrics.mp4                # a lyric video (Letters CGN)
 """
 from __future__ import annotations
 
@@ -45,6 +46,9 @@ def add_commands(commands) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: %(default)s)")
     p.add_argument("--no-reuse", action="store_true", help="recompute every mechanism every frame (for comparisons)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    from cgn_art.cli.typeset import add_lyrics_flags
+
+    add_lyrics_flags(p)
     p.set_defaults(run=run)
 
 
@@ -87,7 +91,11 @@ def run(args) -> int:
     settings, sidecar = settings_from(args)
     if sidecar is not None:
         check_song_matches(sidecar, file_hash(song))
-    model = load_model(args.model or (sidecar or {}).get("model") or DEFAULT_MODEL, device=args.device)
+    from cgn_art.cli.typeset import lyric_inputs
+
+    lyrics, model, digit_model = lyric_inputs(args, sidecar)
+    if lyrics is None:
+        model = load_model(args.model or (sidecar or {}).get("model") or DEFAULT_MODEL, device=args.device)
     from tqdm import tqdm
 
     started = time.perf_counter()
@@ -98,7 +106,10 @@ def run(args) -> int:
             bar.set_postfix_str(message, refresh=False)
             bar.refresh()
         result = render_dance(model, song, args.output, settings, progress=progress,
-                              reuse_unchanged=not args.no_reuse, preview_seconds=args.preview)
+                              reuse_unchanged=not args.no_reuse, preview_seconds=args.preview,
+                              lyrics=lyrics, digit_model=digit_model)
+    if result.warning:
+        print(f"cgn-art: warning: {result.warning}", file=sys.stderr)
     print(f"{result.video}: {result.frames} frames, {result.seconds:.1f} s at {settings.size} px "
           f"({time.perf_counter() - started:.1f} s); settings in {result.sidecar}")
     return 0

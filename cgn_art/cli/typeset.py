@@ -92,3 +92,41 @@ def run(args) -> int:
     if args.show:
         poster.image.show()
     return 0
+
+
+# Lyric videos: `cgn-art dance SONG --lyrics song.lrc` (the flags and inputs live here, next to `type`)
+
+def add_lyrics_flags(p) -> None:
+    from cgn_art.lyrics import PLAIN_TIMINGS
+
+    p.add_argument("--lyrics", metavar="LYRICS", help="make a lyric video: an LRC file ([mm:ss.xx] lines, "
+                   "<mm:ss.xx> word times) or plain text (timed by --lyrics-timing); the model is then the "
+                   "Letters CGN unless --model names another letters model")
+    p.add_argument("--lyrics-timing", choices=PLAIN_TIMINGS, default=None,
+                   help="plain-text lyrics: one word per beat or per bar (default: beat)")
+
+
+def lyric_inputs(args, sidecar: dict | None):
+    """(lyrics, letters model, digit model) for a lyric video, or (None, None, None) for a plain dance.
+
+    Lyrics come from --lyrics, else from a sidecar that recorded them (so --settings repeats a lyric
+    video exactly); the model and digit model likewise."""
+    from cgn_art.lyrics import lyrics_from_record, read_lyrics
+    from cgn_art.typeset import LETTERS, load_letters
+
+    record = (sidecar or {}).get("lyrics")
+    if args.lyrics:
+        lyrics = read_lyrics(args.lyrics, timing=args.lyrics_timing or "beat")
+    elif record:
+        lyrics = lyrics_from_record({**record, "timing": args.lyrics_timing or record.get("timing")})
+    else:
+        if args.lyrics_timing:
+            raise CgnArtError("--lyrics-timing needs --lyrics (a plain-text lyrics file)")
+        return None, None, None
+    model = load_letters(args.model or (sidecar or {}).get("model") or LETTERS, device=args.device)
+    from cgn_art.mechanisms.weights import load_model
+    from cgn_art.typeset import digit_model_name
+
+    digits = record.get("digit_model") if record and not args.lyrics else digit_model_name()
+    digit_model = load_model(digits, device=args.device) if digits else None
+    return lyrics, model, digit_model
