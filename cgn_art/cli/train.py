@@ -1,4 +1,4 @@
-"""``cgn-art train``: train a small CGN on an MNIST variant (resumable)."""
+"""``cgn-art train``: train a small CGN on a registered data set (resumable)."""
 from __future__ import annotations
 
 import dataclasses
@@ -11,7 +11,7 @@ from cgn_art.cli.common import add_settings_flags
 from cgn_art.errors import CgnArtError
 
 TRAIN_HELP = {
-    "variant": "dataset variant to learn",
+    "variant": "data set to learn (its own defaults apply to the settings you do not give)",
     "steps": "train until this step (on --resume, the new target)",
     "batch_size": "images per step",
     "seed": "seed for data, noise and initial weights",
@@ -55,7 +55,8 @@ def cmd_train(args) -> int:
     elif (out / "checkpoint.json").exists() and not args.overwrite:
         raise CgnArtError(f"{out} already holds a checkpoint; pass --resume to continue it, "
                           "--overwrite to start again, or choose another folder")
-    settings = cgn.TrainSettings(**{**base, **given}).validate()
+    chosen = {**base, **given}
+    settings = cgn.TrainSettings.for_data(chosen.pop("variant", cgn.TrainSettings.variant), **chosen).validate()
     if start >= settings.steps:
         print(f"{out}: already trained to step {start} (>= --steps {settings.steps}); nothing to do")
         print(f"model: {out / 'model'}")
@@ -79,16 +80,16 @@ def cmd_train(args) -> int:
 
 
 def add_commands(commands) -> None:
-    from cgn_art.data.mnist import VARIANTS
+    from cgn_art.data.registry import DATASETS
     from cgn_art.train.cgn import TrainSettings
 
-    p = commands.add_parser("train", help="train a small CGN on an MNIST variant (resumable)",
+    p = commands.add_parser("train", help="train a small CGN on a data set: letters or an MNIST variant (resumable)",
                             description="Train a small CGN. Writes checkpoints, sample sheets and a "
                             "loadable model folder OUTDIR/model.")
     p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="folder for checkpoints and the model")
     p.add_argument("--resume", action="store_true",
                    help="continue the checkpoint in OUTDIR (its settings, overridden by the flags given)")
     p.add_argument("--overwrite", action="store_true", help="start again even if OUTDIR holds a checkpoint")
-    add_settings_flags(p, TrainSettings, TRAIN_HELP, {"variant": VARIANTS})
+    add_settings_flags(p, TrainSettings, TRAIN_HELP, {"variant": tuple(DATASETS)})
     p.set_defaults(run=cmd_train)
 

@@ -5,6 +5,11 @@
 - texture and background: class + a spatial noise field -> an RGB field. They are fully
   convolutional with circular padding, so they know no position: they can only make stationary
   texture (never a digit shape), tile without seams, and grow to any size by growing the field.
+- detail levels (``detail_levels`` > 0, the Letters CGN): each level doubles the field's resolution
+  with its own fine noise and adds detail to the upsampled colours. A 512 px render of a 64 px
+  model makes its field at 256 px, so the detail comes from the mechanism, not from upscaling.
+  The fine noise of every level is packed into the same noise tensor (pixel-unshuffled onto the
+  coarse grid), so a seed still means one tensor that strips and dances can interpolate.
 """
 from __future__ import annotations
 
@@ -36,6 +41,7 @@ class SmallCGNConfig:
     field_channels: int = 8  # noise channels per texture/background field cell (one cell = 4 px)
     embed_dim: int = 16
     width: int = 64
+    detail_levels: int = 0  # 2x refinement stages of the texture/background field (0: none)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -92,11 +98,15 @@ class ShapeMechanism(nn.Module):
 
 
 class FieldMechanism(nn.Module):
-    """Texture or background: noise field (N, k, s/4, s/4) + class -> RGB (N, 3, s, s)."""
+    """Texture or background: noise field (N, k, s/4, s/4) + class -> RGB (N, 3, s, s), and with
+    detail levels, (N, 3, s * 2**levels, ...) from the extra fine-noise channels."""
+
+    CELL = 4  # native pixels per noise cell
 
     def __init__(self, cfg: SmallCGNConfig, num_classes: int):
         super().__init__()
         w = cfg.width
+        self.field_channels = cfg.field_channels
         self.embed = nn.Linear(num_classes, cfg.embed_dim, bias=False)
         self.blocks = nn.ModuleList([
             FiLMBlock(cfg.field_channels, w, cfg.embed_dim, False, "circular"),
@@ -104,13 +114,52 @@ class FieldMechanism(nn.Module):
             FiLMBlock(w // 2, w // 4, cfg.embed_dim, True, "circular"),
         ])
         self.out = nn.Conv2d(w // 4, 3, 3, padding=1, padding_mode="circular")
+        # each detail level: upsample the features, add one channel of fine noise, two convs, and a
+        # residual on the colour logits (so a level only adds detail to what the coarse field says)
+        self.detail = nn.ModuleList()
+        self.detail_out = nn.ModuleList()
+        c = w // 4
+        for _ in range(cfg.detail_levels):
+            self.detail.append(nn.ModuleList([FiLMBlock(c + 1, c, cfg.embed_dim, False, "circular"),
+                                              FiLMBlock(c, c, cfg.embed_dim, False, "circular")]))
+            out = nn.Conv2d(c, 3, 3, padding=1, padding_mode="circular")
+            nn.init.zeros_(out.weight)
+            nn.init.zeros_(out.bias)
+            self.detail_out.append(out)
 
-    def forward(self, class_weights, noise_field):
+    def noise_channels(self, levels: int | None = None) -> int:
+        levels = len(self.detail) if levels is None else levels
+        return self.field_channels + sum((self.CELL * 2 ** (lv + 1)) ** 2 for lv in range(levels))
+
+    def fine_noise(self, noise: torch.Tensor, level: int) -> torch.Tensor:
+        """Level ``level`` (1-based) fine noise (N, 1, H * 2**level, ...) unpacked from the tensor."""
+        start = self.noise_channels(level - 1)
+        factor = self.CELL * 2 ** level
+        return F.pixel_shuffle(noise[:, start: start + factor * factor], factor)
+
+    def coarse(self, class_weights, noise):
+        """(features, colour logits, embedding) at native resolution."""
         emb = self.embed(class_weights)
-        x = noise_field
+        x = noise[:, : self.field_channels]
         for block in self.blocks:
             x = block(x, emb)
-        return torch.sigmoid(self.out(x))
+        return x, self.out(x), emb
+
+    def refine(self, x, logits, emb, noise_levels):
+        """Run detail levels on features ``x``/``logits`` with the given fine noises (one per level)."""
+        for blocks, out, z in zip(self.detail, self.detail_out, noise_levels):
+            x = blocks[1](blocks[0](torch.cat([F.interpolate(x, scale_factor=2, mode="nearest"),
+                                               F.interpolate(z, size=(2 * x.shape[-2], 2 * x.shape[-1]),
+                                                             mode="nearest")], 1), emb), emb)
+            logits = F.interpolate(logits, scale_factor=2, mode="bilinear", align_corners=False) + out(x)
+        return logits
+
+    def forward(self, class_weights, noise_field, levels: int = 0):
+        x, logits, emb = self.coarse(class_weights, noise_field)
+        levels = min(levels, len(self.detail))
+        if levels:
+            logits = self.refine(x, logits, emb, [self.fine_noise(noise_field, lv + 1) for lv in range(levels)])
+        return torch.sigmoid(logits)
 
 
 class SmallCGN(nn.Module, Mechanisms):
@@ -141,6 +190,8 @@ class SmallCGN(nn.Module, Mechanisms):
 
     def field_size(self, size: int) -> int:
         """Side of the texture field (in pixels, a multiple of 4) used for an output of ``size``."""
+        if self.config.detail_levels:  # the field always spans one native image; levels add detail
+            return self.native_size
         target = min(max(size, self.native_size), self.native_size * self.texture_detail)
         return 4 * math.ceil(target / 4)
 
@@ -149,24 +200,28 @@ class SmallCGN(nn.Module, Mechanisms):
             shape = (self.config.shape_noise_dim,)
         else:
             cells = self.field_size(validate_size(size)) // 4
-            shape = (self.config.field_channels, cells, cells)
+            channels = getattr(self, mechanism).noise_channels()
+            shape = (channels, cells, cells)
         # Each mechanism draws from its own stream, so equal seeds do not mean equal noise.
         offset = {"shape": 0, "texture": 1_000_003, "background": 2_000_003}[mechanism]
         return torch.stack([truncated_noise(shape, s + offset, truncation) for s in seeds]).to(self.device)
 
     # Rendering ----------------------------------------------------------------------------
 
-    def mask_logits(self, class_weights, noise):
-        return self.shape(class_weights, noise)
+    def detail_levels_for(self, size: int) -> int:
+        """How many detail levels a render at ``size`` needs: until the field is at least half the size."""
+        levels = 0
+        while levels < self.config.detail_levels and self.native_size * 2 ** levels * 2 <= size:
+            levels += 1
+        return levels
 
     def mechanism(self, mechanism, weights, noise, size):
         size = validate_size(size)
         if mechanism == "shape":
             return torch.sigmoid(resize(self.shape(weights, noise), size, smooth=True))
-        if mechanism == "texture":
-            return resize(self.texture(weights, noise), size).clamp(0, 1)
-        if mechanism == "background":
-            return resize(self.background(weights, noise), size).clamp(0, 1)
+        if mechanism in ("texture", "background"):
+            field = getattr(self, mechanism)(weights, noise, self.detail_levels_for(size))
+            return resize(field, size).clamp(0, 1)
         raise CgnArtError(f"unknown mechanism {mechanism!r}: use 'shape', 'texture' or 'background'")
 
 

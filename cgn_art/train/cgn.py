@@ -1,4 +1,4 @@
-"""Training a small CGN on an MNIST variant, from composite images alone.
+"""Training a small CGN on a registered data set (MNIST variants, letters), from composite images alone.
 
 The recipe (why each part is there; see the README's ablation table for what each bought):
 - adversarial hinge loss with a class-conditional projection discriminator on composites;
@@ -13,6 +13,15 @@ The recipe (why each part is there; see the README's ablation table for what eac
   otherwise lets texture and background swap mechanisms;
 - a composite texture loss: Gram statistics of the composite against a real image of its class;
 - an exponential moving average of the generator, which is what gets saved and shipped.
+
+For models with detail levels (letters), two more losses, both from real composites only:
+- where the model's own masks say a class is confidently foreground (or background), real
+  windows of the training images are cut; the generated foreground/background must match their
+  texture statistics, at native size and, through the detail levels, at 4x on windows of the
+  high-resolution training images (a fully convolutional mechanism makes a window of its field
+  from the matching window of its noise, so the 4x field never has to be made whole);
+- the detail levels must keep the coarse colours: their output shrunk back must equal the
+  coarse field (they add detail, they do not repaint).
 """
 from __future__ import annotations
 
@@ -25,9 +34,11 @@ from typing import Callable
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
-from cgn_art.data import mnist
+from cgn_art.data.registry import DATASETS
+from cgn_art.data.registry import dataset as data_family
 from cgn_art.device import pick_device
 from cgn_art.errors import CgnArtError
 from cgn_art.features import ENCODER_NAMES, make_encoder, texture_distance
@@ -65,9 +76,20 @@ class TrainSettings:
     sample_every: int = 500
     checkpoint_every: int = 1000
     threads: int = 0  # torch CPU threads; 0 leaves torch's default
+    # detail levels (only for data sets that have them, e.g. letters)
+    weight_foreground_texture: float = 1.0
+    weight_detail_texture: float = 1.0
+    weight_detail_consistency: float = 4.0
+    detail_start: int = 1500  # the model's masks must mean something before they pick real windows
+
+    @classmethod
+    def for_data(cls, variant: str = "wildlife", **overrides) -> "TrainSettings":
+        """Settings for a data set: the dataclass defaults, then the data set's own, then ``overrides``."""
+        return cls(**{"variant": variant, **data_family(variant).train_defaults, **overrides})
 
     def validate(self) -> "TrainSettings":
-        mnist.check_variant(self.variant)
+        if self.variant not in DATASETS:
+            raise CgnArtError(f"unknown data set {self.variant!r}; choose one of {', '.join(DATASETS)}")
         for name in ("steps", "batch_size", "copies", "width", "sample_every", "checkpoint_every"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
@@ -101,16 +123,23 @@ class Trainer:
         torch.manual_seed(s.seed)
         self.device = pick_device(s.device)
         self.rng = np.random.default_rng(s.seed)
-        data = mnist.load(s.variant, "train", seed=s.seed, copies=s.copies)
+        self.family = data_family(s.variant)
+        data = self.family.load("train", seed=s.seed, copies=s.copies)
         self.images = torch.from_numpy(data.images).permute(0, 3, 1, 2).contiguous()  # uint8, CPU
         self.labels = torch.from_numpy(data.labels)
+        self.texture_labels = torch.from_numpy(data.texture_class)
         self.background_labels = torch.from_numpy(data.background_class)
-        names = mnist.class_names(s.variant)
+        names = self.family.class_names()
         cfg = SmallCGNConfig(variant=s.variant, shape_classes=names["shape"], texture_classes=names["texture"],
-                             background_classes=names["background"], width=s.width)
+                             background_classes=names["background"], width=s.width,
+                             native_size=self.family.native_size, detail_levels=self.family.detail_levels)
         self.generator = SmallCGN(cfg, device=self.device).train()
         self.ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
-        self.discriminator = losses.Discriminator(10, width=s.discriminator_width).to(self.device)
+        self.discriminator = losses.Discriminator(len(names["shape"]), width=s.discriminator_width,
+                                                  size=cfg.native_size).to(self.device)
+        self.windows = None
+        if cfg.detail_levels:
+            self.windows = RealWindows(data, self.family.native_size, len(names["shape"]), self.rng)
         self.encoder = make_encoder(s.feature_extractor, seed=s.seed, device=self.device,
                                     **({"kernels": (3, 5), "channels": 16, "scales": 2}
                                        if s.feature_extractor != "vgg19" else {}))
@@ -124,9 +153,10 @@ class Trainer:
     def _batch(self):
         idx = torch.from_numpy(self.rng.integers(0, len(self.labels), self.settings.batch_size))
         real = self.images[idx].to(self.device).float() / 255
-        return real, self.labels[idx].to(self.device), self.background_labels[idx].to(self.device)
+        return (real, self.labels[idx].to(self.device), self.texture_labels[idx].to(self.device),
+                self.background_labels[idx].to(self.device))
 
-    def _generate(self, labels, background_labels):
+    def _generate(self, labels, texture_labels, background_labels):
         g, n = self.generator, len(labels)
         onehot = lambda y, k: torch.nn.functional.one_hot(y, k).float()
         z_shape = torch.randn(n, g.config.shape_noise_dim, device=self.device)
@@ -135,33 +165,39 @@ class Trainer:
         z_bg = torch.randn(n, g.config.field_channels, cells, cells, device=self.device)
         logits = g.shape(onehot(labels, g.num_classes("shape")), z_shape)
         mask = torch.sigmoid(logits)
-        fg = g.texture(onehot(labels, g.num_classes("texture")), z_tex)
-        bg = g.background(onehot(background_labels, g.num_classes("background")), z_bg)
+        self._fields = (g.texture.coarse(onehot(texture_labels, g.num_classes("texture")), z_tex),
+                        g.background.coarse(onehot(background_labels, g.num_classes("background")), z_bg))
+        fg, bg = (torch.sigmoid(state[1]) for state in self._fields)
         return mask, fg, bg, composite(mask, fg, bg)
 
     def train_step(self) -> dict:
         s = self.settings
-        real, labels, background_labels = self._batch()
+        real, labels, texture_labels, background_labels = self._batch()
 
         # One generator pass serves both updates: the discriminator sees it detached, then the
         # generator's losses use the same graph (saves a forward pass per step).
-        mask, fg, bg, fake = self._generate(labels, background_labels)
+        mask, fg, bg, fake = self._generate(labels, texture_labels, background_labels)
         loss_d = losses.d_hinge(self.discriminator(real, labels), self.discriminator(fake.detach(), labels))
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()
 
         ramp = min(1.0, self.step / max(1, s.binary_ramp_steps))
+        border = self.family.border
         self.discriminator.requires_grad_(False)  # the generator step needs no gradients for D's weights
         parts = {
             "adversarial": losses.g_hinge(self.discriminator(fake, labels)),
             "binary": ramp * s.weight_binary * losses.mask_binary_loss(mask),
             "size": s.weight_size * losses.mask_size_loss(mask, s.mask_area_per_image, s.mask_area_batch),
-            "mask_border": s.weight_mask_border * losses.border_mosaic(mask).mean(),
+            "mask_border": s.weight_mask_border * losses.border_mosaic(mask, border).mean(),
             "background_texture": s.weight_background_texture * texture_distance(
-                self.encoder, losses.border_mosaic(bg), losses.border_mosaic(real)),
+                self.encoder, losses.border_mosaic(bg, border), losses.border_mosaic(real, border)),
             "composite_texture": s.weight_composite_texture * texture_distance(self.encoder, fake, real),
         }
+        if self.windows is not None and self.step >= s.detail_start:
+            if self.step == s.detail_start or self.step % 250 == 0 or not self.windows.ready:
+                self.windows.update(self.ema)
+            parts.update(self._detail_losses(labels))
         loss_g = sum(parts.values())
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
@@ -172,6 +208,31 @@ class Trainer:
         record = {"step": self.step, "discriminator": loss_d.item(), **{k: v.item() for k, v in parts.items()},
                   "mask_area": mask.mean().item()}
         return record
+
+    def _detail_losses(self, labels) -> dict:
+        """Foreground texture at native size, and the detail levels on windows at 4x (see the docstring)."""
+        s, g, w = self.settings, self.generator, self.windows
+        out = {}
+        (xt, lt, et), (xb, lb, eb) = self._fields
+        fg_real, fg_ok = w.real("foreground", labels, 8, fine=False)
+        if fg_ok.any():
+            fg = torch.sigmoid(lt)[fg_ok]
+            out["foreground_texture"] = s.weight_foreground_texture * texture_distance(
+                self.encoder, fg, fg_real[fg_ok].to(self.device))
+        total_detail, total_consistency = 0.0, 0.0
+        for kind, mech, (x, logits, emb), size in (("foreground", g.texture, (xt, lt, et), 16),
+                                                   ("background", g.background, (xb, lb, eb), 48)):
+            # a quarter of the batch is enough for texture statistics, at a quarter of the cost
+            real, ok = w.real(kind, labels, size, fine=True)
+            ok[len(ok) // 4:] = False
+            if not ok.any():
+                continue
+            fine, coarse = detail_window(mech, x[ok].detach(), logits[ok].detach(), emb[ok].detach(), self.rng)
+            total_consistency = total_consistency + F.l1_loss(F.avg_pool2d(fine, 4), coarse)
+            total_detail = total_detail + texture_distance(self.encoder, fine, real[ok].to(self.device))
+        out["detail_texture"] = s.weight_detail_texture * total_detail
+        out["detail_consistency"] = s.weight_detail_consistency * total_consistency
+        return {k: v if torch.is_tensor(v) else torch.zeros((), device=self.device) for k, v in out.items()}
 
     @torch.no_grad()
     def _update_ema(self):
@@ -192,7 +253,8 @@ class Trainer:
             record = self.train_step()
             window.append(record)
             if self.step % 50 == 0 or self.step == s.steps:
-                mean = {k: float(np.mean([r[k] for r in window])) for k in record if k != "step"}
+                # losses that start later (detail) are averaged over the steps that had them
+                mean = {k: float(np.mean([r[k] for r in window if k in r])) for k in record if k != "step"}
                 self.history.append({"step": self.step, **mean})
                 window = []
                 if progress:
@@ -255,13 +317,15 @@ def sample_sheet(model: SmallCGN, seed: int = 0, scale: int = 2):
 
     was_training = model.training
     model.eval()
-    classes = list(range(10))
-    bg_classes = [c % model.num_classes("background") for c in classes]
-    cf = model.counterfactual(classes, classes, bg_classes, seed=[seed + c for c in classes])
+    n = model.num_classes("shape")
+    classes = list(range(0, n, max(1, n // 10)))[:13]
+    cf = model.counterfactual(classes, [c % model.num_classes("texture") for c in classes],
+                              [c % model.num_classes("background") for c in classes],
+                              seed=[seed + c for c in classes], size=model.native_size * scale)
     model.train(was_training)
     tile = model.native_size * scale
-    sheet = Image.new("RGB", (4 * tile, 10 * tile), "white")
-    for row in range(10):
+    sheet = Image.new("RGB", (4 * tile, len(classes) * tile), "white")
+    for row in range(len(classes)):
         for col, part in enumerate(("mask", "foreground", "background", "composite")):
             image = cf.image(part, row).convert("RGB").resize((tile, tile), Image.Resampling.NEAREST)
             sheet.paste(image, (col * tile, row * tile))
@@ -277,3 +341,77 @@ def train(settings: TrainSettings, out_dir: str | Path | None = None, resume: bo
             raise CgnArtError("resume needs the output folder that holds the checkpoint")
         trainer.resume(out_dir)
     return trainer.run(out_dir, progress)
+
+
+def detail_window(mech, x, logits, emb, rng, window: int = 16, margin: int = 2):
+    """Run a field mechanism's detail levels on one random window of its coarse field.
+
+    Returns (the window's fine colours (N, 3, 4*window, ...), the same window's coarse colours).
+    The field is circular, so the window is a roll and a crop; ``margin`` native pixels around it
+    absorb the convolutions' edge effects and are cut off afterwards.
+    """
+    y, x0 = (int(v) for v in rng.integers(0, x.shape[-1], 2))
+    span = window + 2 * margin
+    roll = lambda t: torch.roll(t, (-y, -x0), dims=(2, 3))[..., :span, :span]
+    xw, lw = roll(x), roll(logits)
+    levels = len(mech.detail)
+    noises = [torch.randn(len(x), 1, span * 2 ** (lv + 1), span * 2 ** (lv + 1), device=x.device) for lv in range(levels)]
+    fine = torch.sigmoid(mech.refine(xw, lw, emb, noises))
+    f = 2 ** levels
+    fine = fine[..., f * margin: f * (margin + window), f * margin: f * (margin + window)]
+    coarse = torch.sigmoid(lw[..., margin: margin + window, margin: margin + window])
+    return fine, coarse
+
+
+class RealWindows:
+    """Windows of real training images where the model's own masks say a class is foreground
+    (mean mask > 0.85 over many noises) or background (< 0.03): texture references that need no
+    ground-truth masks, only the composites and the model being trained."""
+
+    def __init__(self, data, native_size: int, classes: int, rng):
+        self.native = native_size
+        self.classes = classes
+        self.rng = rng
+        self.images = torch.from_numpy(data.images).permute(0, 3, 1, 2).contiguous()
+        self.labels = np.asarray(data.labels)
+        self.fine = torch.from_numpy(data.fine_images).permute(0, 3, 1, 2).contiguous()
+        self.fine_labels = np.asarray(data.labels)[np.asarray(data.fine_index)]
+        self.sites = None
+        self.ready = False
+
+    @torch.no_grad()
+    def update(self, model, samples: int = 24):
+        was = model.training
+        model.eval()
+        means = []
+        for c in range(self.classes):
+            weights = model.one_hot("shape", [c] * samples)
+            noise = torch.randn(samples, model.config.shape_noise_dim, device=model.device)
+            means.append(torch.sigmoid(model.shape(weights, noise)).mean(0)[0].cpu())
+        model.train(was)
+        self.sites = {"foreground": [torch.nonzero(m > 0.85).numpy() for m in means],
+                      "background": [torch.nonzero(m < 0.03).numpy() for m in means]}
+        self.ready = True
+
+    def real(self, kind: str, labels: torch.Tensor, size: int, fine: bool):
+        """(windows (N, 3, size, size) float, ok (N,) bool): one real window per label, centred on
+        a site of that class (scaled to the fine images when ``fine``); ok is False where the class
+        has no site yet."""
+        scale = self.fine.shape[-1] // self.native if fine else 1
+        pool_images = self.fine if fine else self.images
+        pool_labels = self.fine_labels if fine else self.labels
+        side = pool_images.shape[-1]
+        out = torch.zeros(len(labels), 3, size, size)
+        ok = torch.zeros(len(labels), dtype=torch.bool)
+        for i, c in enumerate(labels.tolist()):
+            sites = self.sites[kind][c]
+            candidates = np.flatnonzero(pool_labels == c)
+            if len(sites) == 0 or len(candidates) == 0:
+                continue
+            cy, cx = sites[self.rng.integers(len(sites))] * scale + scale // 2
+            y = int(np.clip(cy - size // 2, 0, side - size))
+            x = int(np.clip(cx - size // 2, 0, side - size))
+            image = pool_images[candidates[self.rng.integers(len(candidates))]]
+            out[i] = image[:, y: y + size, x: x + size].float() / 255
+            ok[i] = True
+        return out, ok
