@@ -1,0 +1,136 @@
+"""Lyric videos: each line and word appears on time in the decoded video (within one frame), letters
+pulse on onsets, plain text follows the beats, the sidecar repeats a render, and bad lyric files or
+models give one clear line from ``cgn-art dance --lyrics``."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import soundfile as sf
+from test_audio import CLICKS, click_track
+from test_dance import decode, still
+from test_typeset import BoxLetters, letters_dir  # noqa: F401 - the fixture
+
+from cgn_art.audio import analyse_file
+from cgn_art.cli import main
+from cgn_art.dance import render_dance
+from cgn_art.errors import CgnArtError
+from cgn_art.lyrics import parse_lyrics
+
+FPS = 24
+LRC = "[00:01.00]AB <00:02.00>CD\n[00:03.50]EFG\n[00:05.00]\n[00:06.20]HI\n"
+
+
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("CGN_ART_CACHE", str(tmp_path_factory.getbasetemp() / "lyrics-cache"))
+
+
+@pytest.fixture(scope="module")
+def song(tmp_path_factory):
+    path = tmp_path_factory.mktemp("lyric-song") / "clicks.wav"
+    sf.write(path, click_track(), 44100)
+    return path
+
+
+def changes(frames: np.ndarray, pixels: int = 20) -> list[int]:
+    """Frames where more than ``pixels`` pixels changed a lot from the frame before (everything else
+    is held still, so only letters appearing or going count)."""
+    changed = (np.abs(np.diff(frames, axis=0)).max(axis=-1) > 60).sum(axis=(1, 2))
+    return [int(f) + 1 for f in np.flatnonzero(changed > pixels)]
+
+
+def first_frame(t: float, fps: int = FPS) -> int:
+    """The first frame that shows something timed at ``t`` (the frame nearest to it)."""
+    return math.ceil(t * fps - 0.5)
+
+
+def test_lines_and_words_appear_within_a_frame_of_their_time(song, tmp_path):
+    settings = still().with_changes({"size": 128})
+    result = render_dance(BoxLetters(), song, tmp_path / "lyrics.mp4", settings, lyrics=parse_lyrics(LRC))
+    frames = decode(result.video)
+    assert len(frames) == result.frames == 8 * FPS
+    expected = [first_frame(t) for t in (1.0, 2.0, 3.5, 5.0, 6.2)]
+    found = changes(frames)
+    assert len(found) == len(expected), (found, expected)
+    assert np.abs(np.array(found) - expected).max() <= 1, (found, expected)
+    red = (frames[..., 0] > 128) & (frames[..., 1] < 100)
+    assert red[: expected[0] - 1].sum() == 0            # nothing before the first line
+    assert red[expected[3] + 1: expected[4] - 1].sum() == 0  # the empty stamp clears the screen
+    assert red[expected[1] + 1].sum() > 1.5 * red[expected[0] + 1].sum()  # CD joined AB
+    sidecar = json.loads(result.sidecar.read_text())
+    assert sidecar["lyrics"]["text"] == LRC and sidecar["lyrics"]["kind"] == "lrc"
+
+
+def test_letters_pulse_on_onsets(song, tmp_path):
+    settings = still().with_changes({"size": 128, "shape.pulse": "onsets", "shape.sensitivity": 1.0,
+                                     "shape.smoothing": 0.1})
+    result = render_dance(BoxLetters(), song, tmp_path / "pulse.mp4", settings,
+                          lyrics=parse_lyrics("[00:00.00]WOW"))
+    frames = decode(result.video)
+    area = ((frames[..., 0] > 128) & (frames[..., 1] < 100)).sum(axis=(1, 2))
+    for click in CLICKS[1:-1]:
+        f = int(round(click * FPS))
+        assert area[f - 1:f + 2].max() > 1.1 * area[f - 4], click  # the letters grow on the click...
+        assert area[f + 6] < area[f - 1:f + 2].max()               # ...and settle after it
+
+
+def test_plain_text_words_land_on_beats(song, tmp_path):
+    settings = still().with_changes({"size": 128})
+    result = render_dance(BoxLetters(), song, tmp_path / "plain.mp4", settings,
+                          lyrics=parse_lyrics("ONE TWO\nTHREE"))
+    beats = analyse_file(song).beats
+    frames = decode(result.video)
+    expected = [first_frame(t) for t in beats[:3]]
+    found = changes(frames)
+    assert len(found) == 3 and np.abs(np.array(found) - expected).max() <= 1, (found, expected)
+
+
+def test_cli_lyric_video_and_its_sidecar_repeat_exactly(song, tmp_path, letters_dir, capsys):  # noqa: F811
+    lrc = tmp_path / "song.lrc"
+    lrc.write_text("[00:00.50]Hi <00:01.00>there\n[00:02.00]Bye ✨\n", encoding="utf-8")
+    out = tmp_path / "lyrics.mp4"
+    assert main(["dance", str(song), "--lyrics", str(lrc), "-o", str(out), "--model", str(letters_dir),
+                 "--size", "64", "--fps", "12", "--duration", "3"]) == 0
+    assert "warning: skipped 1 lyric character" in capsys.readouterr().err
+    sidecar = out.with_suffix(".json")
+    assert json.loads(sidecar.read_text())["lyrics"]["sha256"]
+    again = tmp_path / "again.mp4"
+    assert main(["dance", str(song), "--settings", str(sidecar), "-o", str(again)]) == 0
+    np.testing.assert_array_equal(decode(out), decode(again))
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"[00:01.00]ok\n[00:09.50]too late\n", "line 2 .* past the song's end"),
+    (b"\x00\x01binary\x00" * 50, "binary file"),
+    ("[00:01.00]très".encode("latin-1"), "not UTF-8"),
+    (b"", "is empty"),
+    (b"[00:01.00]ok\n[00:75.00]bad", "seconds go from 00 to 59.99"),
+])
+def test_cli_bad_lyric_files_get_one_line(song, tmp_path, letters_dir, capsys, content, message):  # noqa: F811
+    lrc = tmp_path / "bad.lrc"
+    lrc.write_bytes(content)
+    assert main(["dance", str(song), "--lyrics", str(lrc), "-o", str(tmp_path / "x.mp4"),
+                 "--model", str(letters_dir), "--size", "64", "--fps", "12"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("cgn-art: error:") and __import__("re").search(message, err), err
+    assert not (tmp_path / "x.mp4").exists()
+
+
+def test_lyrics_need_a_letters_model(song, tmp_path, capsys, monkeypatch):
+    lrc = tmp_path / "ok.lrc"
+    lrc.write_text("[00:01.00]ok")
+    assert main(["dance", str(song), "--lyrics", str(lrc), "-o", str(tmp_path / "x.mp4"), "--model", "wildlife"]) == 1
+    assert "shape classes A to Z" in capsys.readouterr().err
+    import cgn_art
+
+    with pytest.raises(CgnArtError, match="shape classes A to Z"):
+        render_dance(cgn_art.load_model("wildlife", device="cpu"), song, tmp_path / "y.mp4", still(),
+                     lyrics=parse_lyrics("[00:01.00]ok"))
+    import cgn_art.mechanisms.weights as weights
+
+    monkeypatch.setattr(weights, "shipped_models", lambda: {})
+    assert main(["dance", str(song), "--lyrics", str(lrc), "-o", str(tmp_path / "x.mp4")]) == 1
+    assert "Letters CGN is not shipped" in capsys.readouterr().err
