@@ -26,7 +26,6 @@ For models with detail levels (letters), two more losses, both from real composi
 from __future__ import annotations
 
 import copy
-import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -35,7 +34,6 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
 
 from cgn_art.data.registry import DATASETS
 from cgn_art.data.registry import dataset as data_family
@@ -45,7 +43,7 @@ from cgn_art.features import ENCODER_NAMES, make_encoder, texture_distance
 from cgn_art.mechanisms.base import composite
 from cgn_art.mechanisms.small import SmallCGN, SmallCGNConfig
 from cgn_art.mechanisms.weights import save_model
-from cgn_art.train import losses
+from cgn_art.train import checkpoint, losses
 
 
 @dataclass
@@ -269,41 +267,22 @@ class Trainer:
 
     # Checkpoints ---------------------------------------------------------------------------
 
+    def _parts(self):
+        return ({"generator": self.generator, "ema": self.ema, "discriminator": self.discriminator},
+                {"opt_g": self.opt_g, "opt_d": self.opt_d})
+
     def save(self, out_dir: str | Path) -> None:
         """Checkpoint (resumable) plus the EMA generator as a loadable model folder ``model/``."""
         out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        tensors = {}
-        for prefix, module in (("generator.", self.generator), ("ema.", self.ema), ("discriminator.", self.discriminator)):
-            tensors.update({prefix + k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()})
-        for prefix, opt in (("opt_g.", self.opt_g), ("opt_d.", self.opt_d)):
-            for i, state in opt.state_dict()["state"].items():
-                for k, v in state.items():
-                    tensors[f"{prefix}{i}.{k}"] = torch.as_tensor(v).detach().cpu().contiguous()
-        save_file(tensors, str(out / "checkpoint.safetensors"))
+        modules, optimizers = self._parts()
         meta = {"step": self.step, "settings": asdict(self.settings), "history": self.history,
                 "rng": self.rng.bit_generator.state}
-        (out / "checkpoint.json").write_text(json.dumps(meta, default=str))
+        checkpoint.save_checkpoint(out, meta, modules, optimizers)
         save_model(self.ema, out / "model", extra={"trained_steps": self.step, "train_settings": asdict(self.settings)})
 
     def resume(self, out_dir: str | Path) -> None:
-        out = Path(out_dir)
-        path = out / "checkpoint.safetensors"
-        if not path.is_file() or not (out / "checkpoint.json").is_file():
-            raise CgnArtError(f"{out}: no checkpoint to resume from (checkpoint.safetensors + checkpoint.json)")
-        tensors = load_file(str(path))
-        for prefix, module in (("generator.", self.generator), ("ema.", self.ema), ("discriminator.", self.discriminator)):
-            module.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
-        for prefix, opt in (("opt_g.", self.opt_g), ("opt_d.", self.opt_d)):
-            state = opt.state_dict()
-            restored = {}
-            for key, value in tensors.items():
-                if key.startswith(prefix):
-                    i, name = key[len(prefix):].split(".", 1)
-                    restored.setdefault(int(i), {})[name] = value.to(self.device) if name != "step" else value
-            state["state"] = restored
-            opt.load_state_dict(state)
-        meta = json.loads((out / "checkpoint.json").read_text())
+        modules, optimizers = self._parts()
+        meta = checkpoint.load_checkpoint(out_dir, self.device, modules, optimizers)
         self.step = int(meta["step"])
         self.history = meta.get("history", [])
         self.rng.bit_generator.state = meta["rng"]
