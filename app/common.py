@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import io
+import logging
 import random
-import shutil
-import tempfile
-import weakref
+import threading
+import time
 from pathlib import Path
 
 import streamlit as st
@@ -119,23 +119,148 @@ def current_model():
     return get_model(source), source
 
 
-# Uploads -----------------------------------------------------------------------------------
+# Session folders ----------------------------------------------------------------------------
 
-class _SessionFolder:
-    """A temporary folder removed when its browser session ends (or the server stops)."""
+SWEEP_SECONDS = 5.0   # how often the server looks for ended sessions (their files and jobs go)
 
-    def __init__(self):
-        self.path = Path(tempfile.mkdtemp(prefix="cgn-art-session-"))
-        # Streamlit drops a session's state when the tab closes; the finalizer then removes the folder.
-        self._cleanup = weakref.finalize(self, shutil.rmtree, self.path, ignore_errors=True)
+
+def _session_id() -> str:
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else "no-session"
+
+
+@st.cache_resource(show_spinner=False)
+def _workspace():
+    """The server's one set of session folders, and its janitor: at start-up it removes folders left
+    by servers that are gone; then, every few seconds, the folders and heavy jobs of sessions whose
+    browser tab has closed."""
+    from cgn_art.workspace import SessionFolders
+
+    folders = SessionFolders()
+    folders.sweep_stale()
+    threading.Thread(target=_janitor, args=(folders,), name="cgn-art janitor", daemon=True).start()
+    return folders
+
+
+def _janitor(folders) -> None:
+    from streamlit.runtime import Runtime
+
+    while True:
+        time.sleep(SWEEP_SECONDS)
+        if not Runtime.exists():  # AppTest: no server; the folders go when the process ends
+            continue
+        try:
+            end_sessions(folders, Runtime.instance().is_active_session)
+        except Exception:  # noqa: BLE001 - the janitor must outlive any one bad sweep
+            logging.getLogger(__name__).exception("session sweep failed")
+
+
+def end_sessions(folders, is_active) -> list[str]:
+    """Cancel the heavy jobs and remove the folders of sessions ``is_active`` says have ended."""
+    queue = job_queue()
+    owners = [job.owner for job in queue.jobs() if job.owner]
+    ended = folders.sweep(is_active, also=owners)
+    for session_id in ended:
+        queue.cancel_owner(session_id)
+    return ended
 
 
 def session_dir() -> Path:
-    """This browser session's own temporary folder for uploads and renders; cleaned up with the session."""
-    folder = st.session_state.get("_session_folder")
-    if folder is None or not folder.path.is_dir():
-        folder = st.session_state["_session_folder"] = _SessionFolder()
-    return folder.path
+    """This browser session's own temporary folder for uploads and renders; removed when the session
+    ends (the tab closes) and swept when the server starts after a crash."""
+    return _workspace().folder(_session_id())
+
+
+# Heavy jobs ----------------------------------------------------------------------------------
+
+POLL_SECONDS = 0.5
+
+
+def job_queue():
+    """The server's one queue of heavy jobs: renders, stylizations and lab runs wait here for a slot
+    (CGN_ART_HEAVY_JOBS at once, default half the cores), so the Mixer never waits behind them."""
+    from cgn_art.jobs import default_queue
+
+    return default_queue()
+
+
+def _job_key(key: str) -> str:
+    return f"_job_{key}"
+
+
+def _notice_key(key: str) -> str:
+    return f"_job_notice_{key}"
+
+
+def start_job(key: str, label: str, work) -> None:
+    """Queue ``work(job)`` as this session's job ``key`` (replacing, and cancelling, an earlier one).
+
+    ``work`` runs on another thread: it must not call Streamlit; it reports with
+    ``job.progress(fraction, message)`` and stops when ``job.cancelled()``. Show it with job_panel.
+    Does not return: the page reruns at once.
+    """
+    old = st.session_state.get(_job_key(key))
+    if old is not None:
+        old.cancel()
+    st.session_state.pop(_notice_key(key), None)
+    _workspace()  # the janitor must run to cancel jobs of closed tabs
+    st.session_state[_job_key(key)] = job_queue().submit(work, label=label, owner=_session_id())
+    st.rerun()  # the page redraws with the job's panel, its start buttons disabled
+
+
+def job_running(key: str) -> bool:
+    job = st.session_state.get(_job_key(key))
+    return job is not None and not job.finished
+
+
+def job_panel(key: str, on_done, cancelled_text: str = "Cancelled: nothing was written.") -> None:
+    """Where job ``key`` shows: its place in line or its progress, with a Cancel button, while it
+    lasts; ``on_done(result)`` is called once when it finishes; a failure or a cancel leaves a
+    message until the next job starts."""
+    job = st.session_state.get(_job_key(key))
+    if job is not None and job.finished:
+        st.session_state.pop(_job_key(key), None)
+        if job.status == "done":
+            on_done(job.result)
+        elif job.status == "cancelled":
+            st.session_state[_notice_key(key)] = ("cancelled", cancelled_text)
+        else:
+            st.session_state[_notice_key(key)] = ("error", job.error or "the job failed")
+        job = None
+    if job is not None:
+        _live_job(key)
+        return
+    notice = st.session_state.get(_notice_key(key))
+    if notice is not None:
+        kind, text = notice
+        if kind == "cancelled":
+            st.warning(text, icon=":material/cancel:")
+        else:
+            st.error(text, icon=":material/error:")
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def _live_job(key: str) -> None:
+    """Redrawn every half second (only this part of the page) while the job lasts."""
+    job = st.session_state.get(_job_key(key))
+    if job is None or job.finished:
+        st.rerun(scope="app")  # the whole page shows the result (and this stops polling)
+    if job.status == "waiting":
+        queue = job_queue()
+        st.info(f"**Waiting in line: you are number {job.place}** of {queue.waiting} waiting. "
+                f"{queue.running} heavy job(s) are running now (at most {queue.slots} at once, so the "
+                "server stays quick for everyone). It starts by itself; Cancel leaves the line.",
+                icon=":material/hourglass_top:")
+    else:
+        st.progress(job.fraction, job.message)
+        if job.preview is not None:
+            image, caption = job.preview
+            st.image(quick_png(image), caption=f"In progress: {caption}")
+    st.button("Cancel", key=f"{key}_cancel", icon=":material/cancel:", on_click=job.cancel,
+              disabled=job.cancelled(),
+              help="Stop this job now (or leave the line): partial files are removed.")
 
 
 # Pages -------------------------------------------------------------------------------------

@@ -256,6 +256,15 @@ def test_cli_errors_are_one_line(tmp_path, songs, capsys):
 
 # Page (AppTest) -------------------------------------------------------------------------------------
 
+def finish_jobs(at):
+    """Wait for the heavy jobs the page queued (they run on their own threads), then rerun the page."""
+    from cgn_art.jobs import default_queue
+
+    for job in default_queue().jobs():
+        job.wait()
+    return at.run()
+
+
 def test_page_demo_song_preview_render_video_and_downloads():
     from streamlit.testing.v1 import AppTest
 
@@ -266,10 +275,13 @@ def test_page_demo_song_preview_render_video_and_downloads():
     at.select_slider(key="dance_size").set_value(256).run()
     at.slider(key="dance_stretch_demo_song.ogg").set_value((2.0, 5.0)).run()
     at.button(key="dance_preview").click().run()
+    assert not at.exception and at.get("button")  # the render runs as a job, with its Cancel button
+    finish_jobs(at)
     assert not at.exception and not at.error and len(at.get("video")) == 1
     preview = [c.value for c in at.caption if c.value.startswith("Preview:")]
     assert preview and "72 frames" in preview[0]
     at.button(key="dance_render").click().run()
+    finish_jobs(at)
     assert not at.exception and not at.error and len(at.get("video")) == 1
     assert any(c.value.startswith("72 frames, 3.0 s at 256 px") for c in at.caption)
     labels = [b.proto.label for b in at.get("download_button")]

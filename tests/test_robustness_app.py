@@ -37,6 +37,11 @@ def test_a_small_run_shows_the_tables(lab):
     lab.select_slider(key="lab_count").set_value(1_000)
     lab.slider(key="lab_epochs").set_value(1)
     lab.button(key="lab_run").click().run()
+    from cgn_art.jobs import default_queue
+
+    for job in default_queue().jobs():  # the run is a heavy job on its own thread
+        job.wait()
+    lab.run()
     assert not lab.exception and not lab.error
     accuracy, cues = lab.dataframe
     assert list(accuracy.value["training data"]) == ["original", "counterfactual", "original + counterfactual"]

@@ -367,6 +367,15 @@ def app(model_dir):
     return at
 
 
+def finish_jobs(at):
+    """Wait for the heavy jobs the page queued (they run on their own threads), then rerun the page."""
+    from cgn_art.jobs import default_queue
+
+    for job in default_queue().jobs():
+        job.wait()
+    return at.run()
+
+
 def fast(at):
     """Settings that make a stylization take a second or two."""
     at.select_slider(key="sty_size").set_value(256)
@@ -385,7 +394,7 @@ def test_page_demo_photo_to_stylized_png_download(app):
     assert any(c.startswith("Photo: chelsea") for c in captions) and any(c.startswith("Texture: test texture 2") for c in captions)
     widgets = [*app.selectbox, *app.slider, *app.select_slider, *app.button, *app.radio]
     assert all(widget.help for widget in widgets), [w.label for w in widgets if not w.help]
-    app.button(key="sty_run").click().run()
+    finish_jobs(app.button(key="sty_run").click().run())
     assert not app.exception and not app.error
     captions = [image.proto.imgs[0].caption for image in app.image]
     assert "Before" in captions and any(c.startswith("After (256 x 170") for c in captions)
@@ -412,7 +421,7 @@ def test_page_upload_photo_and_texture_and_bad_files(app):
     app.radio(key="sty_texture_from").set_value("My texture image").run()
     app.file_uploader(key="sty_texture_upload").upload("brick.png", texture.getvalue(), "image/png").run()
     fast(app)
-    app.button(key="sty_run").click().run()
+    finish_jobs(app.button(key="sty_run").click().run())
     assert not app.exception and not app.error
     assert read_png_settings_from(app)["texture"] == "brick.png"
     assert any("pick a texture class" in info.value for info in app.info)  # no walk for an uploaded texture
@@ -433,7 +442,7 @@ def test_page_texture_walk_video(app):
     app.slider(key="sty_walk_seconds").set_value(1.0)
     app.select_slider(key="sty_walk_fps").set_value(6)
     app.slider(key="sty_walk_steps").set_value(1)
-    app.button(key="sty_walk_run").click().run()
+    finish_jobs(app.button(key="sty_walk_run").click().run())
     assert not app.exception and not app.error
     walked = app.session_state["sty_walk"]
     assert walked["frames"] == 6 and Path(walked["path"]).is_file()

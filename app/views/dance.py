@@ -4,11 +4,12 @@ import os
 from pathlib import Path
 
 import streamlit as st
-from common import current_model, error_box, session_dir
+from common import current_model, error_box, job_panel, job_running, session_dir, start_job
 
 import cgn_art
 from cgn_art.audio import (
     AUDIO_SUFFIXES,
+    MIN_DURATION,
     analyse_file,
     audio_duration,
     warm_up_in_background,
@@ -27,6 +28,7 @@ from cgn_art.dance import (
 MAX_UPLOAD_MB = float(os.environ.get("CGN_ART_MAX_UPLOAD_MB", "50"))  # the server's own cap is 200 MB
 PREVIEW_SECONDS = 5
 RESULT_KEY = "dance_result"
+JOB_KEY = "dance_job"
 EXPLAIN = {"shape": "the mask (which digit, its outline)", "texture": "the foreground painted inside the mask",
            "background": "what is behind it"}
 
@@ -60,6 +62,8 @@ def song_file(source: str) -> Path | None:
 
 def stretch_picker(path: Path, limit: float) -> tuple[float, float]:
     total = audio_duration(path)
+    if total < MIN_DURATION:  # before the slider: it cannot span a stretch of (almost) nothing
+        raise cgn_art.CgnArtError(f"{path.name} gives only {total:.2f} s of audio: use at least {MIN_DURATION:g} s")
     if total > limit:
         st.warning(f"This song is {total / 60:.1f} minutes long, over the {limit / 60:.0f}-minute limit: "
                    f"pick a stretch of at most {limit / 60:.0f} minutes below.")
@@ -138,6 +142,30 @@ def plot_features(features):
     return fig
 
 
+def start_render(model, path: Path, settings: DanceSettings, features, preview: bool) -> None:
+    """Queue the render (or the preview) as this session's heavy job; job_panel follows it."""
+    name = f"dance-{Path(features.name).stem}-{settings.preset.replace(' ', '-')}-{settings.seed}"
+    out = session_dir() / (name + ("-preview" if preview else "") + ".mp4")
+    used = dataclasses.replace(settings, size=min(settings.size, 256)) if preview else settings
+
+    def work(job):
+        result = render_dance(model, path, out, used, features=features, progress=job.progress,
+                              cancel=job.cancelled, preview_seconds=PREVIEW_SECONDS if preview else None)
+        try:
+            return {"video": result.video.read_bytes(), "sidecar": result.sidecar.read_bytes(), "name": out.stem,
+                    "caption": (f"{'Preview: ' if preview else ''}{result.frames} frames, {result.seconds:.1f} s "
+                                f"at {used.size} px, {used.fps} fps; {sum(result.timings.values()):.1f} s to render.")}
+        finally:  # the bytes live in the session now
+            result.video.unlink(missing_ok=True)
+            result.sidecar.unlink(missing_ok=True)
+
+    start_job(JOB_KEY, "the preview" if preview else "the render", work)
+
+
+def keep_result(result: dict) -> None:
+    st.session_state[RESULT_KEY] = result
+
+
 def show_result(result: dict) -> None:
     st.video(result["video"])
     left, right = st.columns(2)
@@ -192,30 +220,18 @@ try:
         st.pyplot(plot_features(features), clear_figure=True)
 
         preview_col, render_col = st.columns(2)
+        busy = job_running(JOB_KEY)
         preview = preview_col.button(f"Preview ({PREVIEW_SECONDS} s, small)", icon=":material/play_circle:",
-                                     key="dance_preview", width="stretch",
+                                     key="dance_preview", width="stretch", disabled=busy,
                                      help=f"Render the first {PREVIEW_SECONDS} s of the stretch at up to 256 px, "
                                           "to check the mapping quickly.")
         render = render_col.button("Render the video", icon=":material/movie:", type="primary",
-                                   key="dance_render", width="stretch",
+                                   key="dance_render", width="stretch", disabled=busy,
                                    help="Render the whole stretch at the chosen size and frame rate, with the song "
-                                        "as its soundtrack. Streamlit's Stop button (top right) cancels it.")
+                                        "as its soundtrack. The Cancel button below it stops it.")
         if preview or render:
-            name = f"dance-{Path(features.name).stem}-{settings.preset.replace(' ', '-')}-{settings.seed}"
-            out = session_dir() / (name + ("-preview" if preview else "") + ".mp4")
-            used = dataclasses.replace(settings, size=min(settings.size, 256)) if preview else settings
-            progress = st.progress(0.0, "Starting…")
-            result = render_dance(model, path, out, used, features=features,
-                                  progress=lambda f, m: progress.progress(min(1.0, f), m),
-                                  preview_seconds=PREVIEW_SECONDS if preview else None)
-            progress.empty()
-            st.session_state[RESULT_KEY] = {
-                "video": result.video.read_bytes(), "sidecar": result.sidecar.read_bytes(),
-                "name": out.stem,
-                "caption": (f"{'Preview: ' if preview else ''}{result.frames} frames, {result.seconds:.1f} s at "
-                            f"{used.size} px, {used.fps} fps; {sum(result.timings.values()):.1f} s to render."),
-            }
-            result.video.unlink(missing_ok=True)  # the bytes live in the session now
+            start_render(model, path, settings, features, preview)
+        job_panel(JOB_KEY, keep_result, cancelled_text="Render cancelled: no video was written.")
         if RESULT_KEY in st.session_state:
             show_result(st.session_state[RESULT_KEY])
 except cgn_art.CgnArtError as e:

@@ -8,7 +8,7 @@ import json
 
 import pandas as pd
 import streamlit as st
-from common import error_box, get_model, quick_png
+from common import error_box, get_model, job_panel, job_running, quick_png, start_job
 
 import cgn_art
 from cgn_art.data.mnist import VARIANTS
@@ -22,6 +22,7 @@ from cgn_art.robustness.experiment import (
 )
 
 RESULT_KEY = "robustness_result"
+JOB_KEY = "lab_job"
 
 
 @st.cache_data(max_entries=8, show_spinner="Drawing samples…")
@@ -43,6 +44,10 @@ def result_frames(result: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
                              else round(100 * r["cue_following"][c], 1) for c in (*CUES, "other")}}
                          for r in rows])
     return accuracy, cues
+
+
+def keep_result(result: dict) -> None:
+    st.session_state[RESULT_KEY] = result
 
 
 st.title("Robustness Lab")
@@ -81,14 +86,14 @@ try:
                               help="Seeds the counterfactuals, the cue-conflict images and training.")
         run = st.form_submit_button("Run", icon=":material/play_arrow:", type="primary", key="lab_run",
                                     help="Build the counterfactual data and train the three classifiers per "
-                                         "dataset (minutes on a CPU). Streamlit's Stop button ends it.")
+                                         "dataset (minutes on a CPU). The Cancel button below stops it.")
     if run:
         settings = RobustnessSettings(variants=tuple(chosen), counterfactuals=count, epochs=epochs,
                                       seed=int(seed), cue_conflict=500).validate()
-        bar = st.progress(0.0, "Starting…")
-        result = run_experiment(settings, progress=lambda f, m: bar.progress(min(1.0, f), m))
-        bar.empty()
-        st.session_state[RESULT_KEY] = result.to_dict()
+        start_job(JOB_KEY, "the experiment", lambda job: run_experiment(settings, progress=job.progress,
+                                                                         cancel=job.cancelled).to_dict())
+    job_panel(JOB_KEY, keep_result, cancelled_text="Experiment cancelled: the tables below are from the last "
+                                                   "finished run, if any.")
 
     saved = st.session_state.get(RESULT_KEY)
     if saved:
@@ -103,7 +108,7 @@ try:
         st.dataframe(cues, hide_index=True, key="lab_cues")
         st.download_button("Download results (JSON)", json.dumps(saved, indent=2), file_name="robustness.json",
                            mime="application/json", key="lab_download", on_click="ignore")
-    elif not run:
+    elif not run and not job_running(JOB_KEY):
         st.info("Pick the datasets and press Run: a small run takes a minute or two on a CPU.")
 except cgn_art.CgnArtError as e:
     error_box(e)

@@ -6,7 +6,18 @@ calls cgn_art.stylize.walk. Work is stored in session state so the result surviv
 from pathlib import Path
 
 import streamlit as st
-from common import class_picker, current_model, error_box, get_model, quick_png, seed_input, session_dir
+from common import (
+    class_picker,
+    current_model,
+    error_box,
+    get_model,
+    job_panel,
+    job_running,
+    quick_png,
+    seed_input,
+    session_dir,
+    start_job,
+)
 
 import cgn_art
 from cgn_art.features import available_encoders, vgg19_available
@@ -17,7 +28,11 @@ from cgn_art.stylize.walk import WALK_HELP, WalkSettings, texture_walk
 
 RESULT = "sty_result"
 WALK = "sty_walk"
-PHOTO_TYPES = ["jpg", "jpeg", "png", "webp"]
+STYLIZE_JOB = "sty_job"
+WALK_JOB = "sty_walk_job"
+# The uploader refuses other types with only a red icon, so the page says in words what it takes.
+PHOTO_TYPES = ["jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff"]
+TYPES_IN_WORDS = "JPEG, PNG, WebP, GIF (its first frame), BMP or TIFF"
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -46,6 +61,38 @@ def uploaded_image(upload, kind: str):
     return read_image(cache[key], name=upload.name), upload.name
 
 
+def start_stylize(photo, photo_name, settings, model, texture_image, meta) -> None:
+    """Queue the stylization as this session's heavy job (in-between pictures show as it goes)."""
+    def work(job):
+        result = stylize(photo, settings, model=model, texture_image=texture_image, progress=job.progress,
+                         preview=lambda image, m: setattr(job, "preview", (image, m)), cancel=job.cancelled)
+        file_settings = {**result.settings, **meta, "style_loss": result.style_loss}
+        return {"png": png_bytes(result.image, file_settings), "seconds": result.seconds, "size": result.image.size,
+                "photo": quick_png(photo.resize(result.image.size)), "steps": result.steps, "name": photo_name,
+                "settings": settings.to_dict()}
+
+    start_job(STYLIZE_JOB, "the stylization", work)
+
+
+def keep_stylized(result: dict) -> None:
+    st.session_state[RESULT] = result
+
+
+def start_walk(photo, settings, walk, model) -> None:
+    out = session_dir() / "texture-walk.mp4"
+
+    def work(job):
+        summary = texture_walk(photo, out, settings, walk, model=model, progress=job.progress,
+                               preview=lambda image, m: setattr(job, "preview", (image, m)), cancel=job.cancelled)
+        return {"path": str(out), "frames": summary["frames"], "seconds": summary["seconds"]}
+
+    start_job(WALK_JOB, "the texture walk", work)
+
+
+def keep_walk(result: dict) -> None:
+    st.session_state[WALK] = result
+
+
 st.title("Texture Stylizer")
 st.write("Repaint a photo with a texture the CGN's **texture mechanism** generates: the photo keeps its "
          "layout, the texture gives it its colours and grain (Gram-matrix style transfer, optimised coarse "
@@ -64,8 +111,8 @@ try:
                                        "and scikit-learn (china, flower).")
         photo = demo(photo_name)
     else:
-        upload = st.file_uploader("Upload a photo", type=PHOTO_TYPES, key="sty_photo_upload",
-                                  help="JPEG, PNG or WebP, up to 50 MB and 40 megapixels. Phone photos are "
+        upload = st.file_uploader(f"Upload a photo ({TYPES_IN_WORDS})", type=PHOTO_TYPES, key="sty_photo_upload",
+                                  help=f"{TYPES_IN_WORDS}, up to 50 MB and 40 megapixels. Phone photos are "
                                        "turned upright from their EXIF orientation.")
         photo, photo_name = uploaded_image(upload, "photo")
     if photo is None:
@@ -82,7 +129,8 @@ try:
     left, right = st.columns([2, 1])
     with left:
         if texture_from == "My texture image":
-            upload = st.file_uploader("Upload a texture", type=PHOTO_TYPES, key="sty_texture_upload",
+            upload = st.file_uploader(f"Upload a texture ({TYPES_IN_WORDS})", type=PHOTO_TYPES,
+                                      key="sty_texture_upload",
                                       help="Any image: its colours and grain repaint the photo. It is tiled "
                                            "mirrored, so it need not repeat seamlessly.")
             texture_image, texture_name = uploaded_image(upload, "texture")
@@ -154,23 +202,12 @@ try:
     right.image(texture_png, caption=f"Texture: {texture_name} (a 256 px view at the scale it will have)")
 
     meta = {"photo": photo_name, "texture": texture_name, "model": Path(model.name).name}
-    go, stop = st.columns([1, 1])
-    run = go.button("Stylize", type="primary", icon=":material/brush:", key="sty_run",
-                    help="Start the optimisation. Progress and in-between pictures show below.")
-    stop.button("Stop", key="sty_stop", help="Stop a running stylization (the page reruns and keeps the last result).")
+    run = st.button("Stylize", type="primary", icon=":material/brush:", key="sty_run",
+                    disabled=job_running(STYLIZE_JOB),
+                    help="Start the optimisation. Progress and in-between pictures show below; Cancel stops it.")
     if run:
-        bar = st.progress(0.0, "Starting…")
-        shown = st.empty()
-        result = stylize(photo, settings, model=model, texture_image=texture_image,
-                         progress=lambda f, m: bar.progress(min(1.0, f), m),
-                         preview=lambda image, m: shown.image(quick_png(image), caption=f"In progress: {m}"))
-        bar.empty()
-        shown.empty()
-        file_settings = {**result.settings, **meta, "style_loss": result.style_loss}
-        st.session_state[RESULT] = {
-            "png": png_bytes(result.image, file_settings), "seconds": result.seconds, "size": result.image.size,
-            "photo": quick_png(photo.resize(result.image.size)), "steps": result.steps, "name": photo_name,
-            "settings": settings.to_dict()}
+        start_stylize(photo, photo_name, settings, model, texture_image, meta)
+    job_panel(STYLIZE_JOB, keep_stylized, cancelled_text="Stylization cancelled: the last result is kept.")
 
     saved = st.session_state.get(RESULT)
     if saved:
@@ -212,15 +249,8 @@ try:
         if render:
             walk = WalkSettings(seconds=seconds, fps=fps, path=walk_path, to_class=int(to_class), to_seed=int(to_seed),
                                 frame_steps=frame_steps).validate()
-            out = session_dir() / "texture-walk.mp4"
-            bar = st.progress(0.0, "Starting…")
-            shown = st.empty()
-            summary = texture_walk(photo, out, settings.replace(size=walk_size), walk, model=model,
-                                   progress=lambda f, m: bar.progress(min(1.0, f), m),
-                                   preview=lambda image, m: shown.image(quick_png(image), caption=m))
-            bar.empty()
-            shown.empty()
-            st.session_state[WALK] = {"path": str(out), "frames": summary["frames"], "seconds": summary["seconds"]}
+            start_walk(photo, settings.replace(size=walk_size), walk, model)
+        job_panel(WALK_JOB, keep_walk, cancelled_text="Texture walk cancelled: no video was written.")
         walked = st.session_state.get(WALK)
         if walked and Path(walked["path"]).is_file():
             data = Path(walked["path"]).read_bytes()
