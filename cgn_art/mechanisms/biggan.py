@@ -7,6 +7,8 @@ saved from the same module layout, so its keys load as they are). What this modu
 - loading a local BigGAN folder (``pytorch_model.bin`` + ``config.json``, what
   ``BigGAN.from_pretrained(dir)`` reads) with ``torch.load(weights_only=True)`` instead of the
   package's unrestricted unpickling, and errors that say what to download;
+- completing checkpoints saved by older PyTorch (spectral norm without ``weight_v``, batch norms
+  without ``num_batches_tracked``);
 - ``random_biggan``: a randomly initialised generator that outputs finite images (see there).
 """
 from __future__ import annotations
@@ -104,8 +106,8 @@ def _few(keys: list[str]) -> str:
 def check_keys(model: torch.nn.Module, state: dict, path: Path, optional: tuple[str, ...] = ()) -> None:
     """Raise CgnArtError listing a few missing, unexpected and wrongly shaped keys, if any.
 
-    Keys ending in one of ``optional`` may be missing (e.g. spectral norm's ``weight_v``, which
-    torch recomputes when an older checkpoint lacks it).
+    Keys ending in one of ``optional`` may be missing. (A missing spectral-norm ``weight_v`` is
+    filled in first, by :func:`fill_spectral_norm_v`, rather than allowed here.)
     """
     expected = model.state_dict()
     missing = sorted(k for k in expected if k not in state and not k.endswith(optional))

@@ -3,7 +3,8 @@
 - shape: BigGAN ``f_shape`` draws a "pre-mask" image; the frozen U^2-Net turns it into the mask;
 - texture: BigGAN ``f_text`` draws the foreground; background: BigGAN ``f_bg``;
 - ``biggan_GT``: a frozen copy of the original BigGAN, the target the mechanisms learn to
-  reconstruct (needed for training only; a model imported without it renders but cannot train).
+  reconstruct (needed for training only: a model imported without it renders, and
+  ``attach_target`` gives it one before training; ``train-imagenet --init`` does that).
 The attribute names are the released checkpoint's prefixes, so its state dict fits this module.
 Class inputs are 1000-way weight vectors: BigGAN embeds a class vector linearly, so a blend of two
 one-hot vectors is a blend of the two class embeddings (the dance relies on this).
