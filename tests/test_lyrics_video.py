@@ -134,3 +134,28 @@ def test_lyrics_need_a_letters_model(song, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(weights, "shipped_models", lambda: {})
     assert main(["dance", str(song), "--lyrics", str(lrc), "-o", str(tmp_path / "x.mp4")]) == 1
     assert "Letters CGN is not shipped" in capsys.readouterr().err
+
+
+# The Latent Dance page: a lyrics upload ---------------------------------------------------------
+
+def test_page_lyrics_upload_makes_a_lyric_video_and_bad_files_say_why(letters_dir):  # noqa: F811
+    from streamlit.testing.v1 import AppTest
+    from test_dance import finish_jobs
+
+    at = AppTest.from_file("../app/Home.py", default_timeout=120).run()
+    at.text_input(key="model_folder").input(str(letters_dir)).run()
+    at.switch_page("views/dance.py").run()
+    at.select_slider(key="dance_size").set_value(256).run()
+    at.slider(key="dance_stretch_demo_song.ogg").set_value((0.0, 3.0)).run()
+    assert not at.exception and not at.error
+    at.file_uploader(key="dance_lyrics").upload("song.lrc", b"[00:00.50]HELLO <00:01.00>THERE\n", "text/plain").run()
+    assert not at.exception and not at.error
+    assert any(c.value.startswith("Lyric video: 1 line(s) from song.lrc") for c in at.caption)
+    at.button(key="dance_preview").click().run()
+    finish_jobs(at)
+    assert not at.exception and not at.error and len(at.get("video")) == 1
+    at.file_uploader(key="dance_lyrics").upload("late.lrc", b"[00:59.00]too late\n", "text/plain").run()
+    assert not at.exception and len(at.error) == 1 and "past the song's end" in at.error[0].value
+    at.file_uploader(key="dance_lyrics").upload("words.txt", b"one two three\nfour", "text/plain").run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="dance_lyrics_timing").value == "beat"

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import streamlit as st
 from common import current_model, error_box, job_panel, job_running, session_dir, start_job
+from lyrics_upload import lyrics_upload
 
 import cgn_art
 from cgn_art.audio import (
@@ -142,19 +143,23 @@ def plot_features(features):
     return fig
 
 
-def start_render(model, path: Path, settings: DanceSettings, features, preview: bool) -> None:
-    """Queue the render (or the preview) as this session's heavy job; job_panel follows it."""
+def start_render(model, path: Path, settings: DanceSettings, features, preview: bool, lyrics=None,
+                 digit_model=None) -> None:
+    """Queue the render (or the preview) as this session's heavy job; job_panel follows it.
+    With ``lyrics`` (``model`` then a letters model) it is a lyric video."""
     name = f"dance-{Path(features.name).stem}-{settings.preset.replace(' ', '-')}-{settings.seed}"
     out = session_dir() / (name + ("-preview" if preview else "") + ".mp4")
     used = dataclasses.replace(settings, size=min(settings.size, 256)) if preview else settings
 
     def work(job):
         result = render_dance(model, path, out, used, features=features, progress=job.progress,
-                              cancel=job.cancelled, preview_seconds=PREVIEW_SECONDS if preview else None)
+                              cancel=job.cancelled, preview_seconds=PREVIEW_SECONDS if preview else None,
+                              lyrics=lyrics, digit_model=digit_model)
         try:
             return {"video": result.video.read_bytes(), "sidecar": result.sidecar.read_bytes(), "name": out.stem,
                     "caption": (f"{'Preview: ' if preview else ''}{result.frames} frames, {result.seconds:.1f} s "
-                                f"at {used.size} px, {used.fps} fps; {sum(result.timings.values()):.1f} s to render.")}
+                                f"at {used.size} px, {used.fps} fps; {sum(result.timings.values()):.1f} s to render."
+                                + (f" Note: {result.warning}." if result.warning else ""))}
         finally:  # the bytes live in the session now
             result.video.unlink(missing_ok=True)
             result.sidecar.unlink(missing_ok=True)
@@ -207,6 +212,7 @@ try:
         preset = DanceSettings.from_preset(preset_name)
         with st.expander("Tune the mapping (advanced)"):
             changes = mapping_controls(model, preset)
+        lyrics, letters, digits = lyrics_upload(model, path)
         settings = DanceSettings.from_preset(preset_name, size=size, fps=fps, seed=int(seed), start=start,
                                              duration=duration).with_changes(changes)
 
@@ -230,7 +236,10 @@ try:
                                    help="Render the whole stretch at the chosen size and frame rate, with the song "
                                         "as its soundtrack. The Cancel button below it stops it.")
         if preview or render:
-            start_render(model, path, settings, features, preview)
+            if lyrics is None:
+                start_render(model, path, settings, features, preview)
+            else:
+                start_render(letters, path, settings, features, preview, lyrics, digits)
         job_panel(JOB_KEY, keep_result, cancelled_text="Render cancelled: no video was written.")
         if RESULT_KEY in st.session_state:
             show_result(st.session_state[RESULT_KEY])
