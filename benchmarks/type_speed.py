@@ -63,8 +63,7 @@ def baseline(model, settings) -> None:
     """Texture and background painted at full canvas size, one canvas per distinct texture."""
     from cgn_art.mechanisms.base import to_pil
     from cgn_art.typeset.layout import arrange, split_text
-    from cgn_art.typeset.render import (box_of, fit_mask, glyph_masks, glyph_seeds, letter_classes, measure,
-                                        texture_keys)
+    from cgn_art.typeset.render import box_of, fit_mask, glyph_masks, glyph_seeds, letter_classes, measure, texture_keys
 
     text = split_text(settings.text, letter_classes(model), None)
     seeds = glyph_seeds(settings, len(text.glyphs))
@@ -131,7 +130,7 @@ def main() -> None:
         library = {}
         for mode in ("all", "word", "letter", "walk"):
             settings = TypeSettings(text=TEXT, format="portrait", texture_by=mode, background_by="line")
-            library[mode] = timed(lambda: png(render_poster(model, settings).image), args.runs)
+            library[mode] = timed(lambda s=settings: png(render_poster(model, s).image), args.runs)
         letter = TypeSettings(text=TEXT, format="portrait", texture_by="letter", background_by="all")
         ours = timed(lambda: png(render_poster(model, letter).image), args.runs)
         naive = timed(lambda: baseline(model, letter), max(1, args.runs // 2))

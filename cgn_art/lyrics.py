@@ -81,7 +81,7 @@ class Lyrics:
                 break
         return current
 
-    def check_duration(self, duration: float) -> "Lyrics":
+    def check_duration(self, duration: float) -> Lyrics:
         """Raise if anything is timed past the song's end (``duration`` seconds)."""
         for number, line in enumerate(self.lines, 1):
             late = max([line.time] + [w.time for w in line.words])
@@ -133,7 +133,7 @@ def decode_lyrics(data: bytes, name: str = "the lyrics file") -> str:
     return text
 
 
-def read_lyrics(path, timing: str = "beat") -> "Lyrics":
+def read_lyrics(path, timing: str = "beat") -> Lyrics:
     """Read an LRC or plain-text lyrics file. Plain text still needs :func:`time_plain_text`."""
     path = Path(path)
     try:
@@ -209,7 +209,7 @@ def parse_lrc(text: str, name: str = "the lyrics") -> Lyrics:
     entries.sort(key=lambda e: (e[0], e[1]))
     lines = []
     for start, _, words in entries:
-        shift = lambda t: max(0.0, t - offset)  # noqa: E731 - a positive offset shows lyrics earlier
+        shift = lambda t: max(0.0, t - offset)
         lines.append(Line(time=shift(start), words=[Word(shift(w.time), w.text) for w in words]))
     return Lyrics(lines=lines, source=text, kind="lrc")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cgn_art.errors import CgnArtError
-from cgn_art.lyrics import (decode_lyrics, lyrics_from_record, parse_lyrics, read_lyrics, time_plain_text)
+from cgn_art.lyrics import decode_lyrics, lyrics_from_record, parse_lyrics, read_lyrics, time_plain_text
 
 LRC = """[ti:Demo]
 [ar:cgn-art]

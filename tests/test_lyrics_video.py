@@ -129,9 +129,9 @@ def test_lyrics_need_a_letters_model(song, tmp_path, capsys, monkeypatch):
     with pytest.raises(CgnArtError, match="shape classes A to Z"):
         render_dance(cgn_art.load_model("wildlife", device="cpu"), song, tmp_path / "y.mp4", still(),
                      lyrics=parse_lyrics("[00:01.00]ok"))
-    import cgn_art.mechanisms.weights as weights
+    from cgn_art.mechanisms import weights
 
-    monkeypatch.setattr(weights, "shipped_models", lambda: {})
+    monkeypatch.setattr(weights, "shipped_models", dict)
     assert main(["dance", str(song), "--lyrics", str(lrc), "-o", str(tmp_path / "x.mp4")]) == 1
     assert "Letters CGN is not shipped" in capsys.readouterr().err
 

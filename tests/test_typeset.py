@@ -182,7 +182,7 @@ def test_lowercase_accents_punctuation_and_unknown_characters(boxes):
     assert message.count("\n") == 0 and "digit" in message and "'✨'" in message
     punct = render_poster(boxes, TypeSettings(text="A.B", letter_size=100, format="landscape", tracking=0.1))
     plain = render_poster(boxes, TypeSettings(text="AB", letter_size=100, format="landscape", tracking=0.1))
-    gap = lambda p: np.diff([a for r in [runs(ink(p)[int(p.layout.baselines[0] - 20)])] for a in (r[0][1], r[1][0])])[0]  # noqa: E731
+    gap = lambda p: np.diff([a for r in [runs(ink(p)[int(p.layout.baselines[0] - 20)])] for a in (r[0][1], r[1][0])])[0]
     assert gap(punct) == pytest.approx(gap(plain) + 40, abs=2)  # punctuation: 0.3 cap + one more tracking
     with pytest.raises(CgnArtError, match="nothing to draw"):
         render_poster(boxes, TypeSettings(text="✨ ✨"))
@@ -304,10 +304,10 @@ def test_png_settings_make_the_same_poster(boxes, tmp_path):
 
 
 def test_not_shipped_says_so_in_one_line(monkeypatch):
-    import cgn_art.mechanisms.weights as weights
-    from cgn_art.typeset import load_letters, letters_status
+    from cgn_art.mechanisms import weights
+    from cgn_art.typeset import letters_status, load_letters
 
-    monkeypatch.setattr(weights, "shipped_models", lambda: {})
+    monkeypatch.setattr(weights, "shipped_models", dict)
     shipped, message = letters_status()
     assert not shipped and "\n" not in message and "not shipped" in message
     with pytest.raises(CgnArtError, match="not shipped"):
@@ -358,8 +358,8 @@ def test_cli_errors_are_one_line(letters_dir, tmp_path, capsys, monkeypatch):
     assert ".png" in error()
     assert main(["type", "OK ✨", "-o", str(tmp_path / "x.png"), "--model", str(letters_dir)]) == 0
     assert "warning: skipped 1 character" in capsys.readouterr().err
-    import cgn_art.mechanisms.weights as weights
+    from cgn_art.mechanisms import weights
 
-    monkeypatch.setattr(weights, "shipped_models", lambda: {})
+    monkeypatch.setattr(weights, "shipped_models", dict)
     assert main(["type", "OK", "-o", str(tmp_path / "x.png")]) == 1
     assert "Letters CGN is not shipped" in error()

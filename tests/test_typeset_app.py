@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from streamlit.testing.v1 import AppTest
-
 from test_typeset import letters_dir  # noqa: F401 - the fixture
 
 
@@ -62,7 +61,7 @@ def test_a_link_opens_its_poster_and_says_what_it_ignored(letters_dir):  # noqa:
 
 
 def test_without_a_letters_model_the_page_says_so(monkeypatch):
-    import cgn_art.typeset as typeset
+    from cgn_art import typeset
 
     monkeypatch.setattr(typeset, "letters_status", lambda: (False, typeset.NOT_SHIPPED))
     at = AppTest.from_file("../app/Home.py", default_timeout=90).run()

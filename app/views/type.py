@@ -5,12 +5,23 @@ The poster lives in the URL, so a copied link opens the same poster; the PNG car
 import random
 
 import streamlit as st
+from common import MAX_SEED, available_models, current_model, error_box, get_model, quick_png, weights_version
 
 import cgn_art
 from cgn_art.io import png_bytes
-from cgn_art.typeset import (ALIGNS, BACKGROUND_BY, FORMATS, LETTERS, LIMITS, TEXTURE_BY, TypeSettings,
-                             digit_model_name, is_letters_model, letters_status, render_poster)
-from common import MAX_SEED, available_models, current_model, error_box, get_model, quick_png, weights_version
+from cgn_art.typeset import (
+    ALIGNS,
+    BACKGROUND_BY,
+    FORMATS,
+    LETTERS,
+    LIMITS,
+    TEXTURE_BY,
+    TypeSettings,
+    digit_model_name,
+    is_letters_model,
+    letters_status,
+    render_poster,
+)
 
 KEY = "type_settings"
 ROLLS = "type_letter_seeds"

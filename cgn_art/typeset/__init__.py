@@ -5,8 +5,19 @@
 >>> poster.image.save("hello.png")
 """
 from cgn_art.typeset.layout import Glyph, Layout, Text, arrange, letter_seed, split_text
-from cgn_art.typeset.render import (KIND, LETTERS, NOT_SHIPPED, Poster, digit_model_name, is_letters_model,
-                                    letter_classes, letters_status, load_digits, load_letters, render_poster)
+from cgn_art.typeset.render import (
+                                    KIND,
+                                    LETTERS,
+                                    NOT_SHIPPED,
+                                    Poster,
+                                    digit_model_name,
+                                    is_letters_model,
+                                    letter_classes,
+                                    letters_status,
+                                    load_digits,
+                                    load_letters,
+                                    render_poster,
+)
 from cgn_art.typeset.settings import ALIGNS, BACKGROUND_BY, FORMATS, LIMITS, TEXTURE_BY, TypeSettings
 
 __all__ = ["ALIGNS", "BACKGROUND_BY", "FORMATS", "KIND", "LETTERS", "LIMITS", "NOT_SHIPPED", "TEXTURE_BY", "Glyph",

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from cgn_art.errors import CgnArtError
 
@@ -81,7 +81,7 @@ class TypeSettings:
     truncation: float = 0.8
     texture_scale: float = 1.0
 
-    def validate(self, model=None) -> "TypeSettings":
+    def validate(self, model=None) -> TypeSettings:
         """Check every field (one CgnArtError naming it); with ``model``, check class indices too."""
         if not isinstance(self.text, str):
             raise CgnArtError("text must be a string")
@@ -130,7 +130,7 @@ class TypeSettings:
         return data
 
     @classmethod
-    def from_dict(cls, data: Mapping, model=None) -> "TypeSettings":
+    def from_dict(cls, data: Mapping, model=None) -> TypeSettings:
         """Settings from a dict (a PNG's metadata); keys that are not settings are ignored."""
         if not isinstance(data, Mapping):
             raise CgnArtError("type settings must be a JSON object")
@@ -158,7 +158,7 @@ class TypeSettings:
         return query
 
     @classmethod
-    def from_query(cls, query: Mapping[str, str], model=None) -> tuple["TypeSettings", list[str]]:
+    def from_query(cls, query: Mapping[str, str], model=None) -> tuple[TypeSettings, list[str]]:
         """Read a poster from URL parameters, keeping the default for each value that is wrong;
         returns the settings and one sentence per ignored value (a bad link still opens)."""
         settings, problems = cls(), []
