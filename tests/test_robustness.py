@@ -122,8 +122,8 @@ def test_classifier_trains_on_a_tiny_set():
     model = train_classifier(x, y, epochs=15, batch_size=32, num_classes=4)
     assert accuracy(model, x, y) == 1.0 > before
     assert predict(model, x[:5]).shape == (5,)
-    with pytest.raises(CgnArtError, match="32 x 32"):
-        train_classifier(torch.zeros(4, 3, 28, 28), torch.zeros(4, dtype=torch.long))
+    with pytest.raises(CgnArtError, match="square images"):
+        train_classifier(torch.zeros(4, 3, 28, 32), torch.zeros(4, dtype=torch.long))
 
 
 def test_cue_following_counts_a_constructed_example():
@@ -163,7 +163,7 @@ def test_experiment_reports_progress_and_can_be_cancelled():
 
 
 @pytest.mark.parametrize("bad, message", [
-    ({"variants": ()}, "at least one"), ({"variants": ("grey",)}, "unknown dataset variant"),
+    ({"variants": ()}, "at least one"), ({"variants": ("grey",)}, "unknown data set 'grey'"),
     ({"epochs": 0}, "epochs 0 is out of range"), ({"counterfactuals": 1.5}, "not a whole number"),
     ({"models": {"wildlife": "x"}, "variants": ("colored",)}, "not among the variants"),
     ({"counterfactual_data": {"colored": "no-such-folder"}}, "no dataset.json"),

@@ -62,16 +62,18 @@ def _per_variant(pairs: list[str] | None, what: str) -> dict:
 
 
 def cmd_classify(args) -> int:
-    from cgn_art.data.mnist import VARIANTS
-    from cgn_art.robustness.experiment import RobustnessSettings, run_experiment, save_result
+    from cgn_art.robustness.experiment import RobustnessSettings, run_experiment, runnable_variants, save_result
 
     _threads(args)
-    variants = VARIANTS if "all" in args.variant else tuple(args.variant)
+    models = _per_variant(args.model, "--model")
+    data = _per_variant(args.counterfactual_data, "--counterfactual-data")
+    variants = tuple(v for v in args.variant if v != "all")
+    if "all" in args.variant:  # every variant whose CGN ships (or is given), in the registry's order
+        variants = tuple(dict.fromkeys(runnable_variants(extra=set(models) | set(data)) + variants))
     settings = RobustnessSettings(
         variants=variants, counterfactuals=args.counterfactuals, per_shape=args.per_shape, epochs=args.epochs,
         batch_size=args.batch_size, seed=args.seed, cue_conflict=args.cue_conflict,
-        models=_per_variant(args.model, "--model"),
-        counterfactual_data=_per_variant(args.counterfactual_data, "--counterfactual-data")).validate()
+        models=models, counterfactual_data=data).validate()
     bar, progress = _bar("robustness experiment")
     with bar:
         result = run_experiment(settings, progress)
@@ -91,10 +93,9 @@ def cmd_classify(args) -> int:
 
 def add_commands(commands) -> None:
     from cgn_art.cli.common import library_check
-    from cgn_art.data.mnist import VARIANTS
     from cgn_art.mechanisms.base import validate_size, validate_truncation
     from cgn_art.robustness.counterfactuals import FORMATS, parse_shard
-    from cgn_art.robustness.experiment import RobustnessSettings
+    from cgn_art.robustness.experiment import VARIANTS, RobustnessSettings
 
     d = RobustnessSettings()
     cf = commands.add_parser("cf-data", help="make counterfactual datasets from a CGN (in shards, then merged)")
@@ -110,7 +111,8 @@ def add_commands(commands) -> None:
                    help="counterfactuals per shape sample (same mask, new texture and background; "
                         f"default: {d.per_shape}, the most shape variety)")
     p.add_argument("--seed", type=whole(0), default=0, help="(default: 0)")
-    p.add_argument("--size", type=library_check(validate_size), default=32, help="image side in pixels (default: 32)")
+    p.add_argument("--size", type=library_check(validate_size), default=None,
+                   help="image side in pixels (default: the model's native size: 32 MNIST, 64 letters)")
     p.add_argument("--truncation", type=library_check(validate_truncation), default=1.0, help="(default: 1)")
     p.add_argument("--format", choices=FORMATS, default="tensors",
                    help="PNG files or one safetensors tensor (default: %(default)s)")
@@ -125,11 +127,13 @@ def add_commands(commands) -> None:
     p.set_defaults(run=cmd_cf_merge)
 
     p = commands.add_parser(
-        "classify", help="train the digit classifier on original, counterfactual and both; print the table",
+        "classify", help="train the shape classifier on original, counterfactual and both; print the table",
         description="The paper's Table 2: test accuracy on the randomised test split of a classifier trained "
                     "on the biased original data, on CGN counterfactuals and on both, plus how often each "
                     "follows shape, texture or background on cue-conflict images.")
-    p.add_argument("--variant", nargs="+", choices=VARIANTS + ("all",), default=["all"], help="(default: all)")
+    p.add_argument("--variant", nargs="+", choices=VARIANTS + ("all",), default=["all"],
+                   help="data sets to run; 'all': every one whose CGN ships or is given with --model "
+                        "(letters: --model letters=FOLDER until its CGN ships) (default: all)")
     p.add_argument("--counterfactuals", type=whole(1), default=d.counterfactuals,
                    help=f"counterfactual training images per variant (default: {d.counterfactuals})")
     p.add_argument("--per-shape", type=whole(1), default=d.per_shape,

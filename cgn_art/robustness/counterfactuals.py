@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +45,7 @@ class CounterfactualDataSettings:
     # number of images, more distinct masks teach a classifier shapes better (see experiment.py).
     per_shape: int = 1
     seed: int = 0
-    size: int = 32
+    size: int | None = None  # image side in pixels; None: the model's native size (32 MNIST, 64 letters)
     truncation: float = 1.0
     format: str = "tensors"
     shard: tuple[int, int] = field(default=(0, 1))  # (i, n): this worker makes part i of n
@@ -61,7 +61,8 @@ class CounterfactualDataSettings:
             raise CgnArtError(f"per shape {self.per_shape} is too small: give 1 or more counterfactuals per shape")
         if not 0 <= self.seed <= MAX_SEED:
             raise CgnArtError(f"seed {self.seed} is out of range: give 0 to {MAX_SEED}")
-        self.size = validate_size(self.size)
+        if self.size is not None:
+            self.size = validate_size(self.size)
         self.truncation = validate_truncation(self.truncation)
         if self.format not in FORMATS:
             raise CgnArtError(f"format {self.format!r} is unknown: use {' or '.join(FORMATS)}")
@@ -103,11 +104,12 @@ def shard_rows(count: int, shard: tuple[int, int]) -> range:
     return range(min(count, BATCH * (i * batches // n)), min(count, BATCH * ((i + 1) * batches // n)))
 
 
-def label_table(settings: CounterfactualDataSettings, n_texture: int, n_background: int) -> dict[str, np.ndarray]:
+def label_table(settings: CounterfactualDataSettings, n_texture: int, n_background: int,
+                n_shape: int = 10) -> dict[str, np.ndarray]:
     """Classes and seeds of every row of the whole dataset (all shards), from the settings alone.
 
-    Shape classes cycle 0..9 over shape samples so every class is equally common; texture and
-    background classes are drawn at random so they carry no information about the shape.
+    Shape classes cycle 0 .. n_shape - 1 over shape samples so every class is equally common;
+    texture and background classes are drawn at random so they carry no information about the shape.
     """
     rng = np.random.default_rng([settings.seed, 20210112])
     rows = np.arange(settings.count)
@@ -116,7 +118,7 @@ def label_table(settings: CounterfactualDataSettings, n_texture: int, n_backgrou
     shape_seeds = rng.integers(0, MAX_SEED, n_samples)  # one per sample: its k rows share the mask
     other_seeds = rng.integers(0, MAX_SEED, 2 * settings.count)
     return {
-        "shape_class": (sample % 10).astype(np.int64),
+        "shape_class": (sample % n_shape).astype(np.int64),
         "texture_class": rng.integers(0, n_texture, settings.count),
         "background_class": rng.integers(0, n_background, settings.count),
         "shape_seed": shape_seeds[sample].astype(np.int64),
@@ -140,12 +142,13 @@ class CounterfactualDataset:
 
 def generate(model, settings: CounterfactualDataSettings, progress: Progress | None = None,
              cancel: Callable[[], bool] | None = None) -> CounterfactualDataset:
-    """Make this shard's images in memory (the whole dataset when ``shard`` is 0/1)."""
+    """Make this shard's images in memory (the whole dataset when ``shard`` is 0/1), for a model
+    with any number of shape classes; ``settings.size`` None becomes the model's native size."""
     settings.validate()
-    if model.num_classes("shape") != 10:
-        raise CgnArtError(f"model {model.name!r} has {model.num_classes('shape')} shape classes; "
-                          "counterfactual datasets are for the 10-digit MNIST models")
-    table = label_table(settings, model.num_classes("texture"), model.num_classes("background"))
+    if settings.size is None:
+        settings = replace(settings, size=validate_size(model.native_size))
+    table = label_table(settings, model.num_classes("texture"), model.num_classes("background"),
+                        model.num_classes("shape"))
     rows = shard_rows(settings.count, settings.shard)
     images = np.empty((len(rows), settings.size, settings.size, 3), np.uint8)
     for start in range(rows.start, rows.stop, BATCH):

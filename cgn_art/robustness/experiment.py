@@ -1,11 +1,11 @@
-"""The paper's Table 2 on our MNIST variants: does counterfactual data make a classifier look at shape?
+"""The paper's Table 2 on our data sets: does counterfactual data make a classifier look at shape?
 
-Per variant, the same small CNN is trained on (a) the original training split, where colour or
-texture and background give the digit away, (b) counterfactual images from the variant's CGN,
-(c) both; each is tested on the test split, where texture and background are drawn at random, so
-only the digit's shape tells the class. Cue-conflict images (a real digit of one class painted
-with the texture, and laid on the background, of other classes) show which cue each classifier
-follows.
+Per variant (any data set in the registry: the three MNIST variants, letters), the same small CNN
+is trained on (a) the original training split, where colour or texture and background give the
+class away, (b) counterfactual images from the variant's CGN, (c) both; each is tested on the test
+split, where texture and background are drawn at random, so only the shape tells the class.
+Cue-conflict images (a real test shape of one class painted with the texture, and laid on the
+background, that other classes wear in training) show which cue each classifier follows.
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ import torch
 from PIL import Image
 
 from cgn_art.data import mnist
+from cgn_art.data.registry import DATASETS, dataset
 from cgn_art.errors import CgnArtError
 from cgn_art.robustness import counterfactuals as cfdata
 from cgn_art.robustness.classifier import accuracy, predict, train_classifier
@@ -31,13 +32,15 @@ CUES = ("shape", "texture", "background")
 PAPER = {"original": {"colored": 35.9, "double-colored": 10.3, "wildlife": 10.1},
          "counterfactual": {"colored": 95.1, "double-colored": 89.0, "wildlife": 85.7}}
 Progress = Callable[[float, str], None]
+VARIANTS = tuple(DATASETS)  # every variant the experiment can run
+DEFAULT_VARIANTS = mnist.VARIANTS  # the paper's Table 2
 
 
 @dataclass
 class RobustnessSettings:
     """One run of the experiment; shared by ``cgn-art classify``, the page and the benchmark."""
 
-    variants: tuple[str, ...] = mnist.VARIANTS
+    variants: tuple[str, ...] = DEFAULT_VARIANTS
     counterfactuals: int = 30_000  # counterfactual training images per variant
     # Counterfactuals per shape sample. 1 (every image its own mask) generalises best to real digits
     # at a fixed budget: colored MNIST, 30,000 images, no dropout: 91.9 % test accuracy vs 89.8 % at 10.
@@ -54,9 +57,9 @@ class RobustnessSettings:
             self.variants = (self.variants,)
         self.variants = tuple(dict.fromkeys(self.variants))
         if not self.variants:
-            raise CgnArtError("choose at least one variant: colored, double-colored or wildlife")
+            raise CgnArtError(f"choose at least one variant: {', '.join(VARIANTS)}")
         for variant in self.variants:
-            mnist.check_variant(variant)
+            dataset(variant)  # names the choices when unknown
         limits = {"counterfactuals": (10, 1_000_000), "per_shape": (1, 1_000), "epochs": (1, 200),
                   "batch_size": (1, 4096), "seed": (0, cfdata.MAX_SEED), "cue_conflict": (10, 100_000)}
         for name, (low, high) in limits.items():
@@ -74,6 +77,12 @@ class RobustnessSettings:
             if not (Path(folder) / "dataset.json").is_file():
                 raise CgnArtError(f"{folder} is not a counterfactual dataset (no dataset.json); make one with "
                                   "'cgn-art cf-data make'")
+        from cgn_art.mechanisms.weights import shipped_models
+        for variant in self.variants:  # a missing CGN fails now, not after the variants before it
+            model = self.model_for(variant)
+            if variant not in self.counterfactual_data and model not in shipped_models() and not Path(model).is_dir():
+                raise CgnArtError(f"no CGN for {variant}: {model!r} is not a shipped model or a model folder; "
+                                  f"give one with --model {variant}=FOLDER (e.g. runs/{variant}/model)")
         return self
 
     def model_for(self, variant: str) -> str:
@@ -81,13 +90,22 @@ class RobustnessSettings:
 
     def data_settings(self, variant: str) -> cfdata.CounterfactualDataSettings:
         return cfdata.CounterfactualDataSettings(model=self.model_for(variant), count=self.counterfactuals,
-                                                 per_shape=self.per_shape, seed=self.seed)
+                                                 per_shape=self.per_shape, seed=self.seed,
+                                                 size=dataset(variant).native_size)
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["variants"] = list(self.variants)
         d["counterfactual_data"] = {k: str(v) for k, v in self.counterfactual_data.items()}
         return d
+
+
+def runnable_variants(extra=()) -> tuple[str, ...]:
+    """The variants whose CGN ships in assets/models, plus ``extra`` (given a model or data), in registry order."""
+    from cgn_art.mechanisms.weights import shipped_models
+
+    shipped = shipped_models()
+    return tuple(v for v in VARIANTS if v in shipped or v in set(extra))
 
 
 # Cue-conflict images -----------------------------------------------------------------------
@@ -98,12 +116,20 @@ def _real_digits():
 
 
 def cue_conflict_set(variant: str, n: int, seed: int = 0) -> tuple[torch.Tensor, dict[str, np.ndarray]]:
-    """``n`` real test digits, each painted with another class's texture on a third class's background.
+    """``n`` real test shapes, each painted with a texture another class wears in training, on a
+    background a third class wears.
 
-    Returns images (n, 3, 32, 32) in [0, 1] and the shape, texture and background class of each.
+    Returns images (n, 3, S, S) in [0, 1] and the shape, texture and background class of each.
     Where the variant has one background (colored MNIST) only shape and texture conflict.
     """
-    mnist.check_variant(variant)
+    if variant not in mnist.VARIANTS:
+        return _letters_like_cue_conflict(variant, n, seed)
+    return _mnist_cue_conflict(variant, n, seed)
+
+
+def _mnist_cue_conflict(variant: str, n: int, seed: int) -> tuple[torch.Tensor, dict[str, np.ndarray]]:
+    # Digit c wears texture c (and background c) in training, so a class other than the digit's is
+    # another digit's cue. Kept as first written: the README's MNIST table comes from these draws.
     alpha_all, labels_all = _real_digits()
     test = mnist.split_indices(labels_all, "test")
     rng = np.random.default_rng([seed, 7])
@@ -122,17 +148,75 @@ def cue_conflict_set(variant: str, n: int, seed: int = 0) -> tuple[torch.Tensor,
     return x, {"shape": shape.astype(np.int64), "texture": texture, "background": background}
 
 
-def cue_following(predictions, classes: dict[str, np.ndarray], has_background: bool = True) -> dict:
-    """Share of cue-conflict images whose prediction is the shape's, texture's or background's class.
+def _material_crops(variant: str):
+    """(kind, classes, size, rng) -> real texture or background crops (N, size, size, 3) float in [0, 1]."""
+    if variant == "letters":
+        from cgn_art.data import letters
 
-    The three classes of an image differ, so the shares plus ``other`` (none of them) add up to 1.
-    ``background`` is None when the variant has no background classes to follow.
+        return letters.material_crops
+    raise CgnArtError(f"no cue-conflict images for {variant}: its data module gives no real texture crops")
+
+
+def biased_cues(train, n_shape: int) -> dict[str, np.ndarray]:
+    """Per shape class, the texture and background class it wears in the biased training split
+    (the most common one): what a classifier that reads cues instead of shapes would predict from."""
+    out = {}
+    for cue, values in (("texture", train.texture_class), ("background", train.background_class)):
+        out[cue] = np.array([np.bincount(np.asarray(values)[np.asarray(train.labels) == c]).argmax()
+                             if (np.asarray(train.labels) == c).any() else -1 for c in range(n_shape)], np.int64)
+    return out
+
+
+def _letters_like_cue_conflict(variant: str, n: int, seed: int) -> tuple[torch.Tensor, dict[str, np.ndarray]]:
+    # Several shape classes may wear one texture (26 letters, 10 textures), so a cue is "another
+    # class's" when the shape's class does not wear it in training, and texture and background
+    # conflict with each other when no class wears both: then the shape, the texture and the
+    # background each point to different classes.
+    family = dataset(variant)
+    crops = _material_crops(variant)
+    names = family.class_names()
+    n_texture, n_background = len(names["texture"]), len(names["background"])
+    cues = biased_cues(family.load("train", seed=0), len(names["shape"]))
+    test = family.load("test", seed=seed)
+    rng = np.random.default_rng([seed, 7])
+    pick = rng.choice(len(test.labels), n, replace=n > len(test.labels))
+    shape = np.asarray(test.labels)[pick].astype(np.int64)
+    texture = np.empty(n, np.int64)
+    background = np.zeros(n, np.int64)
+    worn = set(zip(cues["texture"].tolist(), cues["background"].tolist()))
+    for i, s in enumerate(shape):
+        texture[i] = rng.choice([t for t in range(n_texture) if t != cues["texture"][s]])
+        if n_background > 1:
+            choices = [b for b in range(n_background) if b != cues["background"][s] and (texture[i], b) not in worn]
+            if not choices:
+                raise CgnArtError(f"{variant}: no background conflicts with both the shape and the texture")
+            background[i] = rng.choice(choices)
+    size = family.native_size
+    a = np.asarray(test.alpha)[pick].astype(np.float32)[..., None] / 255
+    images = a * crops("texture", texture, size, rng) + (1 - a) * crops("background", background, size, rng)
+    x = torch.from_numpy(np.round(np.clip(images, 0, 1) * 255) / 255).float().permute(0, 3, 1, 2).contiguous()
+    return x, {"shape": shape, "texture": texture, "background": background}
+
+
+def cue_following(predictions, classes: dict[str, np.ndarray], has_background: bool = True,
+                  cues: dict[str, np.ndarray] | None = None) -> dict:
+    """Share of cue-conflict images whose prediction follows the shape, the texture or the background.
+
+    A prediction follows the shape when it is the shape's class, and the texture (background) when
+    the predicted class wears the image's texture (background) in training: ``cues`` maps each
+    class to the texture and background it wears (see :func:`biased_cues`); without it class c
+    wears texture c and background c, as in the MNIST variants. The cues of an image point to
+    different classes, so the shares plus ``other`` (none of them) add up to 1. ``background`` is
+    None when the variant has no background classes to follow.
     """
     predictions = np.asarray(predictions)
     n = len(predictions)
     if n == 0:
         raise CgnArtError("no cue-conflict predictions to count")
-    hits = {cue: predictions == np.asarray(classes[cue]) for cue in CUES}
+    hits = {"shape": predictions == np.asarray(classes["shape"])}
+    for cue in ("texture", "background"):
+        worn = predictions if cues is None else np.asarray(cues[cue])[predictions]
+        hits[cue] = worn == np.asarray(classes[cue])
     if not has_background:
         hits["background"] = np.zeros(n, bool)
     rates = {cue: float(hits[cue].mean()) for cue in CUES}
@@ -192,22 +276,30 @@ class RobustnessResult:
         return "\n".join(lines)
 
 
-def _as_tensors(data: mnist.DigitDataset) -> tuple[torch.Tensor, torch.Tensor]:
-    x = torch.from_numpy(data.images).permute(0, 3, 1, 2).float() / 255
-    return x, torch.from_numpy(data.labels).long()
+def _as_tensors(images: np.ndarray, labels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    # uint8 (N, 3, S, S): the classifier makes floats one batch at a time (same numbers, a quarter
+    # of the memory: 30,000 letters at 64 px are 370 MB as bytes).
+    return torch.from_numpy(np.asarray(images)).permute(0, 3, 1, 2), torch.from_numpy(np.asarray(labels)).long()
 
 
-def _counterfactuals(settings: RobustnessSettings, variant: str, progress, cancel) -> cfdata.CounterfactualDataset:
+def _counterfactuals(settings: RobustnessSettings, variant: str, n_classes: int, progress,
+                     cancel) -> cfdata.CounterfactualDataset:
     folder = settings.counterfactual_data.get(variant)
     if folder is not None:
         data = cfdata.load_dataset(folder)
         if data.settings.shard != (0, 1):
             raise CgnArtError(f"{folder} is one shard of a dataset; merge the shards first "
                               "('cgn-art cf-data merge')")
+        if len(data) and int(data.labels["shape_class"].max()) >= n_classes:
+            raise CgnArtError(f"{folder} has shape classes up to {int(data.labels['shape_class'].max())} but "
+                              f"{variant} has {n_classes}: make the dataset with a {variant} CGN")
         progress(1.0, f"loaded {len(data):,} counterfactuals from {folder}")
         return data
     from cgn_art.mechanisms.weights import load_model
     model = load_model(settings.model_for(variant), device="auto")
+    if model.num_classes("shape") != n_classes:
+        raise CgnArtError(f"model {settings.model_for(variant)!r} makes {model.num_classes('shape')} shape classes "
+                          f"but {variant} has {n_classes}: give a {variant} CGN with --model {variant}=FOLDER")
     return cfdata.generate(model, settings.data_settings(variant), progress, cancel)
 
 
@@ -221,12 +313,17 @@ def run_experiment(settings: RobustnessSettings, progress: Progress | None = Non
     settings.validate()
     started = time.perf_counter()
     report = progress or (lambda fraction, message: None)
+
+    def pixels(variant: str) -> float:  # work per image grows with its area
+        return (dataset(variant).native_size / 32) ** 2
+
     # Rough seconds per unit of work on a CPU, only to move the progress bar evenly.
     per_variant = settings.counterfactuals / 800 + settings.epochs * (2 * settings.counterfactuals + 8_000) / 2_500
+    total = per_variant * sum(pixels(v) for v in settings.variants)
     stage = {"done": 0.0}
 
     def part(weight: float, label: str) -> Progress:
-        base, total = stage["done"], per_variant * len(settings.variants)
+        base = stage["done"]
         stage["done"] += weight
         return lambda f, message: report(min(1.0, (base + f * weight) / total), f"{label}: {message}")
 
@@ -234,15 +331,20 @@ def run_experiment(settings: RobustnessSettings, progress: Progress | None = Non
     for variant in settings.variants:
         if cancel and cancel():
             raise CgnArtError("the robustness experiment was cancelled")
-        x_original, y_original = _as_tensors(mnist.load(variant, "train", settings.seed))
-        x_test, y_test = _as_tensors(mnist.load(variant, "test", settings.seed))
+        family = dataset(variant)
+        names = family.class_names()
+        n_classes = len(names["shape"])
+        train, test = family.load("train", seed=settings.seed), family.load("test", seed=settings.seed)
+        x_original, y_original = _as_tensors(train.images, train.labels)
+        x_test, y_test = _as_tensors(test.images, test.labels)
+        cues = biased_cues(train, n_classes)
         x_cue, cue_classes = cue_conflict_set(variant, settings.cue_conflict, settings.seed)
-        has_background = len(mnist.class_names(variant)["background"]) > 1
-        cf = _counterfactuals(settings, variant, part(settings.counterfactuals / 800,
-                                                      f"{variant}, counterfactual data"), cancel)
-        x_cf, y_cf = cfdata.to_tensors(cf)
+        has_background = len(names["background"]) > 1
+        cf = _counterfactuals(settings, variant, n_classes, part(pixels(variant) * settings.counterfactuals / 800,
+                                                                 f"{variant}, counterfactual data"), cancel)
+        x_cf, y_cf = _as_tensors(cf.images, cf.labels["shape_class"])
         if x_cf.shape[-2:] != x_original.shape[-2:]:
-            raise CgnArtError(f"counterfactual images are {x_cf.shape[-1]} px but {variant} MNIST is "
+            raise CgnArtError(f"counterfactual images are {x_cf.shape[-1]} px but {variant} images are "
                               f"{x_original.shape[-1]} px: make the dataset with --size {x_original.shape[-1]}")
         training = {"original": (x_original, y_original), "counterfactual": (x_cf, y_cf),
                     "original + counterfactual": (torch.cat([x_original, x_cf]), torch.cat([y_original, y_cf]))}
@@ -250,11 +352,12 @@ def run_experiment(settings: RobustnessSettings, progress: Progress | None = Non
             x, y = training[name]
             t0 = time.perf_counter()
             model = train_classifier(x, y, settings.epochs, settings.batch_size, seed=settings.seed,
-                                     progress=part(settings.epochs * len(y) / 2_500, f"{variant}, {name}"),
-                                     cancel=cancel)
+                                     num_classes=n_classes, cancel=cancel,
+                                     progress=part(pixels(variant) * settings.epochs * len(y) / 2_500,
+                                                   f"{variant}, {name}"))
             results.append(ClassifierResult(
                 variant, name, len(y), accuracy(model, x, y), accuracy(model, x_test, y_test),
-                cue_following(predict(model, x_cue).numpy(), cue_classes, has_background),
+                cue_following(predict(model, x_cue).numpy(), cue_classes, has_background, cues),
                 time.perf_counter() - t0))
     report(1.0, "done")
     return RobustnessResult(settings, results, time.perf_counter() - started)
@@ -272,17 +375,20 @@ def _sheet(images: np.ndarray, columns: int, scale: int) -> Image.Image:
     return sheet
 
 
-def biased_sheet(variant: str, columns: int = 8, scale: int = 2, seed: int = 0) -> Image.Image:
-    """Real training samples, one row per digit: colour/texture and background give the digit away."""
-    data = mnist.load(variant, "train", seed)
-    picks = np.concatenate([np.flatnonzero(data.labels == c)[:columns] for c in range(10)])
+def biased_sheet(variant: str, columns: int = 8, scale: int = 2, seed: int = 0, rows: int = 10) -> Image.Image:
+    """Real training samples, one row per class (the first ``rows`` classes): colour/texture and
+    background give the class away."""
+    data = dataset(variant).load("train", seed=seed)
+    n = min(rows, len(dataset(variant).class_names()["shape"]))
+    picks = np.concatenate([np.flatnonzero(data.labels == c)[:columns] for c in range(n)])
     return _sheet(data.images[picks], columns, scale)
 
 
-def counterfactual_sheet(model, columns: int = 8, scale: int = 2, seed: int = 0) -> Image.Image:
-    """Counterfactual samples from ``model``, one row per digit, each with random texture and background."""
+def counterfactual_sheet(model, columns: int = 8, scale: int = 2, seed: int = 0, rows: int = 10) -> Image.Image:
+    """Counterfactual samples from ``model``, one row per class (the first ``rows``), each with a random
+    texture and background."""
     rng = np.random.default_rng([seed, 11])
-    shape = np.repeat(np.arange(10), columns)
+    shape = np.repeat(np.arange(min(rows, model.num_classes("shape"))), columns)
     cf = model.counterfactual(shape, rng.integers(0, model.num_classes("texture"), len(shape)),
                               rng.integers(0, model.num_classes("background"), len(shape)),
                               seed=(np.arange(len(shape)) + seed * 1000).tolist(), size=model.native_size)
