@@ -52,6 +52,7 @@ class StylizeResult:
     content_loss: float
     steps: list[int] = field(default_factory=list)  # steps run at each level, coarse to fine
     cancelled: bool = False
+    mask: Image.Image | None = None  # two regions: the subject's mask (mode "L", the photo's size)
 
 
 class Objective:
@@ -178,7 +179,8 @@ def _should_stop(cancel) -> bool:
 def stylize(photo: Image.Image, settings: StylizeSettings | None = None, *, model=None,
             texture_image: Image.Image | None = None, texture: torch.Tensor | None = None,
             init: torch.Tensor | None = None, encoder=None, progress: Progress | None = None,
-            preview: Preview | None = None, preview_every: float = 2.0, cancel=None) -> StylizeResult:
+            preview: Preview | None = None, preview_every: float = 2.0, cancel=None,
+            background_texture_image: Image.Image | None = None, mask=None) -> StylizeResult:
     """Repaint ``photo`` with a texture: the uploaded ``texture_image`` if given, else ``model``'s
     texture class (see :class:`StylizeSettings`), or a ready ``texture`` tensor at the working size.
 
@@ -188,12 +190,26 @@ def stylize(photo: Image.Image, settings: StylizeSettings | None = None, *, mode
     threading.Event or a function returning True) stops early: the result so far is returned with
     ``cancelled=True``.
 
+    Two regions (``settings.regions == "two"``): the subject, found by GrabCut in
+    ``settings.subject_box`` (default: the centre) or given as ``mask`` (a PNG path, bytes or PIL
+    image, white = subject), gets the texture, or keeps the photo with ``keep_subject_photo``; the
+    background gets ``background_texture_class`` or ``background_texture_image``, or keeps the photo;
+    the seam is feathered. ``result.mask`` is the subject's mask.
+
     >>> result = stylize(demo_photo("chelsea"), StylizeSettings(size=256, texture_class=3), model=load_model())  # doctest: +SKIP
     >>> result.image.save("cat.png")  # doctest: +SKIP
     """
     settings = (settings or StylizeSettings()).replace()  # a copy: validate() normalises in place
     device = pick_device(settings.device)
     settings.validate(device)
+    if settings.regions == "two":
+        from cgn_art.stylize.regions import stylize_two_regions
+
+        if init is not None or texture is not None:
+            raise CgnArtError("two regions take no init or ready texture tensor; give texture classes or images")
+        return stylize_two_regions(photo, settings, model=model, texture_image=texture_image,
+                                   background_texture_image=background_texture_image, mask=mask, encoder=encoder,
+                                   progress=progress, preview=preview, preview_every=preview_every, cancel=cancel)
     began = time.perf_counter()
     height, width = working_size(photo, settings.size)
     if encoder is None:
@@ -321,12 +337,49 @@ def _make_optimizer(name: str, image: torch.Tensor):
     return Adam(image, lr=0.02) if name == "adam" else LBFGS(image, history=20)
 
 
+def blur_down(x: torch.Tensor) -> torch.Tensor:
+    """Half size through a binomial [1, 3, 3, 1] / 8 low-pass (stride 2, reflect padding).
+
+    Average pooling's gradient is constant over each 2x2 block, so every step of the optimisation
+    writes a 2 px grid into the image, which the 2x upsampling between pyramid levels turns into
+    4 and 8 px streaks. A 4-tap kernel at stride 2 covers every pixel evenly: no grid."""
+    k = x.new_tensor([1.0, 3.0, 3.0, 1.0]) / 8
+    kernel = (k[:, None] * k[None, :]).expand(x.shape[1], 1, 4, 4)
+    return F.conv2d(F.pad(x, [1, 1, 1, 1], mode="reflect"), kernel, stride=2, groups=x.shape[1])
+
+
+class StylizeEncoder(RandomEncoder):
+    """The random encoder (same filters) with :func:`blur_down` between its scales instead of
+    average pooling (the stylizer's only change: the training losses keep the plain encoder)."""
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        x = (x - 0.5) * 4
+        features = []
+        for scale in range(self.scales):
+            if scale:
+                x = blur_down(x)
+            for k in self.kernels:
+                if min(x.shape[-2:]) <= k // 2:
+                    continue
+                padded = F.pad(x, [k // 2] * 4, mode="reflect")
+                features.append(F.relu(F.conv2d(padded, getattr(self, f"w{k}"), getattr(self, f"b{k}"))))
+            features.append(x)
+        return features
+
+
 _ENCODERS: dict = {}
 
 
 def make_stylize_encoder(name: str, device) -> torch.nn.Module:
-    """The style encoder, built once per process and device (the random one is fixed by seed 0)."""
+    """The style encoder, built once per process and device (the random one is fixed by seed 0
+    and downsamples with :func:`blur_down`)."""
     key = (name, str(device))
     if key not in _ENCODERS:
-        _ENCODERS[key] = make_encoder(name, seed=0, device=device)
+        encoder = make_encoder(name, seed=0, device=device)
+        if type(encoder) is RandomEncoder:
+            channels = getattr(encoder, f"w{encoder.kernels[0]}").shape[0]
+            smooth = StylizeEncoder(kernels=encoder.kernels, channels=channels, scales=encoder.scales, seed=0)
+            smooth.load_state_dict(encoder.state_dict())
+            encoder = smooth.to(next(encoder.buffers()).device).eval()
+        _ENCODERS[key] = encoder
     return _ENCODERS[key]

@@ -13,6 +13,8 @@ from cgn_art.errors import CgnArtError
 COLORS = ("texture", "luminance", "palette")
 OPTIMIZERS = ("lbfgs", "adam")
 ENCODERS = ("random", "vgg19", "auto")
+REGIONS = ("one", "two")
+MECHANISMS = ("texture", "background")
 MAX_SIZE_CPU = 1024
 MAX_SIZE_GPU = 2048
 MAX_SEED = 2**31 - 1
@@ -36,6 +38,17 @@ HELP = {
     "encoder": "features for the style loss: random (offline), vgg19 (needs its weights) or auto",
     "seed": "seed of the small noise added to the starting image",
     "device": "auto, cpu, cuda or mps",
+    "regions": "one: the whole photo gets the texture; two: the subject gets the texture, the background "
+               "its own texture or the photo (the CGN's composite m*f + (1-m)*b with a mask of the photo)",
+    "background_texture_class": "two regions: the background's texture class (none: the background keeps the photo)",
+    "keep_subject_photo": "two regions: the subject keeps the photo, only the background is stylized",
+    "subject_box": "two regions: x0,y0,x1,y1 in photo pixels around the subject, for GrabCut to find it "
+                   "(none: the centre of the photo)",
+    "texture_mechanism": "which of the CGN's mechanisms paints the texture: texture (its texture classes) or "
+                         "background (its background classes)",
+    "background_mechanism": "two regions: which mechanism paints the background's texture class: texture or "
+                            "background",
+    "feather": "two regions: how soft the seam is, as a fraction of the longer side (0: a hard edge)",
 }
 
 
@@ -58,6 +71,13 @@ class StylizeSettings:
     encoder: str = "random"
     seed: int = 0
     device: str = "auto"
+    regions: str = "one"
+    background_texture_class: int | None = None
+    keep_subject_photo: bool = False
+    subject_box: str | None = None
+    feather: float = 0.01
+    texture_mechanism: str = "texture"
+    background_mechanism: str = "texture"
 
     def validate(self, device=None) -> StylizeSettings:
         """Check every field; return self. ``device`` (a torch.device) sets the size limit (GPU 2048)."""
@@ -84,6 +104,18 @@ class StylizeSettings:
         self.levels = _whole("levels", self.levels, 1, 6)
         self.seed = _whole("seed", self.seed, 0, MAX_SEED)
         self.device = str(self.device or "auto").strip().lower()
+        self.regions = _choice("regions", self.regions, REGIONS)
+        if self.background_texture_class is not None:
+            self.background_texture_class = _whole("background texture class", self.background_texture_class, 0, None)
+        if not isinstance(self.keep_subject_photo, bool):
+            raise CgnArtError(f"keep subject photo {self.keep_subject_photo!r} is not true or false")
+        self.feather = _number("feather", self.feather, 0.0, 0.2)
+        self.texture_mechanism = _choice("texture mechanism", self.texture_mechanism, MECHANISMS)
+        self.background_mechanism = _choice("background mechanism", self.background_mechanism, MECHANISMS)
+        if self.subject_box is not None:
+            if not isinstance(self.subject_box, str):
+                self.subject_box = ",".join(str(round(float(v))) for v in self.subject_box)
+            self.subject_box = self.subject_box.strip() or None
         return self
 
     def to_dict(self) -> dict:

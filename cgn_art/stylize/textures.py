@@ -29,22 +29,35 @@ def tile_size(settings: StylizeSettings, height: int, width: int) -> int:
     return max(MIN_TILE, round(settings.texture_scale * max(height, width)))
 
 
+def _check_class(model, settings: StylizeSettings) -> None:
+    count = model.num_classes(settings.texture_mechanism)
+    for what, value in (("texture class", settings.texture_class), ("blend class", settings.blend_class)):
+        if value is not None and value >= count:
+            raise CgnArtError(f"{what} {value} is out of range: the model's {settings.texture_mechanism} mechanism "
+                              f"has {count} classes (0 to {count - 1})")
+
+
 def class_weights(model, settings: StylizeSettings) -> torch.Tensor:
-    """The texture mechanism's class input (1, C): one class, or a blend of two."""
-    first = model.one_hot("texture", [settings.texture_class])
+    """The class input (1, C) of the mechanism that paints the texture (``settings.texture_mechanism``,
+    the texture mechanism unless a background is painted): one class, or a blend of two."""
+    mechanism = settings.texture_mechanism
+    _check_class(model, settings)
+    first = model.one_hot(mechanism, [settings.texture_class])
     if settings.blend_class is None:
         return first
-    second = model.one_hot("texture", [settings.blend_class])
+    second = model.one_hot(mechanism, [settings.blend_class])
     return (1 - settings.blend) * first + settings.blend * second
 
 
 @torch.no_grad()
 def render_class_tile(model, settings: StylizeSettings, tile: int, weights: torch.Tensor | None = None) -> torch.Tensor:
-    """One (1, 3, tile, tile) texture from the model's texture mechanism (on the CPU)."""
+    """One (1, 3, tile, tile) texture from the model's texture mechanism (or its background
+    mechanism, ``settings.texture_mechanism``), on the CPU."""
     if weights is None:
         weights = class_weights(model, settings)
-    noise = model.noise("texture", [settings.texture_seed], settings.truncation, tile)
-    return model.mechanism("texture", weights.to(model.device), noise, tile).float().cpu()
+    mechanism = settings.texture_mechanism
+    noise = model.noise(mechanism, [settings.texture_seed], settings.truncation, tile)
+    return model.mechanism(mechanism, weights.to(model.device), noise, tile).float().cpu()
 
 
 def wraps_seamlessly(tile: torch.Tensor, tolerance: float = 1.5) -> bool:

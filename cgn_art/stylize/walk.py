@@ -70,8 +70,8 @@ def walk_textures(model, settings: StylizeSettings, walk: WalkSettings, height: 
     start = class_weights(model, settings)
     if walk.path == "class":
         end = class_weights(model, settings.replace(texture_class=walk.to_class, blend_class=None))
-    noise_a = model.noise("texture", [settings.texture_seed], settings.truncation, tile)
-    noise_b = model.noise("texture", [walk.to_seed], settings.truncation, tile)
+    noise_a = model.noise(settings.texture_mechanism, [settings.texture_seed], settings.truncation, tile)
+    noise_b = model.noise(settings.texture_mechanism, [walk.to_seed], settings.truncation, tile)
     mirrored = not model_texture_wraps(model, settings)  # decided once: the tiling never jumps between frames
     for index in range(walk.frames):
         t = index / (walk.frames - 1)
@@ -81,7 +81,7 @@ def walk_textures(model, settings: StylizeSettings, walk: WalkSettings, height: 
             weights = start
             noise = math.cos(t * math.pi / 2) * noise_a + math.sin(t * math.pi / 2) * noise_b
         with torch.no_grad():
-            texture_tile = model.mechanism("texture", weights.to(model.device), noise, tile).float().cpu()
+            texture_tile = model.mechanism(settings.texture_mechanism, weights.to(model.device), noise, tile).float().cpu()
         yield fill(texture_tile, height, width, mirrored=mirrored)
 
 
@@ -100,7 +100,7 @@ def texture_walk(photo: Image.Image, output, settings: StylizeSettings | None = 
     settings = (settings or StylizeSettings()).replace()
     walk = (walk or WalkSettings()).validate()
     settings.validate(pick_device(settings.device))
-    model.one_hot("texture", [walk.to_class] if walk.path == "class" else [settings.texture_class])
+    model.one_hot(settings.texture_mechanism, [walk.to_class] if walk.path == "class" else [settings.texture_class])
     output = Path(output)
     if output.suffix.lower() != ".mp4":
         raise CgnArtError(f"{output}: the texture walk is written as an mp4; give a name ending in .mp4")
