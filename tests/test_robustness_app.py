@@ -55,3 +55,28 @@ def test_no_dataset_chosen_is_explained(lab):
     lab.button(key="lab_run").click().run()
     assert not lab.exception
     assert len(lab.error) == 1 and "at least one variant" in lab.error[0].value
+
+
+def test_letters_samples_show_and_letters_runs_only_with_its_cgn(lab, monkeypatch):
+    import numpy as np
+
+    from cgn_art.data import letters
+    from cgn_art.mechanisms.weights import shipped_models
+
+    # A stand-in letters split (building the real one takes minutes): 26 letters x 6 samples, each
+    # letter its own grey level, so the sheet shows what it was given.
+    labels = np.repeat(np.arange(26), 6)
+    images = np.repeat((labels * 9).astype(np.uint8)[:, None, None, None], 64, 1).repeat(64, 2).repeat(3, 3)
+    fake = letters.LetterDataset("train", images, labels, labels % 10, labels % 8, images[..., 0],
+                                 np.zeros((0, 256, 256, 3), np.uint8), np.zeros(0, np.int64))
+    monkeypatch.setattr(letters, "load", lambda split="train", seed=0, rebuild=False: fake)
+    before = urls(lab)
+    lab.selectbox(key="lab_variant").select("letters").run()
+    assert not lab.exception and not lab.error
+    assert urls(lab)[0] != before[0]
+    runnable = "letters" in lab.multiselect(key="lab_variants").options
+    assert runnable == ("letters" in shipped_models())
+    if runnable:
+        assert len(urls(lab)) == 2
+    else:  # before its CGN ships: the real letters, and a line saying why there are no counterfactuals
+        assert len(urls(lab)) == 1 and any("No letters CGN ships yet" in i.value for i in lab.info)
