@@ -37,6 +37,8 @@ def main():
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if any("=" not in pair for pair in args.model):
+        parser.error("--model takes VARIANT=FOLDER, e.g. letters=runs/letters/model")
     models = dict(pair.split("=", 1) for pair in args.model)
     settings = RobustnessSettings(variants=tuple(args.variant), counterfactuals=args.counterfactuals,
                                   per_shape=args.per_shape, epochs=args.epochs, seed=args.seed, models=models)
