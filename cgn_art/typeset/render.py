@@ -124,15 +124,16 @@ def glyph_masks(models: dict, text: Text, seeds: list[int], truncation: float, s
     return out
 
 
-def measure(models: dict, text: Text, seeds: list[int], truncation: float):
-    """Each glyph's Metrics (in caps) from its mask at its model's native size."""
-    masks = glyph_masks(models, text, seeds, truncation)
+def measure(models: dict, text: Text, seeds: list[int], truncation: float, masks: dict | None = None):
+    """Each glyph's Metrics (in caps) from its mask (``masks`` as glyph_masks gives them; default:
+    rendered at each model's native size)."""
+    masks = masks or glyph_masks(models, text, seeds, truncation)
     extents = np.zeros((len(text.glyphs), 4))
     native = np.zeros(len(text.glyphs))
     groups = np.zeros(len(text.glyphs), int)
     for g_index, source in enumerate(sorted(masks)):
         chosen = [g.index for g in text.glyphs if g.source == source]
-        extents[chosen] = ink_extent(masks[source])
+        extents[chosen] = ink_extent(masks[source]) * models[source].native_size / masks[source].shape[-1]
         native[chosen] = models[source].native_size
         groups[chosen] = g_index
     return metrics_from_extents(extents, native, groups)
@@ -160,12 +161,18 @@ def box_of(glyph, width: int, height: int, scale: float = 1.0):
 
 # Texture and background canvases ----------------------------------------------------------------
 
-def work_size(layout: Layout, models: dict, texture_scale: float = 1.0) -> int:
-    """The side at which texture and background are painted for this layout (see the module docstring)."""
+def work_size(layout: Layout, models: dict, texture_scale: float = 1.0, canvases: int = 1) -> int:
+    """The side at which texture and background are painted for this layout (see the module docstring).
+
+    Capped at 4x the model's native size for one canvas and 2x when there are several (a texture per
+    letter or word): the small CGNs' fields have no more detail than that, and the cap keeps a poster
+    with a texture per letter as quick as one with a single texture."""
+    native = models["letters"].native_size
     side = max(layout.width, layout.height) * texture_scale
     px_per_native = float(np.median([g.side / models[g.source].native_size for g in layout.glyphs]))
     work = math.ceil(side / max(px_per_native, 1e-6))
-    return int(min(side, max(work, min(side, models["letters"].native_size), 1)))
+    cap = (4 if canvases == 1 else 2) * native * texture_scale
+    return int(max(1, min(side, cap, max(work, min(side, native)))))
 
 
 @torch.no_grad()
@@ -283,11 +290,16 @@ def render_poster(model, settings: TypeSettings, digit_model=None) -> Poster:
     text = split_text(settings.text, letter_classes(model), digits)
     seeds = glyph_seeds(settings, len(text.glyphs))
     width, height = settings.size
-    metrics = measure(models, text, seeds, settings.truncation)
+    # One shape-mechanism call draws the masks at 4x native size, measured for the layout and shrunk
+    # into the boxes; only letters larger than that are drawn again at their size.
+    masks = glyph_masks(models, text, seeds, settings.truncation, size={s: 4 * m.native_size for s, m in models.items()})
+    metrics = measure(models, text, seeds, settings.truncation, masks)
     layout = arrange(text, metrics, width, height, margin=settings.margin, align=settings.align,
                      letter_size=settings.letter_size, tracking=settings.tracking, word_space=settings.word_space,
                      line_spacing=settings.line_spacing)
+    weights, tex_seeds, key_of = texture_keys(model, settings, layout, seeds)
     work = work_size(layout, models, settings.texture_scale)
+    tex_work = work_size(layout, models, settings.texture_scale, canvases=len(weights))
 
     # Background: one canvas, or one per line blended in bands.
     from cgn_art.mixing import suggested_classes
@@ -295,6 +307,7 @@ def render_poster(model, settings: TypeSettings, digit_model=None) -> Poster:
     bg_classes = settings.backgrounds or suggested_classes(model, "background")
     if settings.background_by == "line" and layout.lines > 1:
         lines = range(layout.lines)
+        work = work_size(layout, models, settings.texture_scale, canvases=layout.lines)
         bg = paint(model, "background", model.one_hot("background", [bg_classes[i % len(bg_classes)] for i in lines]),
                    [letter_seed(settings.seed, 20_000 + i) for i in lines], settings.truncation, work)
         bg = (bg * band_weights(layout, work, settings.texture_scale)[:, None, :, None]).sum(0, keepdim=True)
@@ -304,11 +317,11 @@ def render_poster(model, settings: TypeSettings, digit_model=None) -> Poster:
     zoom = settings.texture_scale
     image = upscale(bg, width, height, zoom).clone()
 
-    weights, tex_seeds, key_of = texture_keys(model, settings, layout, seeds)
-    textures = paint(model, "texture", weights, tex_seeds, settings.truncation, work)
-    masks = glyph_masks(models, text, seeds, settings.truncation,
-                        size={s: max(8, math.ceil(max(g.side for g in layout.glyphs if g.source == s)))
-                              for s in models if any(g.source == s for g in layout.glyphs)})
+    textures = paint(model, "texture", weights, tex_seeds, settings.truncation, tex_work)
+    need = {s: max(8, math.ceil(max(g.side for g in layout.glyphs if g.source == s)))
+            for s in models if any(g.source == s for g in layout.glyphs)}
+    if any(need[s] > 1.25 * masks[s].shape[-1] for s in need):
+        masks = glyph_masks(models, text, seeds, settings.truncation, size=need)
     position = {g.index: i for s in masks for i, g in enumerate([g for g in text.glyphs if g.source == s])}
     canvas_mask = torch.zeros(1, 1, height, width)
     one_texture = len(textures) == 1
