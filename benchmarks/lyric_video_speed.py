@@ -3,9 +3,9 @@
 - render: the demo song three times (60 s, 44.1 kHz stereo wav) with a made-up LRC of 20 lines
   (word times on half of them), ``render_dance(..., lyrics=...)`` wall time including analysis
   (after the once-per-process numba warm-up), frames and encoding. Bar: <= 60 s (>= 1x real time).
-- baseline (same process, same choreography, frames only, first 10 s): the lyric frame renderer
+- baseline (same process, same choreography, frames only, first 4 s): the lyric frame renderer
   with its shortcuts off: texture and background painted at the frame size on every frame, no
-  reuse; ``speedup`` compares frames per second with the real renderer's on the same 10 s.
+  reuse; ``speedup`` compares frames per second with the real renderer's on the same 4 s.
 
 The model is the shipped Letters CGN when it is there; otherwise a stand-in of the same shape
 (letters-shaped SmallCGN, native 64 px, two detail levels, random weights).
@@ -100,8 +100,8 @@ def run(args, tmp: Path) -> None:
     }
     print(json.dumps(figures), file=sys.stderr, flush=True)
     if not args.skip_baseline:
-        features = analyse_file(song, 0, 10.0)
-        chor = choreograph(features, settings.with_changes({"duration": 10.0}), class_counts(model))
+        features = analyse_file(song, 0, 4.0)
+        chor = choreograph(features, settings.with_changes({"duration": 4.0}), class_counts(model))
         timed = time_plain_text(lyrics, features.beats, features.downbeats)
         size = lyric_render_size(args.size)
         threads = torch.get_num_threads()
