@@ -23,7 +23,6 @@ from cgn_art.typeset import (
     render_poster,
 )
 
-KEY = "type_settings"
 ROLLS = "type_letter_seeds"
 TEXTURE_HELP = {"all": "one texture class for every letter", "word": "one class per word",
                 "letter": "one class per letter", "walk": "a blend from the first class to the last, letter by letter"}
