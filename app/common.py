@@ -267,6 +267,7 @@ def _live_job(key: str) -> None:
 
 def set_pages(pages: list) -> None:
     st.session_state["_pages"] = pages
+    _workspace()  # on the server's first run: sweep folders of dead servers, start the janitor
 
 
 def pages() -> list:

@@ -2,9 +2,11 @@
 
 At most ``slots`` heavy jobs run at once (by default half the CPU cores, at least one; set
 ``CGN_ART_HEAVY_JOBS`` to change it); the rest wait in line, first come first served, and can leave
-the line at any time. Each job runs on its own thread at a lower CPU priority (``CGN_ART_JOB_NICE``,
-default 10 more than the server's; Linux nice values are per thread and inherited by the threads and processes it starts,
-ffmpeg included), so light work such as the Mixer never waits behind a render.
+the line at any time. Each job runs on its own thread; the video encoders it starts run at a lower
+CPU priority (``CGN_ART_ENCODER_NICE``, default 10 above the server's), so light work such as the
+Mixer never waits behind a render's encoding, the biggest part of its cost. The job's own thread
+keeps the server's priority by default (``CGN_ART_JOB_NICE``, default 0): a thread that holds
+Python's GIL must not be starved, or every page of the server waits for it.
 
 A job's work is a function of the :class:`Job` it runs as: it reports with ``job.progress(fraction,
 message)`` (which raises :class:`JobCancelled` once the job is cancelled) and can ask
@@ -195,14 +197,23 @@ def _safely(hook) -> None:
         log.exception("cancel hook failed")
 
 
+def _env_int(name: str, default: int) -> int:
+    text = os.environ.get(name, "").strip()
+    try:
+        return int(text) if text else default
+    except ValueError:
+        raise CgnArtError(f"{name}={text!r}: give a whole number (a nice value, 0-19)") from None
+
+
 class JobQueue:
     """At most ``slots`` jobs run at once; the rest wait in line, first come first served."""
 
-    def __init__(self, slots: int | None = None, nice: int | None = None):
+    def __init__(self, slots: int | None = None, nice: int | None = None, encoder_nice: int | None = None):
         self.slots = default_slots() if slots is None else int(slots)
         if self.slots < 1:
             raise CgnArtError(f"a job queue needs at least 1 slot, not {slots}")
-        self.nice = int(os.environ.get("CGN_ART_JOB_NICE", "10")) if nice is None else int(nice)
+        self.nice = _env_int("CGN_ART_JOB_NICE", 0) if nice is None else int(nice)
+        self.encoder_nice = _env_int("CGN_ART_ENCODER_NICE", 10) if encoder_nice is None else int(encoder_nice)
         self._lock = threading.Lock()
         self._waiting: deque[Job] = deque()
         self._running: list[Job] = []

@@ -28,7 +28,8 @@ so the two really do run side by side).
   writer's PID (``.NAME.pidPID.XXXX.partial.mp4``); a later writer in the same folder removes the
   partials whose writer is gone (:func:`sweep_partials`).
 - Inside a heavy job (:mod:`cgn_art.jobs`), cancelling the job kills ffmpeg at once, so the render
-  stops within a second even when it is waiting on the encoder.
+  stops within a second even when it is waiting on the encoder; and ffmpeg runs at the queue's
+  lower encoder priority, so pages stay quick while it encodes.
 - The destination is checked before any work (:func:`check_output`): a folder, a missing or
   read-only folder is reported naming the user's path. The finished file gets the usual
   permissions (0666 less the umask), like any other file the program writes.
@@ -134,23 +135,31 @@ def _umask() -> int:
     return mask
 
 
-def _die_with_parent():
-    """A preexec function: on Linux, the child gets SIGKILL when the thread that started it dies."""
-    if not sys.platform.startswith("linux"):
-        return None
-    import ctypes
+def _child_setup(nice: int = 0):
+    """A preexec function: on Linux, the child gets SIGKILL when the thread that started it dies;
+    ``nice`` lowers its CPU priority (an encoder started by a heavy job)."""
+    prctl = None
+    if sys.platform.startswith("linux"):
+        import ctypes
 
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        prctl = libc.prctl
-    except (OSError, AttributeError):
+        try:
+            prctl = ctypes.CDLL(None, use_errno=True).prctl
+        except (OSError, AttributeError):
+            prctl = None
+    if prctl is None and not nice:
         return None
     parent = os.getpid()
 
     def preexec() -> None:
-        prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        if os.getppid() != parent:  # the parent died before prctl took effect
-            os._exit(1)
+        if prctl is not None:
+            prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+            if os.getppid() != parent:  # the parent died before prctl took effect
+                os._exit(1)
+        if nice:
+            try:
+                os.nice(nice)
+            except OSError:
+                pass
     return preexec
 
 
@@ -222,6 +231,7 @@ class VideoWriter:
         self._log = tempfile.TemporaryFile()
         job = current_job()
         self._unhook = job.on_cancel(self._abort) if job is not None else (lambda: None)
+        self._nice = job.queue.encoder_nice if job is not None else 0
 
     # Context manager: success closes, any exception cancels ------------------------------------
 
@@ -280,7 +290,7 @@ class VideoWriter:
         # Own process group: a terminal's Ctrl-C reaches only Python, which stops ffmpeg itself.
         # The parent-death signal kills it if this thread dies without cleaning up (SIGKILL, a crash).
         self._process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._log,
-                                         start_new_session=True, preexec_fn=_die_with_parent())
+                                         start_new_session=True, preexec_fn=_child_setup(self._nice))
         if self._aborted:
             self._process.kill()
         self._thread = threading.Thread(target=self._feed, name="video-writer", daemon=True)

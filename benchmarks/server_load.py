@@ -1,0 +1,195 @@
+"""Mixer latency as users feel it, alone and while two renders run (one JSON line).
+
+Starts the real app (``streamlit run app/Home.py``) on 127.0.0.1 and drives it with Debian's
+Chromium through Playwright. A change is a click on one of the Mixer's Roll buttons (a new seed);
+its latency is the time from the click until the composite image in the page has a new picture,
+loaded: the server's rerun, PNG encoding, the websocket, the image's HTTP fetch and decoding.
+
+1. Alone: one Mixer user makes ``--changes`` changes at 512 px.
+2. Loaded: two other browsers press "Render the video" on the Latent Dance page (demo song, at
+   ``--render-size`` px and ``--render-fps``), then four Mixer users change controls at once until
+   both renders are done (at least ``--changes`` each). Render times run from the click to the
+   finished video on the page, so the second includes its wait in the heavy-job queue.
+
+    python benchmarks/server_load.py [--changes 20] [--slots N] [--render-size 256]
+
+``--slots`` sets CGN_ART_HEAVY_JOBS for the server (default: the app's own, half the cores).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = next((p for p in ("/usr/lib/chromium/chromium", "/usr/bin/chromium") if os.access(p, os.X_OK)), None)
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--disable-background-timer-throttling", "--disable-renderer-backgrounding"]
+COMPOSITE_SRC = """() => {
+    for (const el of document.querySelectorAll('[data-testid="stImage"]')) {
+        const img = el.querySelector('img');
+        if (img && el.innerText.includes(' · ')) return img.complete && img.naturalWidth ? img.src : null;
+    }
+    return null;
+}"""
+IDLE = """() => { const a = document.querySelector('[data-testid="stApp"]');
+    return a && a.dataset.testScriptState === 'notRunning' && a.dataset.testConnectionState === 'CONNECTED'
+        && !document.querySelector('[data-testid="stSkeleton"]'); }"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(port: int, slots: int | None, log: Path) -> subprocess.Popen:
+    env = dict(os.environ)
+    if slots:
+        env["CGN_ART_HEAVY_JOBS"] = str(slots)
+    command = [sys.executable, "-m", "streamlit", "run", "app/Home.py", "--server.headless", "true",
+               "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
+               "--server.fileWatcherType", "none"]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    for _ in range(600):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+                if r.read() == b"ok":
+                    return process
+        except OSError:
+            time.sleep(0.2)
+    process.terminate()
+    raise SystemExit(f"the server did not start; see {log}")
+
+
+async def open_mixer(context, url: str):
+    page = await context.new_page()
+    await page.goto(f"{url}/mixer?size=512")
+    await page.wait_for_function(COMPOSITE_SRC, timeout=300_000)
+    await page.wait_for_function(IDLE, timeout=300_000)
+    return page
+
+
+async def change(page, index: int) -> float:
+    """Click a Roll button; seconds until the composite shows its new picture."""
+    before = await page.evaluate(COMPOSITE_SRC)
+    started = time.perf_counter()
+    await page.get_by_role("button", name="Roll").nth(index % 3).click()
+    await page.wait_for_function(f"(old) => {{ const src = ({COMPOSITE_SRC})(); return src && src !== old; }}",
+                                 arg=before, polling="raf", timeout=300_000)
+    seconds = time.perf_counter() - started
+    await page.wait_for_function(IDLE, timeout=300_000)
+    return seconds
+
+
+async def mixer_user(page, changes: int, until=None, offset: int = 0) -> list[float]:
+    times = []
+    while len(times) < changes or (until is not None and not until()):
+        times.append(await change(page, offset + len(times)))
+    return times
+
+
+async def render(context, url: str, size_steps: int, fps_steps: int, ready: asyncio.Event, go: asyncio.Event):
+    page = await context.new_page()
+    await page.set_viewport_size({"width": 1400, "height": 2400})
+    await page.goto(f"{url}/dance")
+    await page.get_by_text(re.compile(r"20\.0 s · ")).wait_for(timeout=600_000)
+    await page.wait_for_function(IDLE, timeout=600_000)
+    for name, steps in (("Video size (px)", size_steps), ("Frames per second", fps_steps)):
+        slider = page.get_by_role("slider", name=name)
+        await slider.focus()
+        for _ in range(abs(steps)):
+            await slider.press("ArrowLeft" if steps < 0 else "ArrowRight")
+        await page.wait_for_function(IDLE, timeout=600_000)
+    ready.set()
+    await go.wait()
+    started = time.perf_counter()
+    await page.get_by_role("button", name="Render the video").click()
+    caption = page.get_by_text(re.compile(r"^\d+ frames, .* s to render\.$"))
+    await caption.wait_for(timeout=1_800_000)
+    return time.perf_counter() - started, await caption.inner_text()
+
+
+def summary(times: list[float]) -> dict:
+    ms = sorted(1000 * t for t in times)
+    return {"changes": len(ms), "median_ms": round(statistics.median(ms)),
+            "p90_ms": round(ms[min(len(ms) - 1, int(0.9 * len(ms)))])}
+
+
+async def main_async(args) -> dict:
+    from playwright.async_api import async_playwright
+
+    port = free_port()
+    log = Path(os.environ.get("TMPDIR", "/tmp")) / f"cgn-art-server-load-{port}.log"
+    server = start_server(port, args.slots, log)
+    url = f"http://127.0.0.1:{port}"
+    load_before = os.getloadavg()[0]
+    try:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            print("alone…", file=sys.stderr)
+            lone = await open_mixer(await browser.new_context(), url)
+            await mixer_user(lone, 3)  # warm-up: caches, first PNGs
+            alone = await mixer_user(lone, args.changes)
+
+            print("two renders and four Mixer users…", file=sys.stderr)
+            ready = [asyncio.Event(), asyncio.Event()]
+            go = asyncio.Event()
+            sizes = {256: -2, 384: -1, 512: 0, 720: 1, 1080: 2}
+            fpss = {12: -1, 24: 0, 30: 1}
+            renders = [asyncio.create_task(render(await browser.new_context(), url, sizes[args.render_size],
+                                                  fpss[args.render_fps], ready[i], go)) for i in range(2)]
+            users = [lone] + [await open_mixer(await browser.new_context(), url) for _ in range(3)]
+            for event in ready:
+                await event.wait()
+            go.set()
+            await asyncio.sleep(1.0)  # both renders have been asked for
+            loaded_lists = await asyncio.gather(*[mixer_user(page, args.changes, until=lambda: all(
+                r.done() for r in renders), offset=i) for i, page in enumerate(users)])
+            render_results = await asyncio.gather(*renders)
+            await browser.close()
+    finally:
+        server.terminate()
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    loaded = [t for times in loaded_lists for t in times]
+    result = {
+        "benchmark": "server_load", "mixer_size": 512, "cpu_count": os.cpu_count(),
+        "heavy_job_slots": args.slots or max(1, len(os.sched_getaffinity(0)) // 2),
+        "alone": summary(alone), "with_2_renders_4_users": summary(loaded),
+        "median_ratio": round(statistics.median(loaded) / statistics.median(alone), 2),
+        "renders_s": [round(seconds, 1) for seconds, _ in render_results],
+        "render_captions": [caption for _, caption in render_results],
+        "render": {"size": args.render_size, "fps": args.render_fps, "song_s": 20},
+        "load_average_before": round(load_before, 2),
+    }
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--changes", type=int, default=20, help="changes per Mixer user and phase")
+    parser.add_argument("--slots", type=int, default=None, help="heavy jobs at once (CGN_ART_HEAVY_JOBS)")
+    parser.add_argument("--render-size", type=int, default=256, choices=[256, 384, 512, 720, 1080])
+    parser.add_argument("--render-fps", type=int, default=24, choices=[12, 24, 30])
+    args = parser.parse_args()
+    if CHROMIUM is None:
+        raise SystemExit("no chromium found (apt-get install -y chromium)")
+    print(json.dumps(asyncio.run(main_async(args))))
+
+
+if __name__ == "__main__":
+    main()
