@@ -153,7 +153,7 @@ def _janitor(folders) -> None:
             continue
         try:
             end_sessions(folders, Runtime.instance().is_active_session)
-        except Exception:  # noqa: BLE001 - the janitor must outlive any one bad sweep
+        except Exception:  # the janitor must outlive any one bad sweep
             logging.getLogger(__name__).exception("session sweep failed")
 
 

@@ -193,7 +193,7 @@ class Job:
 def _safely(hook) -> None:
     try:
         hook()
-    except Exception:  # noqa: BLE001 - a failing hook must not stop the others
+    except Exception:  # a failing hook must not stop the others
         log.exception("cancel hook failed")
 
 

@@ -150,6 +150,7 @@ def _child_setup(nice: int = 0):
         return None
     parent = os.getpid()
 
+    # Runs in the child between fork and exec: only two plain system calls, no Python locks taken.
     def preexec() -> None:
         if prctl is not None:
             prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG

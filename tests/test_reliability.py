@@ -18,8 +18,8 @@ import soundfile as sf
 from cgn_art.audio import cache, load_audio
 from cgn_art.cli import main
 from cgn_art.errors import CgnArtError
-from cgn_art.jobs import JobCancelled, JobQueue, current_job, default_slots
-from cgn_art.video import VideoCancelled, VideoWriter, check_output, sweep_partials
+from cgn_art.jobs import JobQueue, current_job, default_slots
+from cgn_art.video import VideoWriter, check_output, sweep_partials
 from cgn_art.workspace import SessionFolders
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,12 +7,12 @@ import os
 import sys
 import tempfile
 import threading
-import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+import tomllib
 from PIL import Image
 
 import cgn_art.dance
