@@ -184,6 +184,7 @@ RECIPE_VERSION = 1
 DETAIL_RENDER = 512
 DETAIL_WAVELENGTH = 16  # px at the 512 px render
 DETAIL_CROP = 128
+DETAIL_CROPS = 4  # random crops per 512 px render (and real crops per sample)
 FLAT_STD = 1e-3  # luminance std below which a crop counts as flat (float rounding, not pattern)
 # A seed no other code in cgn-art uses (the CGN trainer's encoder is seed 0, kernels (3, 5), 16 channels).
 DIVERSITY_ENCODER = {"seed": 60221, "kernels": (3, 7), "channels": 16, "scales": 2}
@@ -706,7 +707,7 @@ def structure_fidelity(model, judge: Judge, n: int = 300, seed: int = 0) -> floa
 
 def detail(model, family: str, kind: str = "texture", n: int = 24, seed: int = 0) -> dict:
     """Detail of the ``kind`` part at the 512 px render: ``ratio`` = generated share /
-    reference share (:func:`detail_share` of one random 128 px crop per sample, ``n`` samples
+    reference share (:func:`detail_share` of four random 128 px crops per sample, ``n`` samples
     cycling through the classes). The reference is the real material at the render scale (letters)
     or the source photo at its own resolution (MNIST Wildlife; ``data_ratio`` is then the
     training data's own texture at the render scale, against the same reference)."""
@@ -717,14 +718,15 @@ def detail(model, family: str, kind: str = "texture", n: int = 24, seed: int = 0
     triples[:, column] = classes
     rng = np.random.default_rng([seed, 23])
     images = _render(model, triples, DETAIL_RENDER, seed * 100_000 + 50_000, batch=8)[column]
-    generated = detail_share(_random_crops(images, DETAIL_CROP, rng))
+    generated = detail_share(torch.cat([_random_crops(images, DETAIL_CROP, rng) for _ in range(DETAIL_CROPS)]))
     render_scale = DETAIL_RENDER / model.native_size
     out = {"generated_share": generated}
+    many = np.tile(classes, DETAIL_CROPS)
     if family == "letters":
-        out["real_share"] = detail_share(_tensor(real_crops(family, kind, classes, DETAIL_CROP, render_scale, rng)))
+        out["real_share"] = detail_share(_tensor(real_crops(family, kind, many, DETAIL_CROP, render_scale, rng)))
     else:
-        out["real_share"] = detail_share(_tensor(photo_crops(kind, classes, DETAIL_CROP, rng)))
-        data = detail_share(_tensor(real_crops(family, kind, classes, DETAIL_CROP, render_scale, rng)))
+        out["real_share"] = detail_share(_tensor(photo_crops(kind, many, DETAIL_CROP, rng)))
+        data = detail_share(_tensor(real_crops(family, kind, many, DETAIL_CROP, render_scale, rng)))
         out["data_ratio"] = data / out["real_share"]
     out["ratio"] = generated / out["real_share"]
     return out
