@@ -245,7 +245,7 @@ def real_crops(family: str, kind: str, classes, size: int, scale: float, rng: np
     if family == "wildlife":
         from cgn_art.data import textures
 
-        span = max(2, int(round(size / scale)))
+        span = max(2, round(size / scale))
         crops = np.stack([textures.random_crops(textures.texture_sheet(kind, int(c)), 1, span, rng)[0]
                           for c in classes]) if len(classes) else np.zeros((0, span, span, 3), np.float32)
         return _resize(crops, size)
@@ -268,7 +268,7 @@ def photo_crops(kind: str, classes, size: int, rng: np.random.Generator) -> np.n
     return out
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _photo_region(source: str, box: tuple) -> np.ndarray:
     from cgn_art.data import textures
 
@@ -459,15 +459,15 @@ def _cached(key: str, build, net: nn.Module, cache: bool):
 
     path = judge_cache_dir() / f"{key}-v{RECIPE_VERSION}.safetensors"
     if cache and path.is_file():
-        try:
-            from safetensors import safe_open
+        from safetensors import SafetensorError, safe_open
 
+        try:
             with safe_open(str(path), "pt") as f:
-                facts = json.loads(f.metadata()["facts"])
+                facts = json.loads((f.metadata() or {})["facts"])
             net.load_state_dict(load_file(str(path)))
             return net.eval(), facts
-        except Exception:  # a damaged cache file: train again
-            pass
+        except (SafetensorError, OSError, KeyError, ValueError, RuntimeError):  # damaged: train again
+            facts = None
     facts = build()
     if cache:
         path.parent.mkdir(parents=True, exist_ok=True)
