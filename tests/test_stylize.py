@@ -477,3 +477,45 @@ def test_a_fixed_size_texture_is_tiled_mirrored_without_seams(photo):
     assert torch.allclose(texture[..., :24, :24], tile) and torch.allclose(texture[..., :24, 24:48], tile.flip(-1))
     result = stylize(photo, settings, model=model)
     assert result.image.size == (48, 32) and math.isfinite(result.style_loss)
+
+
+def test_page_two_regions_box_mask_download_and_upload(app):
+    """Two regions on the page: the box (four sliders) finds the subject, the mask shows and downloads,
+    the result records both textures; an uploaded mask replaces the box; a wrong-size mask gets one line."""
+    import io
+
+    app.selectbox(key="sty_demo").select("chelsea")
+    app.selectbox(key="sty_class").select(1)
+    fast(app)
+    app.radio(key="sty_regions").set_value("two").run()
+    assert not app.exception and not app.error
+    if "sty_box_way" in [r.key for r in app.radio]:
+        app.radio(key="sty_box_way").set_value("Four sliders").run()
+    app.slider(key="sty_box_x").set_value((60, 380)).run()
+    app.slider(key="sty_box_y").set_value((20, 290)).run()
+    app.selectbox(key="sty_background").select("background:2").run()
+    assert not app.exception and not app.error
+    captions = [image.proto.imgs[0].caption for image in app.image]
+    assert any(c.startswith("The mask (GrabCut)") for c in captions)
+    labels = [b.label for b in app.get("download_button")]
+    assert "Download the mask (PNG)" in labels
+    widgets = [*app.selectbox, *app.slider, *app.radio]
+    assert all(widget.help for widget in widgets), [w.label for w in widgets if not w.help]
+    finish_jobs(app.button(key="sty_run").click().run())
+    assert not app.exception and not app.error
+    settings = read_png_settings_from(app)
+    assert settings["regions"] == "two" and settings["subject_box"] == "60,20,380,290"
+    assert settings["background_mechanism"] == "background" and settings["background_texture_class"] == 2
+    mask_png = app.session_state["sty_result"]["mask"]
+    assert Image.open(io.BytesIO(mask_png)).size == (451, 300)
+
+    app.radio(key="sty_mask_from").set_value("upload").run()
+    wrong = io.BytesIO()
+    Image.new("L", (100, 100), 255).save(wrong, format="PNG")
+    app.file_uploader(key="sty_mask_upload").upload("square.png", wrong.getvalue(), "image/png").run()
+    assert not app.exception
+    assert "square.png is 100 x 100 but the photo is 451 x 300" in app.error[0].value
+    app.file_uploader(key="sty_mask_upload").upload("mask.png", mask_png, "image/png").run()
+    assert not app.exception and not app.error
+    finish_jobs(app.button(key="sty_run").click().run())
+    assert read_png_settings_from(app)["subject_mask"] == "mask.png"

@@ -32,6 +32,7 @@ try:  # a box dragged on the photo; four sliders where the component is not inst
 except ImportError:
     st_canvas = None
 
+DEFAULTS = StylizeSettings()
 RESULT = "sty_result"
 WALK = "sty_walk"
 STYLIZE_JOB = "sty_job"
@@ -268,7 +269,7 @@ try:
                                                          help=HELP["texture_seed"])
             settings_values["truncation"] = b.slider("Truncation", 0.1, 1.0, 1.0, 0.05, key="sty_truncation",
                                                      help=HELP["truncation"])
-        settings_values["texture_scale"] = st.slider("Texture scale", 0.05, 0.5, 0.125, 0.025, key="sty_scale",
+        settings_values["texture_scale"] = st.slider("Texture scale", 0.05, 0.5, DEFAULTS.texture_scale, 0.025, key="sty_scale",
                                                      help=HELP["texture_scale"])
 
     mask, mask_name = subject_and_background(photo, model, settings_values)
@@ -296,8 +297,9 @@ try:
         a, b, c, d = st.columns(4)
         settings_values["optimizer"] = a.selectbox("Optimizer", ["lbfgs", "adam"], key="sty_optimizer",
                                                    help=HELP["optimizer"])
-        settings_values["steps"] = b.slider("Steps", 5, 200, 25, 5, key="sty_steps", help=HELP["steps"])
-        settings_values["levels"] = c.slider("Pyramid levels", 1, 4, 3, key="sty_levels", help=HELP["levels"])
+        settings_values["steps"] = b.slider("Steps", 5, 200, DEFAULTS.steps, 5, key="sty_steps", help=HELP["steps"])
+        settings_values["levels"] = c.slider("Pyramid levels", 1, 4, DEFAULTS.levels, key="sty_levels",
+                                            help=HELP["levels"])
         encoders = ["random"] + (["vgg19"] if vgg19_available() else [])
         settings_values["encoder"] = d.selectbox("Features", encoders, key="sty_encoder",
                                                  help="random: fixed random filters, no download. vgg19: higher "

@@ -69,25 +69,23 @@ def _log_power(grey: np.ndarray) -> np.ndarray:
     return np.log(np.abs(np.fft.fft2(g * window)) ** 2 + 1e-12)
 
 
-def _peak(log_power: np.ndarray, period: int) -> float:
+def _peak(log_power: np.ndarray, period: int, reach: int = 6) -> float:
     """How far the power at frequency 1/period (on both axes and the diagonal) stands above the
-    median power at the same distance from the origin (natural log; the largest of the three)."""
+    power around it: the peak bin (either sign) against the median of the bins up to ``reach``
+    away, the 3 x 3 around the peak left out (natural log; the largest of the three places).
+    A streak or grid is a spike; a spectrum that merely falls or rises smoothly is not."""
     h, w = log_power.shape
-    fy, fx = np.fft.fftfreq(h)[:, None], np.fft.fftfreq(w)[None, :]
-    radius = np.sqrt(fy ** 2 + fx ** 2)
+    fy, fx = np.abs(np.fft.fftfreq(h)), np.abs(np.fft.fftfreq(w))
     f = 1.0 / period
+    offsets = np.arange(-reach, reach + 1)
+    around = (np.abs(offsets)[:, None] > 1) | (np.abs(offsets)[None, :] > 1)
     best = -np.inf
     for ty, tx in ((0.0, f), (f, 0.0), (f, f)):
-        # the bins nearest the target (both signs; Nyquist sits at -0.5 in fftfreq)
-        iy = np.argmin(np.abs(np.abs(fy[:, 0]) - ty))
-        ix = np.argmin(np.abs(np.abs(fx[0]) - tx))
-        ys = {iy, (-iy) % h}
-        xs = {ix, (-ix) % w}
-        at = max(log_power[y, x] for y in ys for x in xs)
-        r = math.hypot(ty, tx)
-        ring = np.abs(radius - r) <= 1.5 / min(h, w)
-        best = max(best, at - float(np.median(log_power[ring])))
-    return float(best)
+        iy, ix = int(np.argmin(np.abs(fy - ty))), int(np.argmin(np.abs(fx - tx)))
+        at = max(log_power[y % h, x % w] for y in (iy, -iy) for x in (ix, -ix))
+        window = log_power[np.ix_((iy + offsets) % h, (ix + offsets) % w)]
+        best = max(best, float(at - np.median(window[around])))
+    return best
 
 
 def stride_peaks(result, photo, periods=STRIDE_PERIODS) -> dict[int, float]:

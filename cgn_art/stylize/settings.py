@@ -60,14 +60,14 @@ class StylizeSettings:
     blend: float = 0.5
     texture_seed: int = 0
     truncation: float = 1.0
-    texture_scale: float = 0.125
+    texture_scale: float = 0.25
     strength: float = 1.0
     content_weight: float = 1.0
     smoothness: float = 1.0
     colors: str = "texture"
     optimizer: str = "lbfgs"
-    steps: int = 25
-    levels: int = 3
+    steps: int = 20
+    levels: int = 2
     encoder: str = "random"
     seed: int = 0
     device: str = "auto"
