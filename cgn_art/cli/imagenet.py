@@ -9,12 +9,13 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import sys
 import time
 from pathlib import Path
 
 from cgn_art.cli.common import add_settings_flags, whole
+from cgn_art.cli.progress import ProgressBar
+from cgn_art.train.checkpoint import run_settings
 from cgn_art.errors import CgnArtError
 
 TRAIN_HELP = {
@@ -61,37 +62,15 @@ def cmd_status(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from tqdm import tqdm
-
     from cgn_art.train import imagenet
 
     out = Path(args.output)
     names = [f.name for f in dataclasses.fields(imagenet.ImageNetTrainSettings)]
     given = {n: tuple(v) if isinstance(v, list) else v for n in names if (v := getattr(args, n)) is not None}
-    base = {}
-    if args.resume:
-        try:
-            meta = json.loads((out / "checkpoint.json").read_text())
-            base = {k: tuple(v) if isinstance(v, list) else v for k, v in meta["settings"].items() if k in names}
-        except FileNotFoundError:
-            raise CgnArtError(f"{out}: no checkpoint to resume from; run without --resume first") from None
-        except (ValueError, KeyError, TypeError, AttributeError) as e:
-            raise CgnArtError(f"{out / 'checkpoint.json'}: not a readable checkpoint ({e})") from None
-        for name in FIXED_ON_RESUME:
-            if name in given and given[name] != base.get(name):
-                raise CgnArtError(f"--{name} differs from the checkpoint's; a resumed run keeps it")
-    elif (out / "checkpoint.json").exists() and not args.overwrite:
-        raise CgnArtError(f"{out} already holds a checkpoint; pass --resume to continue it, "
-                          "--overwrite to start again, or choose another folder")
-    settings = imagenet.ImageNetTrainSettings(**{**base, **given}).validate()
+    chosen, start = run_settings(out, given, args.resume, args.overwrite, FIXED_ON_RESUME)
+    settings = imagenet.ImageNetTrainSettings(**{k: v for k, v in chosen.items() if k in names}).validate()
     began = time.perf_counter()
-    with tqdm(total=settings.steps, unit="step", desc="training ImageNet CGN", file=sys.stderr,
-              dynamic_ncols=True) as bar:
-        def progress(fraction: float, message: str) -> None:
-            bar.n = min(settings.steps, round(fraction * settings.steps))
-            bar.set_postfix_str(message.split("  ", 1)[-1], refresh=False)
-            bar.refresh()
-
+    with ProgressBar("training ImageNet CGN", total=settings.steps, initial=start, unit="step") as progress:
         result = imagenet.train(settings, out, resume=args.resume, progress=progress)
     print(f"model: {out / 'model'}")
     print(f"trained to step {result.step} in {time.perf_counter() - began:.1f} s")

@@ -17,7 +17,6 @@ Defaults are the paper's (loss weights, learning rates, truncation 1.0).
 """
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import asdict, dataclass, field, fields
@@ -26,7 +25,6 @@ from typing import Callable
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
 
 from cgn_art.device import pick_device
 from cgn_art.errors import CgnArtError
@@ -34,6 +32,7 @@ from cgn_art.features import ENCODER_NAMES, make_encoder
 from cgn_art.mechanisms.base import truncated_noise
 from cgn_art.mechanisms.imagenet import PRECISIONS, ImageNetCGN, ImageNetCGNConfig
 from cgn_art.mechanisms.imagenet_presets import SAMPLE_SHEET_CLASSES
+from cgn_art.train import checkpoint
 
 MECHANISM_PARTS = {"shape": "f_shape", "texture": "f_text", "background": "f_bg"}
 
@@ -320,39 +319,20 @@ class ImageNetTrainer:
 
         out = Path(out_dir)
         save_imagenet_cgn(self.model, out / "model", {"trained_steps": self.step, "train_settings": asdict(self.settings)})
-        tensors, groups = {}, {}
-        for m, opt in self.optimizers.items():
-            state = opt.state_dict()
-            groups[m] = state["param_groups"]
-            for i, entry in state["state"].items():
-                for k, v in entry.items():
-                    tensors[f"{m}.{i}.{k}"] = torch.as_tensor(v).detach().cpu().contiguous()
-        save_file(tensors, str(out / "optimizer.safetensors"))
-        meta = {"step": self.step, "settings": asdict(self.settings), "param_groups": groups, "history": self.history}
-        (out / "checkpoint.json").write_text(json.dumps(meta, indent=1))
+        # the model is its own loadable folder; the checkpoint holds the optimisers beside it
+        meta = {"step": self.step, "settings": asdict(self.settings), "history": self.history}
+        checkpoint.save_checkpoint(out, meta, optimizers=self.optimizers, tensors_file="optimizer.safetensors")
 
     def resume(self, out_dir: str | Path) -> None:
         from cgn_art.mechanisms.imagenet_weights import load_imagenet_cgn
 
         out = Path(out_dir)
-        try:
-            meta = json.loads((out / "checkpoint.json").read_text())
-            step, groups = int(meta["step"]), dict(meta["param_groups"])
-        except FileNotFoundError:
-            raise CgnArtError(f"{out}: no checkpoint to resume from; run without --resume first") from None
-        except (ValueError, KeyError, TypeError) as e:
-            raise CgnArtError(f"{out / 'checkpoint.json'}: not a readable ImageNet CGN checkpoint ({e})") from None
+        checkpoint.read_meta(out)  # a missing or damaged checkpoint says so before the model loads
         loaded = load_imagenet_cgn(out / "model", torch.device("cpu"))
         self.model.load_state_dict(loaded.state_dict())
-        tensors = load_file(str(out / "optimizer.safetensors"))
-        for m, opt in self.optimizers.items():
-            restored: dict[int, dict] = {}
-            for key, value in tensors.items():
-                name, i, k = key.split(".", 2)
-                if name == m:
-                    restored.setdefault(int(i), {})[k] = value if k == "step" else value.to(self.device)
-            opt.load_state_dict({"state": restored, "param_groups": groups[m]})
-        self.step, self.history = step, list(meta.get("history", []))
+        meta = checkpoint.load_checkpoint(out, self.device, optimizers=self.optimizers,
+                                          tensors_file="optimizer.safetensors")
+        self.step, self.history = int(meta["step"]), list(meta.get("history", []))
 
 
 class _nothing:
