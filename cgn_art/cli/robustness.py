@@ -2,23 +2,11 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
 
 from cgn_art.cli.common import whole
+from cgn_art.cli.progress import ProgressBar
 from cgn_art.errors import CgnArtError
-
-
-def _bar(description: str):
-    from tqdm import tqdm
-
-    bar = tqdm(total=1000, desc=description, file=sys.stderr, dynamic_ncols=True, bar_format="{l_bar}{bar}| {elapsed}{postfix}")
-
-    def progress(fraction: float, message: str) -> None:
-        bar.n = round(1000 * fraction)
-        bar.set_postfix_str(message, refresh=False)
-        bar.refresh()
-    return bar, progress
 
 
 def _threads(args) -> None:
@@ -35,8 +23,7 @@ def cmd_cf_make(args) -> int:
                                           seed=args.seed, size=args.size, truncation=args.truncation,
                                           format=args.format, shard=args.shard).validate()
     started = time.perf_counter()
-    bar, progress = _bar(f"counterfactuals (shard {settings.shard[0]}/{settings.shard[1]})")
-    with bar:
+    with ProgressBar(f"counterfactuals (shard {settings.shard[0]}/{settings.shard[1]})") as progress:
         folder = write_dataset(settings, args.output, progress=progress)
     rows = len(shard_rows(settings.count, settings.shard))
     print(f"{folder}: {rows:,} images ({time.perf_counter() - started:.1f} s)")
@@ -74,8 +61,7 @@ def cmd_classify(args) -> int:
         variants=variants, counterfactuals=args.counterfactuals, per_shape=args.per_shape, epochs=args.epochs,
         batch_size=args.batch_size, seed=args.seed, cue_conflict=args.cue_conflict,
         models=models, counterfactual_data=data).validate()
-    bar, progress = _bar("robustness experiment")
-    with bar:
+    with ProgressBar("robustness experiment") as progress:
         result = run_experiment(settings, progress)
     if args.json == "-":
         print(json.dumps(result.to_dict()))
