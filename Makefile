@@ -1,5 +1,6 @@
 # make run   -> the app at http://127.0.0.1:8501
 # make test  -> the whole test suite
+# make lint  -> ruff on the whole tree (the configuration is in pyproject.toml)
 # Both create .venv (with $(PYTHON)) on first use and reinstall only when requirements change.
 
 PYTHON ?= python3
@@ -9,13 +10,16 @@ STAMP := $(VENV)/.installed
 ADDRESS ?= 127.0.0.1
 PORT ?= 8501
 
-.PHONY: run test bench data
+.PHONY: run test lint bench data
 
 run: $(STAMP)
 	$(PY) -m streamlit run app/Home.py --server.address $(ADDRESS) --server.port $(PORT)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
 
 bench: $(STAMP)
 	@found=0; for script in benchmarks/*.py; do \
