@@ -32,6 +32,7 @@ import torch
 from PIL import Image
 
 PHOTOS = ("astronaut", "china", "brick", "webp")
+SHOWN = ("strength", "content_weight", "smoothness", "texture_scale", "steps", "levels", "colors")
 
 
 def say(message: str) -> None:
@@ -128,8 +129,7 @@ def main():
     texture = [r["texture"] for r in rows]
     figures = {
         "model": str(args.model), "model_name": model.name, "source": args.source, "size": size,
-        "settings": {k: v for k, v in defaults.to_dict().items() if k in ("strength", "content_weight", "smoothness",
-                                                                           "texture_scale", "steps", "levels", "colors")},
+        "settings": {k: v for k, v in defaults.to_dict().items() if k in SHOWN},
         "photos": args.photos.split(","), "classes": [model.class_names["texture"][c] for c in classes], "seeds": seeds,
         "runs": len(rows), "judge": type(judge).__module__ + "." + type(judge).__name__,
         "judge_scale": judge.scale, "judge_real_accuracy": getattr(judge, "real_accuracy", None),

@@ -12,7 +12,6 @@ from PIL import Image
 
 import cgn_art
 from cgn_art.errors import CgnArtError
-from cgn_art.images import demo_photo
 from cgn_art.stylize import StylizeSettings, stylize
 from cgn_art.stylize.quality import texture_judge, texture_share
 from cgn_art.stylize.regions import (
@@ -161,7 +160,8 @@ def test_each_region_keeps_its_own_texture(subject, background):
     result = stylize(photo, settings, texture_image=textures[subject], background_texture_image=textures[background],
                      mask=mask)
     m = torch.from_numpy(np.asarray(result.mask.resize((256, 256)), np.float32) / 255)[None, None]
-    gravel = {region: texture_share(result.tensor, 2, tile, 64, judge, mask=w) for region, w in (("subject", m), ("background", 1 - m))}
+    gravel = {region: texture_share(result.tensor, 2, tile, 64, judge, mask=w)
+              for region, w in (("subject", m), ("background", 1 - m))}
     where = "subject" if subject == 2 else "background"
     other = "background" if where == "subject" else "subject"
     assert gravel[where] >= 0.5 and gravel[other] <= 0.25, gravel
@@ -184,14 +184,16 @@ def test_cli_two_regions_and_its_mistakes(model_dir, tmp_path, capsys):
     assert main(["stylize", *args, "-o", str(out), "--texture-class", "0", "--background-texture-class", "1",
                  "--subject-box", "40,25,170,130", "--save-mask", str(mask_out)]) == 0
     saved = read_png_settings(out)
-    assert saved["regions"] == "two" and saved["background_texture_class"] == 1 and saved["subject_box"] == "40,25,170,130"
+    assert saved["regions"] == "two" and saved["background_texture_class"] == 1
+    assert saved["subject_box"] == "40,25,170,130"
     assert mask_iou(Image.open(mask_out).convert("L"), truth) >= 0.9
     # the saved mask goes back in
     assert main(["stylize", *args, "-o", str(tmp_path / "again.png"), "--subject-mask", str(mask_out)]) == 0
     assert read_png_settings(tmp_path / "again.png")["subject_mask"] == "mask.png"
     capsys.readouterr()
     for extra, words in [(["--subject-box", "0,0,500,20"], "reaches outside"),
-                         (["--subject-mask", str(tmp_path / "square.png"), "--subject-box", "1,1,20,20"], "give one of them"),
+                         (["--subject-mask", str(tmp_path / "square.png"), "--subject-box", "1,1,20,20"],
+                          "give one of them"),
                          (["--subject-mask", str(tmp_path / "nothing.png")], "nothing.png"),
                          (["--keep-subject-photo"], "nothing to stylize"),
                          (["--save-mask", str(tmp_path / "m.png")], "--save-mask needs two regions")]:

@@ -149,7 +149,8 @@ def subject_and_background(photo, model, settings_values: dict):
     if mask_from == "upload":
         upload = st.file_uploader("Upload the subject's mask (PNG, white = subject)", type=["png"],
                                   key="sty_mask_upload",
-                                  help="The photo's size or the same shape scaled; white = subject, black = background.")
+                                  help="The photo's size or the same shape scaled; white = subject, "
+                                       "black = background.")
         if upload is None:
             st.info("Upload a mask, or let GrabCut find the subject in a box.")
             st.stop()
@@ -269,7 +270,8 @@ try:
                                                          help=HELP["texture_seed"])
             settings_values["truncation"] = b.slider("Truncation", 0.1, 1.0, 1.0, 0.05, key="sty_truncation",
                                                      help=HELP["truncation"])
-        settings_values["texture_scale"] = st.slider("Texture scale", 0.05, 0.5, DEFAULTS.texture_scale, 0.025, key="sty_scale",
+        settings_values["texture_scale"] = st.slider("Texture scale", 0.05, 0.5, DEFAULTS.texture_scale, 0.025,
+                                                     key="sty_scale",
                                                      help=HELP["texture_scale"])
 
     mask, mask_name = subject_and_background(photo, model, settings_values)

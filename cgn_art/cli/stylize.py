@@ -103,7 +103,9 @@ def _prepare(args):
 def _mechanism_of(model, text) -> str:
     """"background" if ``text`` names only a background class of the model (e.g. galaxy), else "texture"."""
     name = str(text).strip().lower()
-    lower = lambda kind: [n.lower() for n in model.class_names[kind]]
+    def lower(kind):
+        return [n.lower() for n in model.class_names[kind]]
+
     return "background" if name not in lower("texture") and name in lower("background") else "texture"
 
 

@@ -203,7 +203,8 @@ def stylize(photo: Image.Image, settings: StylizeSettings | None = None, *, mode
     background gets ``background_texture_class`` or ``background_texture_image``, or keeps the photo;
     the seam is feathered. ``result.mask`` is the subject's mask.
 
-    >>> result = stylize(demo_photo("chelsea"), StylizeSettings(size=256, texture_class=3), model=load_model())  # doctest: +SKIP
+    >>> settings = StylizeSettings(size=256, texture_class=3)  # doctest: +SKIP
+    >>> result = stylize(demo_photo("chelsea"), settings, model=load_model())  # doctest: +SKIP
     >>> result.image.save("cat.png")  # doctest: +SKIP
     """
     settings = (settings or StylizeSettings()).replace()  # a copy: validate() normalises in place
@@ -292,7 +293,8 @@ def stylize(photo: Image.Image, settings: StylizeSettings | None = None, *, mode
                     raise CgnArtError("the optimisation diverged (loss is not finite); lower the strength, "
                                       "or use the adam optimizer")
                 done_cost += h * w
-                message = f"level {level + 1}/{len(sizes)} ({w}x{h}) step {step + 1}/{n}, style loss {numbers['style']:.4g}"
+                message = (f"level {level + 1}/{len(sizes)} ({w}x{h}) step {step + 1}/{n}, "
+                           f"style loss {numbers['style']:.4g}")
                 if progress:
                     progress(min(1.0, done_cost / total_cost), message)
                 if preview and time.perf_counter() - last_preview >= preview_every:

@@ -125,7 +125,8 @@ def artefacts(result, photo) -> dict:
     """Both artefact checks and whether each passes."""
     peaks = stride_peaks(result, photo)
     border = border_band(result, photo)
-    return {"stride_peaks": {str(k): round(v, 3) for k, v in peaks.items()}, "worst_peak": round(max(peaks.values()), 3),
+    return {"stride_peaks": {str(k): round(v, 3) for k, v in peaks.items()},
+            "worst_peak": round(max(peaks.values()), 3),
             "border": round(border, 3), "streaks": max(peaks.values()) > PEAK_LIMIT, "frame": border > BORDER_LIMIT}
 
 

@@ -57,8 +57,8 @@ def scale_box(box, from_size: tuple[int, int], to_size: tuple[int, int]) -> tupl
     """A box in a (width, height) image moved to another size of the same image."""
     sx, sy = to_size[0] / from_size[0], to_size[1] / from_size[1]
     x0, y0, x1, y1 = box
-    return (max(0, int(x0 * sx)), max(0, int(y0 * sy)),
-            min(to_size[0], max(int(x0 * sx) + 1, round(x1 * sx))), min(to_size[1], max(int(y0 * sy) + 1, round(y1 * sy))))
+    left, top = max(0, int(x0 * sx)), max(0, int(y0 * sy))
+    return left, top, min(to_size[0], max(left + 1, round(x1 * sx))), min(to_size[1], max(top + 1, round(y1 * sy)))
 
 
 def grabcut_mask(photo: Image.Image, box=None, *, iterations: int = GRABCUT_ITERATIONS) -> Image.Image:
@@ -74,7 +74,8 @@ def grabcut_mask(photo: Image.Image, box=None, *, iterations: int = GRABCUT_ITER
     box = parse_box(box, width, height) if box is not None else default_box(width, height)
     scale = min(1.0, GRABCUT_SIDE / max(width, height))
     small_size = (max(8, round(width * scale)), max(8, round(height * scale)))
-    small = np.ascontiguousarray(np.asarray(photo.convert("RGB").resize(small_size, Image.Resampling.LANCZOS))[..., ::-1])
+    small = np.asarray(photo.convert("RGB").resize(small_size, Image.Resampling.LANCZOS))
+    small = np.ascontiguousarray(small[..., ::-1])  # OpenCV wants BGR
     x0, y0, x1, y1 = scale_box(box, (width, height), small_size)
     labels = np.zeros(small.shape[:2], np.uint8)
     background_model, foreground_model = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
@@ -179,8 +180,8 @@ def stylize_two_regions(photo: Image.Image, settings, *, model=None, texture_ima
     the two are composited with the feathered mask. Two stylized regions take twice as long as one."""
     import time
 
-    from cgn_art.stylize.optimize import StylizeResult, stylize, working_size
     from cgn_art.mechanisms.base import to_pil
+    from cgn_art.stylize.optimize import StylizeResult, stylize, working_size
     from cgn_art.stylize.textures import pil_to_tensor
 
     began = time.perf_counter()

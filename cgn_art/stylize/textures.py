@@ -109,7 +109,8 @@ def make_texture(settings: StylizeSettings, height: int, width: int, *, model=No
         return fill(image_tile(texture_image, tile), height, width, mirrored=True)
     if model is None:
         raise CgnArtError("no texture: give a model (for a texture class) or a texture image")
-    return fill(render_class_tile(model, settings, tile), height, width, mirrored=not model_texture_wraps(model, settings))
+    mirrored = not model_texture_wraps(model, settings)
+    return fill(render_class_tile(model, settings, tile), height, width, mirrored=mirrored)
 
 
 def texture_preview(settings: StylizeSettings, *, model=None, texture_image: Image.Image | None = None,

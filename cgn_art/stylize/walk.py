@@ -81,7 +81,8 @@ def walk_textures(model, settings: StylizeSettings, walk: WalkSettings, height: 
             weights = start
             noise = math.cos(t * math.pi / 2) * noise_a + math.sin(t * math.pi / 2) * noise_b
         with torch.no_grad():
-            texture_tile = model.mechanism(settings.texture_mechanism, weights.to(model.device), noise, tile).float().cpu()
+            texture_tile = model.mechanism(settings.texture_mechanism, weights.to(model.device), noise, tile)
+            texture_tile = texture_tile.float().cpu()
         yield fill(texture_tile, height, width, mirrored=mirrored)
 
 
