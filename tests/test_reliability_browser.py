@@ -38,7 +38,7 @@ def open_dance(page, url, wait_for_app):
     page.set_viewport_size({"width": 1400, "height": 2400})
     page.goto(f"{url}/dance")
     expect(page.get_by_text(re.compile(r"20\.0 s · 1\d\d\.\d BPM"))).to_be_visible(timeout=300_000)
-    wait_for_app(page)
+    wait_for_app(page, timeout=300_000)
 
 
 def test_cancel_a_render_and_wait_in_line_behind_another_browser(page, context, one_slot_server, wait_for_app,
@@ -72,7 +72,7 @@ def test_an_animated_gif_is_a_photo_the_stylizer_takes(page, one_slot_server, tm
     frames[0].save(gif, save_all=True, append_images=frames[1:], duration=100, loop=0)
     page.goto(f"{url}/stylizer")
     expect(page.get_by_role("heading", name="Texture Stylizer")).to_be_visible(timeout=300_000)
-    wait_for_app(page)
+    wait_for_app(page, timeout=300_000)
     page.get_by_text("My photo", exact=True).click()
     expect(page.get_by_text(re.compile(r"Upload a photo \(JPEG, PNG, WebP, GIF"))).to_be_visible(timeout=300_000)
     page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(gif)
@@ -89,7 +89,7 @@ def test_a_closed_tab_takes_its_upload_folder_along(context, one_slot_server, wa
     page = context.new_page()
     page.goto(f"{url}/dance")
     expect(page.get_by_role("heading", name="Latent Dance")).to_be_visible(timeout=300_000)
-    wait_for_app(page)
+    wait_for_app(page, timeout=300_000)
     page.get_by_text("Upload a song").click()
     buffer = io.BytesIO()
     import numpy as np
