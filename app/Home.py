@@ -1,7 +1,6 @@
 """The cgn-art app: the entry script `make run` starts. It sets up the page, the model picker in the
 sidebar (shared by every page) and the navigation; each page is one file in app/views/."""
 import streamlit as st
-
 from common import model_picker, set_pages
 
 st.set_page_config(page_title="cgn-art", page_icon="🎨", layout="wide")

@@ -22,8 +22,15 @@ from PIL import Image
 
 from cgn_art.errors import CgnArtError
 from cgn_art.io import png_bytes
-from cgn_art.mechanisms.base import (MECHANISMS, Counterfactual, Mechanisms, composite, slerp, validate_size,
-                                     validate_truncation)
+from cgn_art.mechanisms.base import (
+    MECHANISMS,
+    Counterfactual,
+    Mechanisms,
+    composite,
+    slerp,
+    validate_size,
+    validate_truncation,
+)
 
 MAX_SEED = 2**31 - 1
 MAX_STEPS = 64      # an interpolation strip wider than this is a video, not a strip

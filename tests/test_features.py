@@ -10,9 +10,18 @@ import torch
 import torch.nn.functional as F
 
 from cgn_art.errors import CgnArtError
-from cgn_art.features import (RandomEncoder, VGGEncoder, available_encoders, gram, make_encoder,
-                              texture_distance, texture_statistics, vgg19_available, vgg19_weights_path,
-                              vgg19_weights_url)
+from cgn_art.features import (
+    RandomEncoder,
+    VGGEncoder,
+    available_encoders,
+    gram,
+    make_encoder,
+    texture_distance,
+    texture_statistics,
+    vgg19_available,
+    vgg19_weights_path,
+    vgg19_weights_url,
+)
 
 # torchvision's VGG19 ("E") written out here rather than taken from torchvision, so the weights the
 # tests make and the reference forward pass do not share a layout with the code under test.

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from test_imagenet import save_released_layout, tiny_cgn
 
 from cgn_art.mechanisms.imagenet_weights import ENV, import_cgn
-from test_imagenet import save_released_layout, tiny_cgn
 
 
 @pytest.fixture(scope="module")

@@ -2,10 +2,10 @@
 import random
 
 import streamlit as st
+from common import MAX_SEED, current_model, pages
 
 from cgn_art import mixing
 from cgn_art.mechanisms.base import MECHANISMS
-from common import MAX_SEED, current_model, pages
 
 GALLERY = 8
 DESCRIPTIONS = {

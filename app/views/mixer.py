@@ -5,13 +5,22 @@ The mix lives in the URL, so a copied link opens the same image.
 import io
 
 import streamlit as st
+from common import (
+    available_models,
+    class_picker,
+    current_model,
+    download_png,
+    error_box,
+    quick_png,
+    seed_input,
+    weights_version,
+)
 
 import cgn_art
 from cgn_art import mixing
 from cgn_art.grids import labelled_grid
 from cgn_art.io import png_bytes
 from cgn_art.mechanisms.base import MECHANISMS
-from common import available_models, class_picker, current_model, download_png, error_box, quick_png, seed_input, weights_version
 
 SIZES = [64, 128, 256, 512, 768, 1024]
 KEYS = {f: f"mix_{f}" for f in ("shape", "texture", "background", "shape_seed", "texture_seed",

@@ -4,8 +4,16 @@ from __future__ import annotations
 import json
 import sys
 
-from cgn_art.cli.common import (MAX_GRID_SIDE, add_generation_flags, load_model_from, png_path, resolve_class,
-                                resolve_classes, seeds_from, whole)
+from cgn_art.cli.common import (
+    MAX_GRID_SIDE,
+    add_generation_flags,
+    load_model_from,
+    png_path,
+    resolve_class,
+    resolve_classes,
+    seeds_from,
+    whole,
+)
 from cgn_art.errors import CgnArtError
 from cgn_art.mechanisms.base import MECHANISMS
 

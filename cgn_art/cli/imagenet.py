@@ -15,8 +15,8 @@ from pathlib import Path
 
 from cgn_art.cli.common import add_settings_flags, whole
 from cgn_art.cli.progress import ProgressBar
-from cgn_art.train.checkpoint import run_settings
 from cgn_art.errors import CgnArtError
+from cgn_art.train.checkpoint import run_settings
 
 TRAIN_HELP = {
     "biggan": "BigGAN folder with pytorch_model.bin + config.json (default: WEIGHTS/biggan-deep-256)",

@@ -17,8 +17,14 @@ from torch import nn
 
 from cgn_art.errors import CgnArtError
 from cgn_art.features.random_encoder import RandomEncoder, gram, texture_distance, texture_statistics
-from cgn_art.features.vgg import (DEFAULT_LAYERS, VGGEncoder, load_vgg19_encoder, vgg19_available,
-                                  vgg19_weights_path, vgg19_weights_url)
+from cgn_art.features.vgg import (
+    DEFAULT_LAYERS,
+    VGGEncoder,
+    load_vgg19_encoder,
+    vgg19_available,
+    vgg19_weights_path,
+    vgg19_weights_url,
+)
 
 __all__ = [
     "DEFAULT_LAYERS", "ENCODER_NAMES", "RandomEncoder", "VGGEncoder", "available_encoders", "gram",

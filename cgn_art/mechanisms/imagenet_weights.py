@@ -23,8 +23,13 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 
 from cgn_art.errors import CgnArtError
-from cgn_art.mechanisms.biggan import (biggan_config, check_keys, fill_batch_norm_counters, fill_spectral_norm_v,
-                                       torch_load)
+from cgn_art.mechanisms.biggan import (
+    biggan_config,
+    check_keys,
+    fill_batch_norm_counters,
+    fill_spectral_norm_v,
+    torch_load,
+)
 from cgn_art.mechanisms.imagenet import PARTS, ImageNetCGN, ImageNetCGNConfig
 from cgn_art.mechanisms.u2net import u2net_divisor
 
