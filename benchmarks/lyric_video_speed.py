@@ -27,16 +27,19 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-WORDS = ["COUNTER", "FACTUAL", "LETTERS", "DANCE", "IN", "THE", "NIGHT", "SHAPE", "TEXTURE", "BACKGROUND", "MOVE", "WITH", "THE", "MUSIC", "EVERY", "BEAT", "A", "NEW", "SEED", "HARMONY", "PAINTS", "THE", "WORDS"]
+WORDS = ["COUNTER", "FACTUAL", "LETTERS", "DANCE", "IN", "THE", "NIGHT", "SHAPE", "TEXTURE", "BACKGROUND", "MOVE",
+         "WITH", "THE", "MUSIC", "EVERY", "BEAT", "A", "NEW", "SEED", "HARMONY", "PAINTS", "THE", "WORDS"]
 
 
 def made_up_lrc(seconds: float = 60.0, lines: int = 20) -> str:
     """``lines`` lines spread over the song, 3-5 words each; every other line has word times."""
+    def stamp(t):
+        return f"{int(t // 60):02d}:{t % 60:05.2f}"
+
     out, step = [], seconds / lines
     for i in range(lines):
         start = i * step + 0.25
         words = [WORDS[(i * 3 + k) % len(WORDS)] for k in range(3 + i % 3)]
-        stamp = lambda t: f"{int(t // 60):02d}:{t % 60:05.2f}"
         if i % 2:
             text = " ".join(f"<{stamp(start + 0.4 * k)}>{w}" if k else w for k, w in enumerate(words))
         else:

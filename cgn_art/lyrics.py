@@ -115,7 +115,8 @@ def decode_lyrics(data: bytes, name: str = "the lyrics file") -> str:
         try:
             text = data.decode("utf-16")
         except UnicodeDecodeError:
-            raise CgnArtError(f"{name} claims to be UTF-16 but is not readable as such: save it as UTF-8 text") from None
+            raise CgnArtError(f"{name} claims to be UTF-16 but is not readable as such: "
+                              "save it as UTF-8 text") from None
     else:
         if b"\x00" in data[:4096]:
             raise CgnArtError(f"{name} is a binary file, not lyrics: give an .lrc or a plain .txt file")
@@ -182,7 +183,8 @@ def parse_lrc(text: str, name: str = "the lyrics") -> Lyrics:
                 try:
                     offset = int(tag.group(2).strip()) / 1000.0
                 except ValueError:
-                    raise CgnArtError(f"{where}: [offset:{tag.group(2)}] is not a whole number of milliseconds") from None
+                    raise CgnArtError(f"{where}: [offset:{tag.group(2)}] "
+                                      "is not a whole number of milliseconds") from None
             continue
         stamps = []
         rest = line
@@ -207,9 +209,12 @@ def parse_lrc(text: str, name: str = "the lyrics") -> Lyrics:
     if not entries:
         raise CgnArtError(f"{name} has LRC tags but no timed lyric lines")
     entries.sort(key=lambda e: (e[0], e[1]))
+
+    def shift(t):
+        return max(0.0, t - offset)
+
     lines = []
     for start, _, words in entries:
-        shift = lambda t: max(0.0, t - offset)
         lines.append(Line(time=shift(start), words=[Word(shift(w.time), w.text) for w in words]))
     return Lyrics(lines=lines, source=text, kind="lrc")
 

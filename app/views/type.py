@@ -158,7 +158,8 @@ def main() -> None:
         return
     load_from_url(model)
     for problem in st.session_state.pop("_type_url_problems", []):
-        st.warning(f"The link had a value that doesn't fit, so a default is used: {problem}", icon=":material/link_off:")
+        st.warning(f"The link had a value that doesn't fit, so a default is used: {problem}",
+                   icon=":material/link_off:")
     try:
         settings = controls(model)
         query = settings.to_query()

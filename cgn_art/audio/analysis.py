@@ -259,7 +259,8 @@ def _sections(chroma, mfcc, beats, sr, n_frames) -> np.ndarray:
     # steady loop does not get boundaries from tiny wobbles.
     novelty /= np.abs(kernel).sum()
     threshold = max(novelty.mean() + 1.5 * novelty.std(), 0.08)
-    peaks = [i for i in range(1, n - 1) if novelty[i] >= threshold and novelty[i] == novelty[max(0, i - half):i + half + 1].max()]
+    peaks = [i for i in range(1, n - 1)
+             if novelty[i] >= threshold and novelty[i] == novelty[max(0, i - half):i + half + 1].max()]
     return np.asarray([bounds[i] / frame_rate for i in peaks], float)
 
 

@@ -55,7 +55,8 @@ def cmd_grid(args) -> int:
                           "lower --size or pick fewer classes")
     tiles = []
     for shape in shapes:  # one row at a time: only the small PIL tiles are kept, not every tensor
-        cf = model.counterfactual(shape, textures, background, **seeds_from(args), truncation=args.truncation, size=size)
+        cf = model.counterfactual(shape, textures, background, **seeds_from(args), truncation=args.truncation,
+                                  size=size)
         tiles.extend(cf.image("composite", column) for column in range(len(textures)))
     if args.labels:
         names = model.class_names
@@ -132,20 +133,23 @@ def add_commands(commands) -> None:
     for m in MECHANISMS:
         p.add_argument(f"--{m}", required=True, metavar="CLASS", help=f"{m} class: index or name")
     add_generation_flags(p, "counterfactual.png")
-    p.add_argument("--parts", action="store_true", help="also write OUT-mask.png, OUT-foreground.png, OUT-background.png")
+    p.add_argument("--parts", action="store_true",
+                   help="also write OUT-mask.png, OUT-foreground.png, OUT-background.png")
     p.set_defaults(run=cmd_mix)
 
     p = commands.add_parser("grid", help="shapes x textures on one background, as one PNG",
                             description="Rows are shape classes, columns texture classes; every tile "
                             "uses the same background class and seeds.")
     p.add_argument("--shapes", default="all", metavar="CLASSES", help="comma-separated classes or 'all' (default: all)")
-    p.add_argument("--textures", default="all", metavar="CLASSES", help="comma-separated classes or 'all' (default: all)")
+    p.add_argument("--textures", default="all", metavar="CLASSES",
+                   help="comma-separated classes or 'all' (default: all)")
     p.add_argument("--background", default="0", metavar="CLASS", help="background class: index or name (default: 0)")
     p.add_argument("--labels", action="store_true", help="write the class names beside the rows and above the columns")
     add_generation_flags(p, "grid.png")
     p.set_defaults(run=cmd_grid)
 
-    p = commands.add_parser("models", help="list the models: shipped ones with their classes, and whether the ImageNet CGN is set up")
+    p = commands.add_parser("models", help="list the models: shipped ones with their classes, and whether the "
+                            "ImageNet CGN is set up")
     p.add_argument("--json", action="store_true", help="print one JSON line")
     p.set_defaults(run=cmd_models)
 

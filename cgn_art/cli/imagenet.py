@@ -88,7 +88,8 @@ def add_commands(commands) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace a model already in --output")
     p.set_defaults(run=cmd_import)
 
-    p = commands.add_parser("imagenet-status", help="say whether the ImageNet CGN can load, and what to download if not")
+    p = commands.add_parser("imagenet-status",
+                            help="say whether the ImageNet CGN can load, and what to download if not")
     p.add_argument("--imagenet", default=None, metavar="FOLDER",
                    help="ImageNet CGN folder to check (default: $CGN_ART_IMAGENET)")
     p.add_argument("--presets", action="store_true", help="also list the paper's preset classes per mechanism")

@@ -49,7 +49,8 @@ def cmd_vary(args) -> int:
         out.write_bytes(mixing.zip_of(cf, names, grid))
         print(out)
     else:
-        print(save_png(grid, out, {**cf.settings(0), f"{args.mechanism}_class": getattr(cf, f"{args.mechanism}_class")}))
+        print(save_png(grid, out, {**cf.settings(0),
+                                   f"{args.mechanism}_class": getattr(cf, f"{args.mechanism}_class")}))
     return 0
 
 
@@ -97,8 +98,10 @@ def add_commands(commands) -> None:
                             "blend linearly; noise moves along a great circle. Output: .png (a strip), .gif or "
                             ".mp4 (a loop, forwards then back).")
     p.add_argument("mechanism", choices=MECHANISMS, help="the mechanism that walks")
-    p.add_argument("--to-class", default=None, metavar="CLASS", help="the class the walk ends on (default: the start's)")
-    p.add_argument("--to-seed", type=whole(0), default=None, metavar="N", help="the seed the walk ends on (default: the start's)")
+    p.add_argument("--to-class", default=None, metavar="CLASS",
+                   help="the class the walk ends on (default: the start's)")
+    p.add_argument("--to-seed", type=whole(0), default=None, metavar="N",
+                   help="the seed the walk ends on (default: the start's)")
     p.add_argument("--steps", type=whole(2), default=8, help=f"images in the walk, 2 to {MAX_STEPS} (default: 8)")
     p.add_argument("--fps", type=whole(1), default=8, help="frames per second of a .gif or .mp4 (default: 8)")
     _add_mix_flags(p, "walk.png")

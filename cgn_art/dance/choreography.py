@@ -134,7 +134,8 @@ def _class_list(mechanism: str, mapping: MechanismMapping, count: int, default=N
         classes = list(default) if default else list(range(count))
     for c in classes:
         if not 0 <= c < count:
-            raise CgnArtError(f"{mechanism} class {c} is out of range: this model has {mechanism} classes 0 to {count - 1}")
+            raise CgnArtError(f"{mechanism} class {c} is out of range: "
+                              f"this model has {mechanism} classes 0 to {count - 1}")
     return np.asarray(classes, int)
 
 

@@ -224,7 +224,8 @@ class _FrameRenderer:
             weights[:, torch.as_tensor(track.classes)] = torch.from_numpy(track.weights[todo])
             noise = self.banks[mechanism].noise(track, todo)
             device = self.model.device
-            outputs.append(self.model.mechanism(mechanism, weights.to(device), noise.to(device), self.size).float().cpu())
+            outputs.append(self.model.mechanism(mechanism, weights.to(device), noise.to(device),
+                                                self.size).float().cpu())
             self.computed[mechanism] += len(todo)
         computed = outputs[0] if len(outputs) == 1 else torch.cat(outputs)
         run = np.cumsum(~same) - (0 if same[0] else 1)

@@ -66,12 +66,14 @@ class MechanismMapping:
                 try:
                     value = int(c)
                 except (TypeError, ValueError):
-                    raise CgnArtError(f"{where} class {c!r} is not a whole number: give class indices like 0,3,7") from None
+                    raise CgnArtError(f"{where} class {c!r} is not a whole number: "
+                                      "give class indices like 0,3,7") from None
                 if value < 0:
                     raise CgnArtError(f"{where} class {value} is negative: give class indices 0 or more")
                 classes.append(value)
             if not classes:
-                raise CgnArtError(f"{where} classes is an empty list: give at least one class, or leave it unset for all")
+                raise CgnArtError(f"{where} classes is an empty list: "
+                                  "give at least one class, or leave it unset for all")
             self.classes = classes
         return self
 
@@ -109,9 +111,11 @@ class DanceSettings:
         if self.duration is not None:
             self.duration = _number("duration", self.duration, 0.0, 24 * 3600.0)
             if self.duration == 0:
-                raise CgnArtError("duration 0 s is empty: give a duration of at least 1 s (or none for the rest of the song)")
+                raise CgnArtError("duration 0 s is empty: "
+                                  "give a duration of at least 1 s (or none for the rest of the song)")
             if self.duration > self.max_duration:
-                raise CgnArtError(f"duration {self.duration:g} s is over the {self.max_duration:g} s limit: pick a shorter stretch")
+                raise CgnArtError(f"duration {self.duration:g} s is over the {self.max_duration:g} s limit: "
+                                  "pick a shorter stretch")
         for name in MECHANISMS:
             mapping = getattr(self, name)
             if isinstance(mapping, dict):
@@ -163,7 +167,8 @@ class DanceSettings:
             raise CgnArtError("dance settings must be a JSON object")
         unknown = set(data) - set(_FIELDS)
         if unknown:
-            raise CgnArtError(f"unknown dance setting(s) {', '.join(sorted(unknown))}: is this a cgn-art dance sidecar?")
+            raise CgnArtError(f"unknown dance setting(s) {', '.join(sorted(unknown))}: "
+                              "is this a cgn-art dance sidecar?")
         values = dict(data)
         for name in MECHANISMS:
             if name in values:
@@ -239,7 +244,8 @@ def _groove() -> DanceSettings:
     and loudness move the background."""
     return DanceSettings(
         preset="groove",
-        shape=MechanismMapping(classes_by="downbeats", pulse="onsets", sensitivity=0.6, drift="rms", speed=0.3, smoothing=0.2),
+        shape=MechanismMapping(classes_by="downbeats", pulse="onsets", sensitivity=0.6, drift="rms", speed=0.3,
+                               smoothing=0.2),
         texture=MechanismMapping(classes_by="chroma", pulse="none", drift="harmonic", speed=0.4, smoothing=0.5),
         background=MechanismMapping(classes_by="sections", pulse="none", drift="beats", speed=0.25, smoothing=0.3))
 
@@ -247,7 +253,8 @@ def _groove() -> DanceSettings:
 def _calm() -> DanceSettings:
     return DanceSettings(
         preset="calm", truncation=0.6,
-        shape=MechanismMapping(classes_by="sections", pulse="beats", sensitivity=0.25, drift="rms", speed=0.15, smoothing=0.5),
+        shape=MechanismMapping(classes_by="sections", pulse="beats", sensitivity=0.25, drift="rms", speed=0.15,
+                               smoothing=0.5),
         texture=MechanismMapping(classes_by="chroma", pulse="none", drift="harmonic", speed=0.15, smoothing=1.5),
         background=MechanismMapping(classes_by="sections", pulse="none", drift="downbeats", speed=0.15, smoothing=1.0))
 
@@ -255,15 +262,18 @@ def _calm() -> DanceSettings:
 def _punchy() -> DanceSettings:
     return DanceSettings(
         preset="punchy", truncation=1.0,
-        shape=MechanismMapping(classes_by="beats", pulse="onsets", sensitivity=0.9, drift="percussive", speed=0.6, smoothing=0.1),
-        texture=MechanismMapping(classes_by="downbeats", pulse="beats", sensitivity=0.5, drift="harmonic", speed=0.3, smoothing=0.15),
+        shape=MechanismMapping(classes_by="beats", pulse="onsets", sensitivity=0.9, drift="percussive", speed=0.6,
+                               smoothing=0.1),
+        texture=MechanismMapping(classes_by="downbeats", pulse="beats", sensitivity=0.5, drift="harmonic", speed=0.3,
+                                 smoothing=0.15),
         background=MechanismMapping(classes_by="sections", pulse="none", drift="beats", speed=0.5, smoothing=0.15))
 
 
 def _texture_storm() -> DanceSettings:
     return DanceSettings(
         preset="texture storm", truncation=1.0,
-        shape=MechanismMapping(classes_by="sections", pulse="beats", sensitivity=0.3, drift="rms", speed=0.2, smoothing=0.3),
+        shape=MechanismMapping(classes_by="sections", pulse="beats", sensitivity=0.3, drift="rms", speed=0.2,
+                               smoothing=0.3),
         texture=MechanismMapping(classes_by="onsets", pulse="onsets", sensitivity=0.9, drift="percussive", speed=1.5,
                                  smoothing=0.1, jitter=0.3),
         background=MechanismMapping(classes_by="downbeats", pulse="none", drift="rms", speed=0.3, smoothing=0.5))

@@ -248,7 +248,8 @@ def shrink(image: np.ndarray, factor: int) -> np.ndarray:
     return image.reshape(h // factor, factor, w // factor, factor, *image.shape[2:]).mean(axis=(1, 3))
 
 
-def glyphs(fonts: str = "held_out", per_font: int = 4, seed: int = 0, size: int = SIZE) -> tuple[np.ndarray, np.ndarray]:
+def glyphs(fonts: str = "held_out", per_font: int = 4, seed: int = 0,
+           size: int = SIZE) -> tuple[np.ndarray, np.ndarray]:
     """Letter alphas (N, size, size) float and labels from the ``"held_out"`` or ``"train"`` fonts,
     jittered like the data set. The shape judge learns from held-out fonts the CGN never saw."""
     names = {"held_out": HELD_OUT_FONTS, "train": TRAIN_FONTS}.get(fonts)

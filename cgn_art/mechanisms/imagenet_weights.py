@@ -167,7 +167,8 @@ def infer_config(state: dict, resolution: int | None = None) -> ImageNetCGNConfi
         keys = sorted(state)
         found = ", ".join(keys[:4]) + (f" and {len(keys) - 4} more" if len(keys) > 4 else "")
         raise CgnArtError(f"not an ImageNet CGN checkpoint: missing key {e.args[0]!r} (expected keys starting "
-                          f"with {', '.join(p + '.' for p in PARTS)}); unexpected {len(keys)} key(s): {found}") from None
+                          f"with {', '.join(p + '.' for p in PARTS)}); unexpected {len(keys)} key(s): "
+                          f"{found}") from None
     layers = {int(m.group(1)) for k in state if (m := re.match(rf"{prefix}generator\.layers\.(\d+)\.", k))}
     attention = {int(m.group(1)) for k in state
                  if (m := re.match(rf"{prefix}generator\.layers\.(\d+)\.snconv1x1_theta", k))}

@@ -93,7 +93,8 @@ class TrainSettings:
             if not isinstance(value, int) or value < 1:
                 raise CgnArtError(f"{name.replace('_', ' ')} must be a whole number >= 1, not {value!r}")
         if self.feature_extractor not in ENCODER_NAMES:
-            raise CgnArtError(f"feature extractor must be one of {', '.join(ENCODER_NAMES)}, not {self.feature_extractor!r}")
+            raise CgnArtError(f"feature extractor must be one of {', '.join(ENCODER_NAMES)}, "
+                              f"not {self.feature_extractor!r}")
         if not 0 <= self.ema_decay < 1:
             raise CgnArtError(f"ema decay must be in [0, 1), not {self.ema_decay}")
         for name in ("lr_generator", "lr_discriminator"):
@@ -156,7 +157,10 @@ class Trainer:
 
     def _generate(self, labels, texture_labels, background_labels):
         g, n = self.generator, len(labels)
-        onehot = lambda y, k: torch.nn.functional.one_hot(y, k).float()
+
+        def onehot(y, k):
+            return torch.nn.functional.one_hot(y, k).float()
+
         z_shape = torch.randn(n, g.config.shape_noise_dim, device=self.device)
         cells = g.native_size // 4
         z_tex = torch.randn(n, g.config.field_channels, cells, cells, device=self.device)
@@ -240,7 +244,8 @@ class Trainer:
 
     # Loop ----------------------------------------------------------------------------------
 
-    def run(self, out_dir: str | Path | None = None, progress: Callable[[float, str], None] | None = None) -> TrainResult:
+    def run(self, out_dir: str | Path | None = None,
+            progress: Callable[[float, str], None] | None = None) -> TrainResult:
         s = self.settings
         out = Path(out_dir) if out_dir else None
         if out:
@@ -331,10 +336,14 @@ def detail_window(mech, x, logits, emb, rng, window: int = 16, margin: int = 2):
     """
     y, x0 = (int(v) for v in rng.integers(0, x.shape[-1], 2))
     span = window + 2 * margin
-    roll = lambda t: torch.roll(t, (-y, -x0), dims=(2, 3))[..., :span, :span]
+
+    def roll(t):
+        return torch.roll(t, (-y, -x0), dims=(2, 3))[..., :span, :span]
+
     xw, lw = roll(x), roll(logits)
     levels = len(mech.detail)
-    noises = [torch.randn(len(x), 1, span * 2 ** (lv + 1), span * 2 ** (lv + 1), device=x.device) for lv in range(levels)]
+    noises = [torch.randn(len(x), 1, span * 2 ** (lv + 1), span * 2 ** (lv + 1), device=x.device)
+              for lv in range(levels)]
     fine = torch.sigmoid(mech.refine(xw, lw, emb, noises))
     f = 2 ** levels
     fine = fine[..., f * margin: f * (margin + window), f * margin: f * (margin + window)]

@@ -223,13 +223,15 @@ class ImageNetTrainer:
         if self.distributed:
             from torch.nn.parallel import DistributedDataParallel
 
-            self.net = DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+            self.net = DistributedDataParallel(self.model,
+                                               device_ids=[self.device.index] if self.device.type == "cuda" else None)
         if s.compile:
             self.net.compile()
         self.optimizers = {m: torch.optim.Adam(getattr(self.model, part).parameters(), lr=getattr(s, f"lr_{m}"),
                                                betas=(0.5, 0.999)) for m, part in MECHANISM_PARTS.items()}
         self.encoder = make_encoder(s.feature_extractor, seed=s.seed, device=self.device)
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.device.type == "cuda" and self._dtype() == torch.float16)
+        self.scaler = torch.amp.GradScaler("cuda",
+                                           enabled=self.device.type == "cuda" and self._dtype() == torch.float16)
         self.step = 0
         self.history: list[dict] = []
 
@@ -244,7 +246,8 @@ class ImageNetTrainer:
         """Noise and one class per image (the same class for all three mechanisms, as in the paper)."""
         g = torch.Generator().manual_seed(seed)
         n, z_dim = self.settings.batch_size, self.model.z_dim
-        z = torch.stack([truncated_noise((z_dim,), int(torch.randint(2**31, (1,), generator=g)), self.settings.truncation)
+        z = torch.stack([truncated_noise((z_dim,), int(torch.randint(2**31, (1,), generator=g)),
+                                         self.settings.truncation)
                          for _ in range(n)])
         y = F.one_hot(torch.randint(1000, (n,), generator=g), 1000).float()
         return z.to(self.device), y.to(self.device), g
@@ -318,7 +321,8 @@ class ImageNetTrainer:
         from cgn_art.mechanisms.imagenet_weights import save_imagenet_cgn
 
         out = Path(out_dir)
-        save_imagenet_cgn(self.model, out / "model", {"trained_steps": self.step, "train_settings": asdict(self.settings)})
+        save_imagenet_cgn(self.model, out / "model",
+                          {"trained_steps": self.step, "train_settings": asdict(self.settings)})
         # the model is its own loadable folder; the checkpoint holds the optimisers beside it
         meta = {"step": self.step, "settings": asdict(self.settings), "history": self.history}
         checkpoint.save_checkpoint(out, meta, optimizers=self.optimizers, tensors_file="optimizer.safetensors")

@@ -48,7 +48,8 @@ def letter_classes(model) -> dict[str, int]:
     found = _classes_named(model, CAPITALS)
     if len(found) < 26:
         shown = ", ".join(map(str, model.class_names["shape"][:10]))
-        raise CgnArtError(f"the model {getattr(model, 'name', '')!r} cannot set type: its shape classes are {shown}, ...; "
+        raise CgnArtError(f"the model {getattr(model, 'name', '')!r} cannot set type: "
+                          f"its shape classes are {shown}, ...; "
                           "a letters model has shape classes A to Z")
     return found
 
@@ -244,7 +245,8 @@ def texture_keys(model, settings: TypeSettings, layout: Layout, seeds: list[int]
         words = sorted({g.word for g in glyphs})
         order = {w: i for i, w in enumerate(words)}
         weights = model.one_hot("texture", [classes[i % len(classes)] for i in range(len(words))]).cpu()
-        return weights, [letter_seed(settings.seed, 10_000 + w) for w in words], {g.index: order[g.word] for g in glyphs}
+        return (weights, [letter_seed(settings.seed, 10_000 + w) for w in words],
+                {g.index: order[g.word] for g in glyphs})
     weights = model.one_hot("texture", [classes[g.index % len(classes)] for g in glyphs]).cpu()
     return weights, [seeds[g.index] for g in glyphs], {g.index: i for i, g in enumerate(glyphs)}
 
@@ -292,7 +294,8 @@ def render_poster(model, settings: TypeSettings, digit_model=None) -> Poster:
     width, height = settings.size
     # One shape-mechanism call draws the masks at 4x native size, measured for the layout and shrunk
     # into the boxes; only letters larger than that are drawn again at their size.
-    masks = glyph_masks(models, text, seeds, settings.truncation, size={s: 4 * m.native_size for s, m in models.items()})
+    masks = glyph_masks(models, text, seeds, settings.truncation,
+                        size={s: 4 * m.native_size for s, m in models.items()})
     metrics = measure(models, text, seeds, settings.truncation, masks)
     layout = arrange(text, metrics, width, height, margin=settings.margin, align=settings.align,
                      letter_size=settings.letter_size, tracking=settings.tracking, word_space=settings.word_space,
