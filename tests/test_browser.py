@@ -11,7 +11,8 @@ pytestmark = pytest.mark.browser
 
 def composite(page):
     """The large composite: the one image whose caption names all three classes."""
-    return page.get_by_test_id("stImage").filter(has_text=re.compile(r"^shape .* · texture .* · background ")).locator("img")
+    return (page.get_by_test_id("stImage").filter(has_text=re.compile(r"^shape .* · texture .* · background "))
+            .locator("img"))
 
 
 def test_home_gallery_and_navigation(page, app_server, artifacts, wait_for_app):

@@ -166,7 +166,8 @@ def test_render_writes_browser_video_with_audio_and_a_sidecar_that_renders_it_ag
 
 
 def test_silence_renders_a_calm_video(model, songs, tmp_path):
-    result = render_dance(model, songs / "silence.wav", tmp_path / "s.mp4", DanceSettings.from_preset("groove", size=64))
+    result = render_dance(model, songs / "silence.wav", tmp_path / "s.mp4",
+                          DanceSettings.from_preset("groove", size=64))
     assert result.frames == 3 * 24 and result.video.stat().st_size > 0
 
 
@@ -248,7 +249,8 @@ def test_cli_errors_are_one_line(tmp_path, songs, capsys):
     assert main(["dance", str(songs / "clicks.wav"), "-o", str(tmp_path / "x.mp4"), "--set", "shape.pulse=drums"]) == 1
     assert main(["dance", str(tmp_path / "none.mp3")]) == 1
     sidecar = tmp_path / "s.json"
-    sidecar.write_text(json.dumps({"kind": "cgn-art dance", "settings": {}, "audio": {"sha256": "0" * 64, "file": "x"}}))
+    sidecar.write_text(json.dumps({"kind": "cgn-art dance", "settings": {},
+                                   "audio": {"sha256": "0" * 64, "file": "x"}}))
     assert main(["dance", str(songs / "clicks.wav"), "--settings", str(sidecar)]) == 1
     lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("cgn-art: error:")]
     assert "not one of" in lines[0] and "not found" in lines[1] and "different audio file" in lines[2]

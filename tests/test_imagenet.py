@@ -169,9 +169,10 @@ def test_biggan_folder_round_trip_and_missing_spectral_vectors(tmp_path):
 def test_u2net_has_the_released_parameter_names():
     names = set(U2Net().state_dict())
     # A sample of keys from the released u2net.pth, from every kind of block.
-    for key in ("stage1.rebnconvin.conv_s1.weight", "stage1.rebnconv7.conv_s1.weight", "stage1.rebnconv6d.bn_s1.running_mean",
-                "stage2.rebnconv6.conv_s1.bias", "stage4.rebnconv4.bn_s1.num_batches_tracked",
-                "stage5.rebnconv4.conv_s1.weight", "stage6.rebnconv3d.conv_s1.weight", "stage5d.rebnconv1d.bn_s1.weight",
+    for key in ("stage1.rebnconvin.conv_s1.weight", "stage1.rebnconv7.conv_s1.weight",
+                "stage1.rebnconv6d.bn_s1.running_mean", "stage2.rebnconv6.conv_s1.bias",
+                "stage4.rebnconv4.bn_s1.num_batches_tracked", "stage5.rebnconv4.conv_s1.weight",
+                "stage6.rebnconv3d.conv_s1.weight", "stage5d.rebnconv1d.bn_s1.weight",
                 "stage1d.rebnconv1d.conv_s1.weight", "side1.weight", "side6.bias", "outconv.weight"):
         assert key in names, key
     assert not any(k.startswith(("pool", "stage7")) for k in names)  # pooling has no weights

@@ -59,7 +59,8 @@ def test_steps_reduce_the_loss_and_a_checkpoint_resumes(weights, tmp_path):
     assert resumed.step == 3 and resumed.evaluate()["total"] == pytest.approx(after["total"], rel=1e-5)
     for m, opt in trainer.optimizers.items():
         for key, value in opt.state_dict()["state"][0].items():
-            assert torch.equal(torch.as_tensor(value), torch.as_tensor(resumed.optimizers[m].state_dict()["state"][0][key]))
+            assert torch.equal(torch.as_tensor(value),
+                               torch.as_tensor(resumed.optimizers[m].state_dict()["state"][0][key]))
     trainer.train_step()
     resumed.train_step()
     assert trainer.evaluate()["total"] == pytest.approx(resumed.evaluate()["total"], rel=1e-4)
@@ -117,7 +118,8 @@ def test_distributed_data_parallel_path_on_cpu(weights, monkeypatch):
         trainer = ImageNetTrainer(ImageNetTrainSettings(weights=str(weights), steps=1, **FAST))
         assert isinstance(trainer.net, torch.nn.parallel.DistributedDataParallel)
         frozen = {k: v.clone() for k, v in trainer.model.state_dict().items() if k.startswith(("biggan_GT.", "u2net."))}
-        learning = {p: getattr(trainer.model, p).generator.gen_z.weight_orig.clone() for p in ("f_shape", "f_text", "f_bg")}
+        learning = {p: getattr(trainer.model, p).generator.gen_z.weight_orig.clone()
+                    for p in ("f_shape", "f_text", "f_bg")}
         losses = trainer.train_step()
         assert all(math.isfinite(v) for v in losses.values())
         after = trainer.model.state_dict()

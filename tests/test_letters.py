@@ -66,7 +66,8 @@ def test_small_build_is_biased_in_train_and_random_in_test():
         pair = letters.biased_pair(c)
         picked = train.labels == c
         assert set(train.texture_class[picked]) == {pair[0]} and set(train.background_class[picked]) == {pair[1]}
-    mismatch = [(t, b) != letters.biased_pair(c) for c, t, b in zip(test.labels, test.texture_class, test.background_class)]
+    mismatch = [(t, b) != letters.biased_pair(c)
+                for c, t, b in zip(test.labels, test.texture_class, test.background_class)]
     assert np.mean(mismatch) > 0.8
     assert train.fine_images.shape[1:] == (256, 256, 3)
     # a fine image is the same picture as its 64 px version

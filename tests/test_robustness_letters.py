@@ -105,7 +105,8 @@ def test_counterfactual_data_from_a_letters_model(letters_model, tmp_path):
     assert data.images.shape == (60, 64, 64, 3) and data.settings.size == 64  # the model's native size
     shapes = data.labels["shape_class"]
     assert shapes[::2].tolist() == list(range(26)) + [0, 1, 2, 3]  # 30 shape samples cycle through all 26
-    assert (shapes[::2] == shapes[1::2]).all() and (data.labels["shape_seed"][::2] == data.labels["shape_seed"][1::2]).all()
+    assert (shapes[::2] == shapes[1::2]).all()
+    assert (data.labels["shape_seed"][::2] == data.labels["shape_seed"][1::2]).all()
     assert data.labels["texture_class"].max() < 10 and data.labels["background_class"].max() < 8
     assert len(set(data.labels["texture_class"].tolist())) > 5  # drawn at random, not tied to the letter
     # A row re-rendered on its own from its labels is the stored image.

@@ -182,7 +182,10 @@ def test_lowercase_accents_punctuation_and_unknown_characters(boxes):
     assert message.count("\n") == 0 and "digit" in message and "'✨'" in message
     punct = render_poster(boxes, TypeSettings(text="A.B", letter_size=100, format="landscape", tracking=0.1))
     plain = render_poster(boxes, TypeSettings(text="AB", letter_size=100, format="landscape", tracking=0.1))
-    gap = lambda p: np.diff([a for r in [runs(ink(p)[int(p.layout.baselines[0] - 20)])] for a in (r[0][1], r[1][0])])[0]
+
+    def gap(p):
+        return np.diff([a for r in [runs(ink(p)[int(p.layout.baselines[0] - 20)])] for a in (r[0][1], r[1][0])])[0]
+
     assert gap(punct) == pytest.approx(gap(plain) + 40, abs=2)  # punctuation: 0.3 cap + one more tracking
     with pytest.raises(CgnArtError, match="nothing to draw"):
         render_poster(boxes, TypeSettings(text="✨ ✨"))
