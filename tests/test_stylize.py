@@ -516,6 +516,8 @@ def test_page_two_regions_box_mask_download_and_upload(app):
     assert not app.exception
     assert "square.png is 100 x 100 but the photo is 451 x 300" in app.error[0].value
     app.file_uploader(key="sty_mask_upload").upload("mask.png", mask_png, "image/png").run()
+    app.radio(key="sty_subject_gets").set_value("photo").run()  # only the background is stylized
     assert not app.exception and not app.error
     finish_jobs(app.button(key="sty_run").click().run())
-    assert read_png_settings_from(app)["subject_mask"] == "mask.png"
+    settings = read_png_settings_from(app)
+    assert settings["subject_mask"] == "mask.png" and settings["keep_subject_photo"] is True
