@@ -56,7 +56,8 @@ def naive_baseline(model, song: Path, out: Path, settings) -> float:
     started = time.perf_counter()
     features = analyse_file(song, use_cache=False)
     chor = choreograph(features, settings, class_counts(model))
-    banks = {m: _NoiseBank(model, m, i, settings.seed, settings.truncation, settings.size) for i, m in enumerate(MECHANISMS)}
+    banks = {m: _NoiseBank(model, m, i, settings.seed, settings.truncation, settings.size)
+             for i, m in enumerate(MECHANISMS)}
     frames = []
     with torch.no_grad():
         for f in range(chor.n_frames):

@@ -34,7 +34,8 @@ from PIL import Image
 def ssim(a: torch.Tensor, b: torch.Tensor) -> float:
     from skimage.metrics import structural_similarity
 
-    to_np = lambda t: t[0].permute(1, 2, 0).clamp(0, 1).cpu().numpy()
+    def to_np(t):
+        return t[0].permute(1, 2, 0).clamp(0, 1).cpu().numpy()
     return float(structural_similarity(to_np(a), to_np(b), channel_axis=2, data_range=1.0))
 
 
@@ -112,7 +113,8 @@ def main():
         "speedup": round(baseline.seconds / default.seconds, 2),
         "default_style_loss": default.style_loss, "baseline_style_loss": baseline.style_loss,
         "style_ratio": round(default.style_loss / baseline.style_loss, 3),
-        "default_content_loss": round(default.content_loss, 5), "baseline_content_loss": round(baseline.content_loss, 5),
+        "default_content_loss": round(default.content_loss, 5),
+        "baseline_content_loss": round(baseline.content_loss, 5),
         "baseline_ssim": round(ssim(baseline.tensor, photo_tensor), 4),
     })
     baseline.image.save(out / "baseline.png")

@@ -79,7 +79,8 @@ def check_output(path, suffix: str | None = None, what: str = "output") -> Path:
     if suffix and path.suffix.lower() != suffix:
         raise CgnArtError(f"{path}: the {what} must be a {suffix[1:]} file; give a name ending in {suffix}")
     if path.is_dir():
-        raise CgnArtError(f"{path} is a folder: give a file name for the {what}, e.g. {path / ('out' + (suffix or ''))}")
+        example = path / ("out" + (suffix or ""))
+        raise CgnArtError(f"{path} is a folder: give a file name for the {what}, e.g. {example}")
     if path.exists() and not os.access(path, os.W_OK):
         raise CgnArtError(f"{path} cannot be overwritten (no write permission): choose another {what} name")
     folder = path.parent
@@ -256,7 +257,8 @@ class VideoWriter:
         if self._process is None:
             self._start(w, h)
         elif (w, h) != self._frame_shape:
-            raise CgnArtError(f"frame size {w}x{h} differs from the first frame's {self._frame_shape[0]}x{self._frame_shape[1]}")
+            first = f"{self._frame_shape[0]}x{self._frame_shape[1]}"
+            raise CgnArtError(f"frame size {w}x{h} differs from the first frame's {first}")
         for frame in batch:
             self._put(frame.tobytes())
         self.frames_written += len(batch)

@@ -121,8 +121,11 @@ def test_blend_goes_from_one_class_to_the_other(model):
     a = make_texture(StylizeSettings(texture_class=0), 32, 32, model=model)
     b = make_texture(StylizeSettings(texture_class=3), 32, 32, model=model)
     assert not torch.allclose(a, b, atol=1e-3)
-    assert torch.allclose(make_texture(StylizeSettings(texture_class=0, blend_class=3, blend=0.0), 32, 32, model=model), a)
-    assert torch.allclose(make_texture(StylizeSettings(texture_class=0, blend_class=3, blend=1.0), 32, 32, model=model), b)
+    def blended(weight):
+        return make_texture(StylizeSettings(texture_class=0, blend_class=3, blend=weight), 32, 32, model=model)
+
+    assert torch.allclose(blended(0.0), a)
+    assert torch.allclose(blended(1.0), b)
     middle = make_texture(StylizeSettings(texture_class=0, blend_class=3, blend=0.5), 32, 32, model=model)
     assert (middle - a).abs().mean() > 1e-3 and (middle - b).abs().mean() > 1e-3
 
@@ -236,7 +239,8 @@ def test_vgg19_encoder_with_test_made_weights(monkeypatch, tmp_path, photo, mode
         if item == "M":
             index += 1
             continue
-        state[f"features.{index}.weight"] = torch.randn(item, channels, 3, 3, generator=generator) * math.sqrt(2 / (9 * channels))
+        scale = math.sqrt(2 / (9 * channels))
+        state[f"features.{index}.weight"] = torch.randn(item, channels, 3, 3, generator=generator) * scale
         state[f"features.{index}.bias"] = torch.zeros(item)
         index, channels = index + 2, item
     torch.save(state, path)
@@ -261,15 +265,16 @@ def video_frames(path: Path) -> tuple[list[np.ndarray], dict]:
 def probe(path: Path) -> str:
     from cgn_art.video import ffmpeg_exe
 
-    return subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True, check=False).stderr
+    return subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True,
+                          check=False).stderr
 
 
 def test_texture_walk_is_a_browser_playable_mp4_and_warm_start_is_calmer(model, photo, tmp_path):
     settings = StylizeSettings(texture_class=0, size=48, steps=3, levels=2, device="cpu")
     walk = WalkSettings(seconds=1, fps=6, path="class", to_class=3, frame_steps=3)
     warm = texture_walk(photo, tmp_path / "warm.mp4", settings, walk, model=model, keep_frames=True)
-    cold = texture_walk(photo, tmp_path / "cold.mp4", settings, walk.__class__(**{**walk.to_dict(), "warm_start": False}),
-                        model=model, keep_frames=True)
+    cold_walk = walk.__class__(**{**walk.to_dict(), "warm_start": False})
+    cold = texture_walk(photo, tmp_path / "cold.mp4", settings, cold_walk, model=model, keep_frames=True)
     frames, meta = video_frames(tmp_path / "warm.mp4")
     assert len(frames) == warm["frames"] == 6 and meta["size"] == (48, 32)
     info = probe(tmp_path / "warm.mp4")
@@ -293,7 +298,8 @@ def test_seed_walk_and_bad_walks(model, photo, tmp_path):
     stop = threading.Event()
     stop.set()
     with pytest.raises(CgnArtError, match="cancelled"):
-        texture_walk(photo, tmp_path / "stopped.mp4", settings, WalkSettings(seconds=0.5, fps=4), model=model, cancel=stop)
+        texture_walk(photo, tmp_path / "stopped.mp4", settings, WalkSettings(seconds=0.5, fps=4), model=model,
+                     cancel=stop)
     assert not (tmp_path / "stopped.mp4").exists()
 
 
@@ -391,7 +397,8 @@ def test_page_demo_photo_to_stylized_png_download(app):
     app.selectbox(key="sty_class").select(2)
     fast(app)
     captions = [image.proto.imgs[0].caption for image in app.image]
-    assert any(c.startswith("Photo: chelsea") for c in captions) and any(c.startswith("Texture: test texture 2") for c in captions)
+    assert any(c.startswith("Photo: chelsea") for c in captions)
+    assert any(c.startswith("Texture: test texture 2") for c in captions)
     widgets = [*app.selectbox, *app.slider, *app.select_slider, *app.button, *app.radio]
     assert all(widget.help for widget in widgets), [w.label for w in widgets if not w.help]
     finish_jobs(app.button(key="sty_run").click().run())

@@ -359,7 +359,8 @@ try:
             walk_path = a.selectbox("Walk", ["class", "seed"], key="sty_walk_path",
                                     format_func={"class": "to another class", "seed": "to another seed"}.get,
                                     help=WALK_HELP["path"])
-            to_class = b.selectbox("To class", range(model.num_classes("texture")), index=1 % model.num_classes("texture"),
+            to_class = b.selectbox("To class", range(model.num_classes("texture")),
+                                   index=1 % model.num_classes("texture"),
                                    format_func=model.class_names["texture"].__getitem__, key="sty_walk_to_class",
                                    help=WALK_HELP["to_class"])
             to_seed = c.number_input("To seed", 0, 2**31 - 1, 1, key="sty_walk_to_seed", help=WALK_HELP["to_seed"])

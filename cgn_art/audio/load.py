@@ -101,7 +101,8 @@ def load_audio(path, start: float = 0.0, duration: float | None = None, *,
     except _NotSoundfile:
         samples, total = _load_ffmpeg(path, start, duration, sample_rate)
     if total is not None and start >= total:
-        raise CgnArtError(f"start {start:g} s is past the end of {path.name} ({total:.1f} s long): give an earlier start")
+        raise CgnArtError(f"start {start:g} s is past the end of {path.name} ({total:.1f} s long): "
+                          "give an earlier start")
     length = len(samples) / sample_rate
     if length > max_duration + 0.05:
         raise CgnArtError(

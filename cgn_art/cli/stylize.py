@@ -28,7 +28,8 @@ def _add_stylize_flags(p: argparse.ArgumentParser) -> None:
 
     defaults = StylizeSettings()
     p.add_argument("photo", metavar="PHOTO",
-                   help="the photo: a JPEG, PNG or WebP file, or demo:NAME (astronaut, chelsea, coffee, rocket, china, flower)")
+                   help="the photo: a JPEG, PNG or WebP file, or demo:NAME "
+                        "(astronaut, chelsea, coffee, rocket, china, flower)")
     p.add_argument("--model", default=DEFAULT_MODEL, help="the CGN whose textures to use (default: %(default)s)")
     p.add_argument("--texture-class", default=None, metavar="CLASS",
                    help=f"{HELP['texture_class']} (default: {defaults.texture_class})")
@@ -95,7 +96,8 @@ def _prepare(args):
     meta = {"photo": Path(args.photo).name if not args.photo.startswith("demo:") else args.photo,
             "model": model.name,
             "texture": Path(args.texture_image).name if texture_image is not None
-            else model.class_names["texture"][settings.texture_class] if settings.texture_class < model.num_classes("texture")
+            else model.class_names["texture"][settings.texture_class]
+            if settings.texture_class < model.num_classes("texture")
             else settings.texture_class}
     return photo, settings, model, texture_image, meta
 
@@ -208,8 +210,10 @@ def add_commands(commands) -> None:
     p.add_argument("--seconds", type=float, default=None, help=f"{WALK_HELP['seconds']} (default: {walk.seconds:g})")
     p.add_argument("--fps", type=float, default=None, help=f"{WALK_HELP['fps']} (default: {walk.fps:g})")
     p.add_argument("--path", choices=PATHS, default=None, help=f"{WALK_HELP['path']} (default: {walk.path})")
-    p.add_argument("--to-class", default=None, metavar="CLASS", help=f"{WALK_HELP['to_class']} (default: {walk.to_class})")
-    p.add_argument("--to-seed", type=int, default=None, metavar="N", help=f"{WALK_HELP['to_seed']} (default: {walk.to_seed})")
+    p.add_argument("--to-class", default=None, metavar="CLASS",
+                   help=f"{WALK_HELP['to_class']} (default: {walk.to_class})")
+    p.add_argument("--to-seed", type=int, default=None, metavar="N",
+                   help=f"{WALK_HELP['to_seed']} (default: {walk.to_seed})")
     p.add_argument("--frame-steps", type=int, default=None, metavar="N",
                    help=f"{WALK_HELP['frame_steps']} (default: {walk.frame_steps})")
     p.add_argument("--no-warm-start", action="store_true", help="start every frame from the photo (flickers more)")

@@ -419,7 +419,8 @@ class Judge:
         if self.mode != "shape":
             h = images.shape[-1]
             if h < self.crop or images.shape[-2] < self.crop:
-                images = F.interpolate(images.float(), size=(self.crop, self.crop), mode="bilinear", align_corners=False)
+                images = F.interpolate(images.float(), size=(self.crop, self.crop), mode="bilinear",
+                                       align_corners=False)
             elif h > self.crop or images.shape[-2] > self.crop:
                 tiles = images.unfold(2, self.crop, self.crop).unfold(3, self.crop, self.crop)
                 n, c, ty, tx = tiles.shape[:4]
@@ -472,7 +473,8 @@ def _cached(key: str, build, net: nn.Module, cache: bool):
     if cache:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(tmp), metadata={"facts": json.dumps(facts)})
+        save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(tmp),
+                  metadata={"facts": json.dumps(facts)})
         tmp.replace(path)
     return net.eval(), facts
 
@@ -489,7 +491,8 @@ def structure_judge(family: str, kind: str = "texture", scale: int | None = None
     """Train (or load from the cache) a judge of real ``kind`` crops of ``family``.
 
     Structure judges (default, :class:`PatternNet`) see grey, contrast-normalised crops;
-    ``colour=True`` gives the colour judge (:class:`ColourNet`, RGB percentiles only). ``scale``/``crop`` default to the family's primary setting
+    ``colour=True`` gives the colour judge (:class:`ColourNet`, RGB percentiles only).
+    ``scale``/``crop`` default to the family's primary setting
     (``FAMILIES``). Trained on ``per_class`` real crops per class; ``real_accuracy`` is measured on
     60 fresh real crops per class (same photos, new random positions). Ten to thirty seconds of one
     core at the defaults; cached on disk as safetensors keyed by family, kind, setting, recipe and
@@ -617,7 +620,8 @@ def detail_share(images: torch.Tensor, wavelength: float = DETAIL_WAVELENGTH) ->
     high = (fy ** 2 + fx ** 2).sqrt() > 1.0 / wavelength
     total = power.sum(dim=(1, 2))
     flat = grey.flatten(1).std(1) <= FLAT_STD
-    share = torch.where(~flat & (total > 0), (power * high).sum(dim=(1, 2)) / total.clamp_min(1e-12), torch.zeros_like(total))
+    share = torch.where(~flat & (total > 0), (power * high).sum(dim=(1, 2)) / total.clamp_min(1e-12),
+                        torch.zeros_like(total))
     return float(share.mean())
 
 
@@ -748,7 +752,8 @@ def diversity(model, family: str, kind: str = "texture", seeds: int = 6, scale: 
     images = _render(model, triples, model.native_size * scale, seed * 100_000 + 70_000)[column]
     start = (images.shape[-1] - crop) // 2
     generated = diversity_features(images[:, :, start: start + crop, start: start + crop])
-    real = diversity_features(_tensor(real_crops(family, kind, classes, crop, scale, np.random.default_rng([seed, 24]))))
+    rng = np.random.default_rng([seed, 24])
+    real = diversity_features(_tensor(real_crops(family, kind, classes, crop, scale, rng)))
     std = real.std(0).clamp_min(1e-3)
     real_d, gen_d = mean_pairwise_distance(real, classes, std), mean_pairwise_distance(generated, classes, std)
     return {"ratio": gen_d / real_d if real_d > 1e-6 else None, "real_distance": real_d, "generated_distance": gen_d}
@@ -806,7 +811,8 @@ def texture_quality(model, family: str | None = None, *, n: int = 300, detail_n:
         baselines[f"{kind}_detail"] = {"generated_share": d["generated_share"], "real_share": d["real_share"]}
         v = diversity(model, family, kind, diversity_seeds, seed=seed)
         out[f"{kind}_diversity"] = v["ratio"]
-        baselines[f"{kind}_diversity"] = {"real_distance": v["real_distance"], "generated_distance": v["generated_distance"]}
+        baselines[f"{kind}_diversity"] = {"real_distance": v["real_distance"],
+                                          "generated_distance": v["generated_distance"]}
     out["baselines"] = baselines
     return out
 
