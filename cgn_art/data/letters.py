@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
+from cgn_art.data.textures import _load_photo as load_photo
 from cgn_art.errors import CgnArtError
 
 NAME = "letters"
@@ -122,25 +123,6 @@ def biased_pair(letter: int) -> tuple[int, int]:
 
 # Photos -------------------------------------------------------------------------------------
 
-def _load_photo(name: str) -> np.ndarray:
-    if name.startswith("sklearn:"):
-        from sklearn.datasets import load_sample_image
-
-        return load_sample_image(name.split(":", 1)[1])
-    if name.startswith("matplotlib:"):
-        import matplotlib.cbook
-
-        with matplotlib.cbook.get_sample_data(name.split(":", 1)[1]) as f:
-            return np.asarray(Image.open(f).convert("RGB"))
-    if name == "motorcycle_left":  # ships with scikit-image but has no loader of its own
-        import skimage
-
-        return np.asarray(Image.open(Path(skimage.data.__file__).parent / "motorcycle_left.png").convert("RGB"))
-    import skimage.data
-
-    return np.asarray(getattr(skimage.data, name)())
-
-
 @functools.lru_cache(maxsize=None)
 def sheet(kind: str, index: int) -> tuple[np.ndarray, float]:
     """(float RGB region of the photo in [0, 1], zoom) of a 'texture' or 'background' class."""
@@ -148,7 +130,7 @@ def sheet(kind: str, index: int) -> tuple[np.ndarray, float]:
     if materials is None:
         raise CgnArtError(f"kind must be 'texture' or 'background', not {kind!r}")
     m = materials[index]
-    photo = _load_photo(m.photo)
+    photo = load_photo(m.photo)
     h, w = photo.shape[:2]
     y0, x0, y1, x1 = m.box
     region = np.asarray(photo[int(y0 * h): int(y1 * h), int(x0 * w): int(x1 * w)], np.float32) / 255.0

@@ -72,6 +72,10 @@ def _load_photo(name: str) -> np.ndarray:
             return np.asarray(Image.open(f).convert("RGB"))
     import skimage.data
 
+    if name == "motorcycle_left":  # ships with scikit-image but has no loader of its own
+        from pathlib import Path
+
+        return np.asarray(Image.open(Path(skimage.data.__file__).parent / "motorcycle_left.png").convert("RGB"))
     return np.asarray(getattr(skimage.data, name)())
 
 
