@@ -77,6 +77,9 @@ def stop_on_signals():
         number = getattr(signal, name, None)
         if number is not None:
             previous[number] = signal.signal(number, _raise_terminated)
+    # A shell starts background jobs with SIGINT ignored, and Python then never turns it into
+    # KeyboardInterrupt: Ctrl-C (or kill -INT) must stop a render however it was started.
+    previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         yield
     finally:
