@@ -54,6 +54,15 @@ def model_dir(tmp_path_factory) -> Path:
     return save_model(model, tmp_path_factory.mktemp("models") / "test-pattern")
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """torch on one thread for a module's tests, restored afterwards."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -34,12 +34,8 @@ from cgn_art.stylize.walk import WalkSettings, texture_walk
 TINY = {"size": 48, "steps": 3, "levels": 2, "device": "cpu"}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# one torch thread for the whole module (conftest.one_thread): the optimisations are tiny
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
