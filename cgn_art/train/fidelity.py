@@ -43,19 +43,8 @@ def _classifier(channels: int, classes: int = 10, size: int = 32) -> nn.Module:
 
 
 def _fit(x: torch.Tensor, y: torch.Tensor, epochs: int, seed: int) -> nn.Module:
-    torch.manual_seed(seed)
-    model = _classifier(x.shape[1])
-    opt = torch.optim.Adam(model.parameters(), 1e-3)
-    model.train()
-    for _ in range(epochs):
-        order = torch.randperm(len(y))
-        for i in range(0, len(y), 128):
-            batch = order[i: i + 128]
-            loss = F.cross_entropy(model(x[batch]), y[batch])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    return model.eval()
+    torch.manual_seed(seed)  # seeds the initial weights and, after them, the batch order
+    return _train_net(_classifier(x.shape[1]), x, y, epochs, seed=None, batch=128)
 
 
 @torch.no_grad()
@@ -439,15 +428,18 @@ class Judge:
         return float((self.classify(images) == labels).float().mean()) if len(labels) else float("nan")
 
 
-def _train_net(net: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int, seed: int) -> nn.Module:
-    torch.manual_seed(seed)
+def _train_net(net: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int, seed: int | None,
+               batch: int = 64) -> nn.Module:
+    """Adam + cross-entropy over shuffled batches (``seed`` None: keep torch's current seed)."""
+    if seed is not None:
+        torch.manual_seed(seed)
     opt = torch.optim.Adam(net.parameters(), 1e-3)
     net.train()
     for _ in range(epochs):
         order = torch.randperm(len(y))
-        for i in range(0, len(y), 64):
-            batch = order[i: i + 64]
-            loss = F.cross_entropy(net(x[batch]), y[batch])
+        for i in range(0, len(y), batch):
+            part = order[i: i + batch]
+            loss = F.cross_entropy(net(x[part]), y[part])
             opt.zero_grad()
             loss.backward()
             opt.step()
