@@ -169,6 +169,17 @@ def test_a_song_that_decodes_to_almost_nothing_is_one_message_not_a_crash():
     assert [e.value for e in at.error] == ["short.wav gives only 0.01 s of audio: use at least 1 s"]
 
 
+def test_a_song_dropped_on_the_lyrics_box_says_where_it_goes():
+    at = page("views/dance.py")  # the demo song: the lyrics box is the page's one drop zone
+    uploader = at.file_uploader(key="dance_lyrics")
+    assert not list(uploader.proto.type)  # a browser-side filter would refuse it with only a red icon
+    uploader.upload("beat.ogg", b"OggS" + bytes(200), "audio/ogg").run()
+    assert not at.exception, at.exception
+    assert [e.value for e in at.error] == [
+        'beat.ogg is a song, not lyrics: remove it here, pick "Upload a song" above and drop it on the Song box; '
+        "lyrics are an .lrc or a plain .txt file"]
+
+
 def gif_bytes() -> bytes:
     frames = [Image.new("RGB", (64, 48), colour) for colour in ("red", "blue")]
     buffer = io.BytesIO()
