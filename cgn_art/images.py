@@ -7,9 +7,12 @@ white), animated GIF/WebP/PNG (first frame), greyscale and 1-bit images; refused
 decompression bombs (checked from the header, before any pixel is decoded), corrupt, truncated or
 renamed files, and images too small to stylize.
 
->>> image = read_image("photo.jpg")          # doctest: +SKIP
->>> image.mode
-'RGB'
+>>> import io
+>>> png = io.BytesIO()
+>>> Image.new("LA", (64, 48)).save(png, "PNG")    # greyscale with transparency
+>>> image = read_image(png.getvalue())            # or a path, or an open file
+>>> image.mode, image.size, image.getpixel((0, 0))
+('RGB', (64, 48), (255, 255, 255))
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from cgn_art.errors import CgnArtError
+from cgn_art.settings_checks import choice
 
 # 40 megapixels: more than any phone photo, far less than a bomb. Pillow's own guard (89 MP warning,
 # 179 MP error) is global state we should not lower for the whole process, so we check ourselves.
@@ -113,9 +117,7 @@ def _scaled_to_8bit(image: Image.Image) -> Image.Image:
 
 def demo_photo(name: str) -> Image.Image:
     """One of the photos that ship inside scikit-image or scikit-learn, as an RGB image (no download)."""
-    key = str(name).strip().lower()
-    if key not in DEMO_PHOTOS:
-        raise CgnArtError(f"unknown demo photo {name!r}; choose one of {', '.join(DEMO_PHOTOS)}")
+    key = choice("demo photo", str(name), DEMO_PHOTOS)
     if key in ("china", "flower"):
         from sklearn.datasets import load_sample_image
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cgn_art.errors import CgnArtError
+from cgn_art.settings_checks import choice
 
 MAX_BYTES = 256 * 1024          # a song's lyrics are a few kB; anything near this is not lyrics
 MAX_LINE_CHARS = 200
@@ -153,8 +154,7 @@ def is_lrc(text: str) -> bool:
 
 def parse_lyrics(text: str, timing: str = "beat", name: str = "the lyrics") -> Lyrics:
     """LRC when any line starts with a timestamp, else plain text (words still untimed)."""
-    if timing not in PLAIN_TIMINGS:
-        raise CgnArtError(f"lyric timing {timing!r} is not one of: {', '.join(PLAIN_TIMINGS)}")
+    timing = choice("lyric timing", timing, PLAIN_TIMINGS)
     if not text.strip():
         raise CgnArtError(f"{name} is empty: give lyrics as LRC ([mm:ss.xx] lines) or as plain text")
     return parse_lrc(text, name) if is_lrc(text) else parse_plain(text, timing, name)

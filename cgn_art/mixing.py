@@ -12,7 +12,6 @@ made in one reproduces exactly in the others.
 from __future__ import annotations
 
 import io
-import math
 import zipfile
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Mapping
@@ -31,8 +30,8 @@ from cgn_art.mechanisms.base import (
     validate_size,
     validate_truncation,
 )
+from cgn_art.settings_checks import MAX_SEED, choice, model_class, whole
 
-MAX_SEED = 2**31 - 1
 MAX_STEPS = 64      # an interpolation strip wider than this is a video, not a strip
 MAX_VARY = 64       # classes in one 'vary' grid; an ImageNet model has 1,000
 
@@ -52,14 +51,9 @@ class MixSettings:
 
     def validate(self, model: Mechanisms) -> "MixSettings":
         for mechanism in MECHANISMS:
-            n = model.num_classes(mechanism)
-            value = getattr(self, mechanism)
-            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < n:
-                raise CgnArtError(f"{mechanism} class {value!r} is out of range: this model has {mechanism} "
-                                  f"classes 0 to {n - 1}")
-            seed = getattr(self, f"{mechanism}_seed")
-            if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-                raise CgnArtError(f"{mechanism} seed {seed!r} is not a whole number from 0 to {MAX_SEED}")
+            setattr(self, mechanism, model_class(mechanism, getattr(self, mechanism), model.num_classes(mechanism)))
+            name = f"{mechanism}_seed"
+            setattr(self, name, whole(name.replace("_", " "), getattr(self, name), 0, MAX_SEED))
         self.truncation = validate_truncation(self.truncation)
         self.size = validate_size(self.size)
         return self
@@ -87,28 +81,16 @@ class MixSettings:
                 if f.name in MECHANISMS:
                     value = class_index(model, f.name, text)
                 elif f.name == "truncation":
-                    value = validate_truncation(_number(text, float, f.name))
+                    value = validate_truncation(text)
                 elif f.name == "size":
-                    value = validate_size(_number(text, int, f.name))
+                    value = validate_size(text)
                 else:
-                    value = _number(text, int, f.name.replace("_", " "))
-                    if not 0 <= value <= MAX_SEED:
-                        raise CgnArtError(f"{f.name.replace('_', ' ')} {value} is not from 0 to {MAX_SEED}")
+                    value = whole(f.name.replace("_", " "), text, 0, MAX_SEED)
             except CgnArtError as e:
                 problems.append(f"{f.name}={text[:40]!r} ignored: {e}")
                 continue
             setattr(mix, f.name, value)
         return mix, problems
-
-
-def _number(text: str, kind, what: str):
-    try:
-        value = kind(text)
-    except ValueError:
-        raise CgnArtError(f"{text[:40]!r} is not a {'whole ' if kind is int else ''}number") from None
-    if kind is float and not math.isfinite(value):
-        raise CgnArtError(f"{what} must be a finite number")
-    return value
 
 
 def class_index(model: Mechanisms, mechanism: str, text) -> int:
@@ -124,9 +106,7 @@ def class_index(model: Mechanisms, mechanism: str, text) -> int:
         shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
         raise CgnArtError(f"unknown {mechanism} class {str(text)[:40]!r}: give an index 0 to {len(names) - 1} "
                           f"or a name ({shown})") from None
-    if not 0 <= index < len(names):
-        raise CgnArtError(f"{mechanism} class {index} is out of range: this model has classes 0 to {len(names) - 1}")
-    return index
+    return model_class(mechanism, index, len(names))
 
 
 # One mix, and grids around it ---------------------------------------------------------------
@@ -134,7 +114,7 @@ def class_index(model: Mechanisms, mechanism: str, text) -> int:
 def suggested_classes(model: Mechanisms, mechanism: str) -> list[int]:
     """The classes worth showing first: a model's curated presets when it has them (the ImageNet
     CGN's lists of classes that work well as shapes, textures, backgrounds), else all of them."""
-    presets = (getattr(model, "presets", None) or {}).get(mechanism)
+    presets = model.presets.get(mechanism)
     return list(presets) if presets else list(range(model.num_classes(mechanism)))
 
 
@@ -149,8 +129,7 @@ def vary(model: Mechanisms, mix: MixSettings, mechanism: str, classes: list[int]
          size: int | None = None) -> Counterfactual:
     """Hold two mechanisms at ``mix`` and walk the third across ``classes`` (default: the suggested
     classes, up to MAX_VARY)."""
-    if mechanism not in MECHANISMS:
-        raise CgnArtError(f"unknown mechanism {mechanism!r}: use shape, texture or background")
+    mechanism = choice("mechanism", mechanism, MECHANISMS)
     mix.validate(model)
     classes = suggested_classes(model, mechanism)[:MAX_VARY] if classes is None else list(classes)
     if not 1 <= len(classes) <= MAX_VARY:
@@ -208,8 +187,7 @@ def interpolate(model: Mechanisms, mix: MixSettings, mechanism: str, *, to_class
                 to_seed: int | None = None, steps: int = 8) -> Counterfactual:
     """Walk one mechanism from ``mix``'s class and seed to ``to_class`` / ``to_seed`` in ``steps`` images,
     the other two held still: class weights blend linearly, noise moves along a great circle."""
-    if mechanism not in MECHANISMS:
-        raise CgnArtError(f"unknown mechanism {mechanism!r}: use shape, texture or background")
+    mechanism = choice("mechanism", mechanism, MECHANISMS)
     if isinstance(steps, bool) or not isinstance(steps, int) or not 2 <= steps <= MAX_STEPS:
         raise CgnArtError(f"steps must be a whole number from 2 to {MAX_STEPS} (got {steps!r})")
     mix.validate(model)

@@ -193,7 +193,8 @@ def test_too_long_and_bad_outputs_are_explained(model, songs, tmp_path):
 
 @pytest.mark.parametrize("changes,message", [
     ({"size": 513}, "odd"), ({"size": 32}, "out of range"), ({"fps": 0}, "out of range"),
-    ({"truncation": 0}, "truncation 0"), ({"shape.pulse": "drums"}, "not one of"),
+    ({"truncation": 0}, "truncation 0"),
+    ({"shape.pulse": "drums"}, "unknown shape pulse 'drums'; choose one of onsets"),
     ({"texture.sensitivity": "lots"}, "not a number"), ({"background.classes": "a,b"}, "not a whole number"),
     ({"tempo": 3}, "unknown dance setting"), ({"melody.pulse": "beats"}, "unknown mechanism"),
     ({"duration": 700}, "over the 600 s limit"),
@@ -253,7 +254,8 @@ def test_cli_errors_are_one_line(tmp_path, songs, capsys):
                                    "audio": {"sha256": "0" * 64, "file": "x"}}))
     assert main(["dance", str(songs / "clicks.wav"), "--settings", str(sidecar)]) == 1
     lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("cgn-art: error:")]
-    assert "not one of" in lines[0] and "not found" in lines[1] and "different audio file" in lines[2]
+    assert "unknown shape pulse 'drums'; choose one of" in lines[0]
+    assert "not found" in lines[1] and "different audio file" in lines[2]
 
 
 # Page (AppTest) -------------------------------------------------------------------------------------

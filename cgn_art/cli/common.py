@@ -10,6 +10,7 @@ import threading
 import typing
 from pathlib import Path
 
+from cgn_art import settings_checks
 from cgn_art.errors import CgnArtError
 from cgn_art.mechanisms.base import MECHANISMS, validate_size, validate_truncation
 
@@ -19,15 +20,8 @@ MAX_GRID_SIDE = 16384  # pixels; a 10 x 10 grid of 1024 px tiles is about as muc
 # Value checks (argparse turns ArgumentTypeError into "argument --flag: <message>") ------------
 
 def whole(minimum: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{value} is too small: give a whole number >= {minimum}")
-        return value
-    return parse
+    """A flag's type: a whole number >= ``minimum``, read as every setting reads one."""
+    return library_check(functools.partial(settings_checks.whole, "the number", low=minimum))
 
 
 def library_check(validate):

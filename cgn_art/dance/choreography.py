@@ -17,13 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from cgn_art.audio.analysis import AudioFeatures
-from cgn_art.dance.settings import (
-    EVENT_FEATURES,
-    MECHANISMS,
-    DanceSettings,
-    MechanismMapping,
-)
-from cgn_art.errors import CgnArtError
+from cgn_art.dance.settings import EVENT_FEATURES, DanceSettings, MechanismMapping
+from cgn_art.mechanisms.base import MECHANISMS
+from cgn_art.settings_checks import model_class
 
 PULSE_FLOOR = 0.01  # pulses below this are cut to exactly 0, so the input holds and can be reused
 
@@ -121,7 +117,12 @@ def _smooth(x: np.ndarray, seconds: float, fps: int) -> np.ndarray:
     return out
 
 
-def _ease(t: np.ndarray) -> np.ndarray:
+def ease(t: np.ndarray) -> np.ndarray:
+    """Smoothstep on [0, 1]: starts and ends at rest, so a cross-fade or a walk's step has no jolt.
+
+    >>> ease(np.array([0.0, 0.5, 1.0])).tolist()
+    [0.0, 0.5, 1.0]
+    """
     return t * t * (3 - 2 * t)
 
 
@@ -132,11 +133,7 @@ def _class_list(mechanism: str, mapping: MechanismMapping, count: int, default=N
         classes = list(mapping.classes)
     else:
         classes = list(default) if default else list(range(count))
-    for c in classes:
-        if not 0 <= c < count:
-            raise CgnArtError(f"{mechanism} class {c} is out of range: "
-                              f"this model has {mechanism} classes 0 to {count - 1}")
-    return np.asarray(classes, int)
+    return np.asarray([model_class(mechanism, c, count) for c in classes], int)
 
 
 def _class_weights(features, mapping, classes, fps, n, rng) -> np.ndarray:
@@ -172,7 +169,7 @@ def _class_weights(features, mapping, classes, fps, n, rng) -> np.ndarray:
                 continue
             previous, following = order[(current[e] - 1) % k], order[current[e] % k]
             end = min(n, e + fade)
-            t = _ease((np.arange(e, end) - e + 1) / fade)
+            t = ease((np.arange(e, end) - e + 1) / fade)
             weights[e:end] = 0
             weights[e:end, previous] = 1 - t
             weights[e:end, following] += t
@@ -191,7 +188,7 @@ def _walk(features, mapping, fps, n, loud, rng) -> np.ndarray:
         for e in _event_frames(features, mapping.drift, fps, n):
             step = mapping.speed * (0.5 + loud[e])
             t = np.clip((np.arange(n) - e + 1) / ramp, 0, 1)
-            walk += step * _ease(t)
+            walk += step * ease(t)
     else:
         level = _smooth(_envelope_at_fps(features, mapping.drift, fps, n), mapping.smoothing, fps)
         walk = np.cumsum(mapping.speed * (0.15 + level)) / fps

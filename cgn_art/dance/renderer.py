@@ -24,10 +24,10 @@ import torch
 
 from cgn_art.audio import analyse_file
 from cgn_art.audio.analysis import AudioFeatures
-from cgn_art.dance.choreography import Choreography, choreograph
-from cgn_art.dance.settings import MECHANISMS, DanceSettings
+from cgn_art.dance.choreography import Choreography, choreograph, ease
+from cgn_art.dance.settings import DanceSettings
 from cgn_art.errors import CgnArtError
-from cgn_art.mechanisms.base import slerp
+from cgn_art.mechanisms.base import MECHANISMS, slerp
 from cgn_art.video import VideoWriter
 
 SIDECAR_KIND = "cgn-art dance"
@@ -79,7 +79,7 @@ def render_dance(model, song, output, settings: DanceSettings | None = None, *,
     ``lyrics`` (a cgn_art.lyrics.Lyrics) makes a lyric video: ``model`` must be a letters model, the
     mask is the current line's letters (see lyric_video.py); ``digit_model`` draws digits.
 
-    >>> render_dance(load_model(), "song.mp3", "song.mp4", DanceSettings.from_preset("calm"))
+    >>> render_dance(load_model(), "song.mp3", "song.mp4", DanceSettings.from_preset("calm"))  # doctest: +SKIP
     """
     settings = (settings or DanceSettings.from_preset()).validate()
     report = progress or (lambda fraction, message: None)
@@ -93,7 +93,7 @@ def render_dance(model, song, output, settings: DanceSettings | None = None, *,
         features = analyse_file(song, settings.start, settings.duration, max_duration=settings.max_duration,
                                 progress=lambda f, m: report(0.1 * f, m))
     timings["analysis_s"] = time.perf_counter() - t0
-    choreography = choreograph(features, settings, class_counts(model), getattr(model, "presets", None))
+    choreography = choreograph(features, settings, class_counts(model), model.presets)
     n_frames = choreography.n_frames
     if preview_seconds is not None:
         n_frames = max(1, min(n_frames, int(round(float(preview_seconds) * settings.fps))))
@@ -259,7 +259,7 @@ class _NoiseBank:
     def noise(self, track, frames: np.ndarray) -> torch.Tensor:
         walk = track.walk[frames]
         a = np.floor(walk).astype(np.int64)
-        t = torch.as_tensor(_ease(walk - a), dtype=torch.float32)
+        t = torch.as_tensor(ease(walk - a), dtype=torch.float32)
         start = torch.stack([self._get(k, False) for k in a])
         end = torch.stack([self._get(k + 1, False) for k in a])
         noise = slerp(start, end, t)
@@ -268,7 +268,3 @@ class _NoiseBank:
             targets = torch.stack([self._get(k, True) for k in track.pulse_key[frames]])
             noise = slerp(noise, targets, pulse)
         return noise.reshape(len(frames), *self.shape)
-
-
-def _ease(t):
-    return t * t * (3 - 2 * t)

@@ -5,16 +5,22 @@ sidecar of a video stores it whole, so the same video (or a larger one) can be r
 
 >>> settings = DanceSettings.from_preset("punchy", size=256)
 >>> settings = settings.with_changes({"shape.pulse": "beats", "texture.smoothing": "0.8"})
+>>> settings.preset, settings.shape.pulse, settings.texture.smoothing
+('custom', 'beats', 0.8)
+>>> settings.with_changes({"size": 255})
+Traceback (most recent call last):
+...
+cgn_art.errors.CgnArtError: size 255 is odd: H.264 video needs an even size, e.g. 256
 """
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import asdict, dataclass, field
 
 from cgn_art.errors import CgnArtError
+from cgn_art.mechanisms.base import MECHANISMS
+from cgn_art.settings_checks import MAX_SEED, choice, class_list, number, whole
 
-MECHANISMS = ("shape", "texture", "background")
 # What can steer each part of a mechanism (names match AudioFeatures.envelope / .events).
 CLASS_DRIVERS = ("chroma", "downbeats", "beats", "onsets", "sections", "fixed")
 PULSE_DRIVERS = ("onsets", "beats", "downbeats", "sections", "percussive", "harmonic", "rms", "none")
@@ -22,6 +28,11 @@ DRIFT_DRIVERS = ("rms", "percussive", "harmonic", "onsets", "beats", "downbeats"
 EVENT_FEATURES = ("onsets", "beats", "downbeats", "sections")
 MIN_SIZE, MAX_SIZE = 64, 1080
 MAX_FPS = 60
+DAY = 24 * 3600.0  # seconds; longer than any song, short enough to catch a typo
+# Ranges declared once: validate() enforces them and the CLI's help reads them.
+LIMITS = {"seed": (0, MAX_SEED), "fps": (1, MAX_FPS), "size": (MIN_SIZE, MAX_SIZE), "truncation": (0.0, 1.0),
+          "start": (0.0, DAY), "duration": (0.0, DAY), "max_duration": (1.0, DAY)}
+MAPPING_LIMITS = {"sensitivity": (0.0, 1.0), "speed": (0.0, 8.0), "smoothing": (0.0, 10.0), "jitter": (0.0, 1.0)}
 
 
 @dataclass
@@ -50,31 +61,15 @@ class MechanismMapping:
     jitter: float = 0.0
 
     def validate(self, mechanism: str) -> MechanismMapping:
-        where = f"{mechanism}"
-        _choice(f"{where} classes_by", self.classes_by, CLASS_DRIVERS)
-        _choice(f"{where} pulse", self.pulse, PULSE_DRIVERS)
-        _choice(f"{where} drift", self.drift, DRIFT_DRIVERS)
-        self.sensitivity = _number(f"{where} sensitivity", self.sensitivity, 0.0, 1.0)
-        self.speed = _number(f"{where} speed", self.speed, 0.0, 8.0)
-        self.smoothing = _number(f"{where} smoothing", self.smoothing, 0.0, 10.0)
-        self.jitter = _number(f"{where} jitter", self.jitter, 0.0, 1.0)
-        if self.classes is not None:
-            if isinstance(self.classes, str):
-                self.classes = [c for c in self.classes.replace(" ", "").split(",") if c]
-            classes = []
-            for c in self.classes:
-                try:
-                    value = int(c)
-                except (TypeError, ValueError):
-                    raise CgnArtError(f"{where} class {c!r} is not a whole number: "
-                                      "give class indices like 0,3,7") from None
-                if value < 0:
-                    raise CgnArtError(f"{where} class {value} is negative: give class indices 0 or more")
-                classes.append(value)
-            if not classes:
-                raise CgnArtError(f"{where} classes is an empty list: "
-                                  "give at least one class, or leave it unset for all")
-            self.classes = classes
+        self.classes_by = choice(f"{mechanism} classes_by", self.classes_by, CLASS_DRIVERS)
+        self.pulse = choice(f"{mechanism} pulse", self.pulse, PULSE_DRIVERS)
+        self.drift = choice(f"{mechanism} drift", self.drift, DRIFT_DRIVERS)
+        for name, (low, high) in MAPPING_LIMITS.items():
+            setattr(self, name, number(f"{mechanism} {name}", getattr(self, name), low, high))
+        self.classes = class_list(mechanism, self.classes)
+        if self.classes == []:
+            raise CgnArtError(f"{mechanism} classes is an empty list: "
+                              "give at least one class, or leave it unset for all")
         return self
 
 
@@ -98,18 +93,17 @@ class DanceSettings:
         """Check every field (CgnArtError says which and what to give); returns self."""
         if self.preset not in PRESETS and self.preset != "custom":
             raise CgnArtError(f"unknown preset {self.preset!r}: use one of {', '.join(PRESETS)} (or 'custom')")
-        self.seed = _whole("seed", self.seed, 0, 2**31 - 1)
-        self.fps = _whole("fps", self.fps, 1, MAX_FPS)
-        self.size = _whole("size", self.size, MIN_SIZE, MAX_SIZE)
+        for name in ("seed", "fps", "size"):
+            setattr(self, name, whole(name, getattr(self, name), *LIMITS[name]))
         if self.size % 2:
             raise CgnArtError(f"size {self.size} is odd: H.264 video needs an even size, e.g. {self.size + 1}")
-        self.truncation = _number("truncation", self.truncation, 0.0, 1.0)
+        self.truncation = number("truncation", self.truncation, *LIMITS["truncation"])
         if self.truncation == 0:
             raise CgnArtError("truncation 0 would draw no noise at all: give a number in (0, 1]")
-        self.start = _number("start", self.start, 0.0, 24 * 3600.0)
-        self.max_duration = _number("max_duration", self.max_duration, 1.0, 24 * 3600.0)
+        for name in ("start", "max_duration"):
+            setattr(self, name, number(name, getattr(self, name), *LIMITS[name]))
         if self.duration is not None:
-            self.duration = _number("duration", self.duration, 0.0, 24 * 3600.0)
+            self.duration = number("duration", self.duration, *LIMITS["duration"])
             if self.duration == 0:
                 raise CgnArtError("duration 0 s is empty: "
                                   "give a duration of at least 1 s (or none for the rest of the song)")
@@ -199,42 +193,12 @@ def _convert(key: str, value, annotation: str):
         return None if text.lower() in ("", "all", "none") else text
     if "float | None" in str(annotation) and text.lower() in ("", "none"):
         return None
+    # Only the text's type here: validate() checks the range and names the limits.
     if str(annotation) in ("int",):
-        return _whole(key, text, -2**31, 2**31)
+        return whole(key, text, None)
     if "float" in str(annotation):
-        return _number(key, text, -math.inf, math.inf)
+        return number(key, text)
     return text
-
-
-def _choice(what: str, value, options) -> None:
-    if value not in options:
-        raise CgnArtError(f"{what} {value!r} is not one of: {', '.join(options)}")
-
-
-def _number(what: str, value, low: float, high: float) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise CgnArtError(f"{what} {value!r} is not a number") from None
-    if math.isnan(number) or not low <= number <= high:
-        raise CgnArtError(f"{what} {value!r} is out of range: give a number from {low:g} to {high:g}")
-    return number
-
-
-def _whole(what: str, value, low: int, high: int) -> int:
-    if isinstance(value, bool):
-        raise CgnArtError(f"{what} {value!r} is not a whole number")
-    try:
-        number = int(str(value).strip()) if not isinstance(value, (int, float)) else value
-    except ValueError:
-        raise CgnArtError(f"{what} {value!r} is not a whole number") from None
-    if isinstance(number, float):
-        if not number.is_integer():
-            raise CgnArtError(f"{what} {value!r} is not a whole number")
-        number = int(number)
-    if not low <= number <= high:
-        raise CgnArtError(f"{what} {number} is out of range: give {low} to {high}")
-    return int(number)
 
 
 # Presets --------------------------------------------------------------------------------------

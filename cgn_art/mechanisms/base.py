@@ -8,6 +8,8 @@ implement :class:`Mechanisms`, so the mixer, the dance and the stylizer never ca
 from __future__ import annotations
 
 import abc
+import types
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -16,6 +18,7 @@ import torch
 from PIL import Image
 
 from cgn_art.errors import CgnArtError
+from cgn_art.settings_checks import model_class, number, whole
 
 MECHANISMS = ("shape", "texture", "background")
 MAX_SIZE = 4096
@@ -119,6 +122,9 @@ class Mechanisms(abc.ABC):
     name: str = "cgn"
     native_size: int = 32
     device: torch.device = torch.device("cpu")
+    # Per mechanism, the classes worth showing first (the ImageNet CGN's curated lists); empty: all
+    # of them, in order. Read-only here, so no model can change another's by accident.
+    presets: Mapping[str, Sequence[int]] = types.MappingProxyType({})
 
     @property
     @abc.abstractmethod
@@ -161,12 +167,7 @@ class Mechanisms(abc.ABC):
 
     def one_hot(self, mechanism: str, classes: Sequence[int]) -> torch.Tensor:
         n = self.num_classes(mechanism)
-        for c in classes:
-            if isinstance(c, bool) or not isinstance(c, (int, np.integer)):
-                raise CgnArtError(f"{mechanism} class {c!r} is not a whole number: give a class 0 to {n - 1}")
-            if not 0 <= int(c) < n:
-                raise CgnArtError(f"{mechanism} class {c!r} is out of range: this model has classes 0 to {n - 1}")
-        index = torch.as_tensor([int(c) for c in classes], dtype=torch.long)
+        index = torch.as_tensor([model_class(mechanism, c, n) for c in classes], dtype=torch.long)
         return torch.nn.functional.one_hot(index, n).float().to(self.device)
 
     @torch.no_grad()
@@ -188,7 +189,12 @@ class Mechanisms(abc.ABC):
         Scalars broadcast against lists, so ``counterfactual(3, range(10), 7)`` is one shape in
         ten textures. Each mechanism's seed defaults to ``seed``.
 
+        >>> from cgn_art import load_model
         >>> cf = load_model().counterfactual(shape=3, texture=5, background=1, seed=7, size=256)
+        >>> cf.composite.shape, cf.settings()["texture_class"]
+        (torch.Size([1, 3, 256, 256]), 5)
+        >>> len(load_model().counterfactual(3, range(10), 7))  # one shape in ten textures
+        10
         """
         size = validate_size(self.native_size if size is None else size)
         truncation = validate_truncation(truncation)
@@ -206,9 +212,7 @@ class Mechanisms(abc.ABC):
                 raise CgnArtError(f"{key} has {len(values)} values but other inputs have {n}; give 1 or {n}")
             columns[key] = values * n if len(values) == 1 else values
         for key in ("shape_seed", "texture_seed", "background_seed"):
-            for s in columns[key]:
-                if not isinstance(s, (int, np.integer)) or isinstance(s, bool) or s < 0:
-                    raise CgnArtError(f"{key.replace('_', ' ')} {s!r} is not a whole number >= 0")
+            columns[key] = [whole(key.replace("_", " "), s, 0) for s in columns[key]]
         mask, fg, bg = self.render(
             self.one_hot("shape", columns["shape"]),
             self.noise("shape", columns["shape_seed"], truncation, size),
@@ -236,24 +240,23 @@ def composite(mask: torch.Tensor, foreground: torch.Tensor, background: torch.Te
 
 
 def validate_size(size) -> int:
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)):
-        try:
-            size = int(str(size).strip())
-        except ValueError:
-            raise CgnArtError(f"size {size!r} is not a whole number of pixels") from None
-    if not 0 < size <= MAX_SIZE:
-        raise CgnArtError(f"size {size} is out of range: give 1 to {MAX_SIZE} pixels")
-    return int(size)
+    """An image side in pixels, 1 to MAX_SIZE.
+
+    >>> validate_size("256")
+    256
+    """
+    return whole("size", size, 1, MAX_SIZE, unit="pixels")
 
 
 def validate_truncation(truncation) -> float:
-    try:
-        value = float(truncation)
-    except (TypeError, ValueError):
-        raise CgnArtError(f"truncation {truncation!r} is not a number") from None
-    if not 0 < value <= 1 or value != value:
-        raise CgnArtError(f"truncation {truncation} is out of range: give a number in (0, 1]")
-    return value
+    """The noise truncation, in (0, 1]: 0 would draw no noise at all.
+
+    >>> validate_truncation("0.5")
+    0.5
+    """
+    # Read first, so a flag's text is named as the number it is ("truncation 0 is out of range").
+    value = number("truncation", truncation)
+    return number("truncation", value, 0, 1, low_open=True)
 
 
 def _as_list(value, what: str) -> list:

@@ -26,12 +26,12 @@ from safetensors.numpy import load_file, save_file
 
 from cgn_art.errors import CgnArtError
 from cgn_art.mechanisms.base import validate_size, validate_truncation
+from cgn_art.settings_checks import MAX_SEED, whole
 
 FORMATS = ("png", "tensors")
 BATCH = 256  # rows per generation batch; shard borders fall on multiples of it (see module doc)
 COLUMNS = ("index", "file", "shape_class", "texture_class", "background_class",
            "shape_seed", "texture_seed", "background_seed")
-MAX_SEED = 2**31 - 1
 Progress = Callable[[float, str], None]
 
 
@@ -51,16 +51,13 @@ class CounterfactualDataSettings:
     shard: tuple[int, int] = field(default=(0, 1))  # (i, n): this worker makes part i of n
 
     def validate(self) -> CounterfactualDataSettings:
-        for name in ("count", "per_shape", "seed"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise CgnArtError(f"{name.replace('_', ' ')} {value!r} is not a whole number")
+        self.count = whole("count", self.count, None)
         if self.count < 1:
             raise CgnArtError(f"count {self.count} is too small: make at least 1 image")
+        self.per_shape = whole("per shape", self.per_shape, None)
         if self.per_shape < 1:
             raise CgnArtError(f"per shape {self.per_shape} is too small: give 1 or more counterfactuals per shape")
-        if not 0 <= self.seed <= MAX_SEED:
-            raise CgnArtError(f"seed {self.seed} is out of range: give 0 to {MAX_SEED}")
+        self.seed = whole("seed", self.seed, 0, MAX_SEED)
         if self.size is not None:
             self.size = validate_size(self.size)
         self.truncation = validate_truncation(self.truncation)

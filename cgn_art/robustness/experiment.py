@@ -24,6 +24,7 @@ from cgn_art.data.registry import DATASETS, dataset
 from cgn_art.errors import CgnArtError
 from cgn_art.robustness import counterfactuals as cfdata
 from cgn_art.robustness.classifier import accuracy, predict, train_classifier
+from cgn_art.settings_checks import MAX_SEED, whole
 
 TRAINING_DATA = ("original", "counterfactual", "original + counterfactual")
 CUES = ("shape", "texture", "background")
@@ -34,6 +35,9 @@ PAPER = {"original": {"colored": 35.9, "double-colored": 10.3, "wildlife": 10.1}
 Progress = Callable[[float, str], None]
 VARIANTS = tuple(DATASETS)  # every variant the experiment can run
 DEFAULT_VARIANTS = mnist.VARIANTS  # the paper's Table 2
+# Ranges declared once: validate() enforces them.
+LIMITS = {"counterfactuals": (10, 1_000_000), "per_shape": (1, 1_000), "epochs": (1, 200), "batch_size": (1, 4096),
+          "seed": (0, MAX_SEED), "cue_conflict": (10, 100_000)}
 
 
 @dataclass
@@ -60,14 +64,8 @@ class RobustnessSettings:
             raise CgnArtError(f"choose at least one variant: {', '.join(VARIANTS)}")
         for variant in self.variants:
             dataset(variant)  # names the choices when unknown
-        limits = {"counterfactuals": (10, 1_000_000), "per_shape": (1, 1_000), "epochs": (1, 200),
-                  "batch_size": (1, 4096), "seed": (0, cfdata.MAX_SEED), "cue_conflict": (10, 100_000)}
-        for name, (low, high) in limits.items():
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise CgnArtError(f"{name.replace('_', ' ')} {value!r} is not a whole number")
-            if not low <= value <= high:
-                raise CgnArtError(f"{name.replace('_', ' ')} {value} is out of range: give {low} to {high:,}")
+        for name, (low, high) in LIMITS.items():
+            setattr(self, name, whole(name.replace("_", " "), getattr(self, name), low, high))
         for kind in ("models", "counterfactual_data"):
             unknown = set(getattr(self, kind)) - set(self.variants)
             if unknown:
@@ -307,8 +305,12 @@ def run_experiment(settings: RobustnessSettings, progress: Progress | None = Non
                    cancel: Callable[[], bool] | None = None) -> RobustnessResult:
     """Train and test the three classifiers for every variant in ``settings``.
 
-    >>> result = run_experiment(RobustnessSettings(variants=("colored",), counterfactuals=5_000, epochs=3))
-    >>> print(result.table())
+    Minutes of training on a CPU, so the example is not run as a test (tests/test_robustness.py runs
+    a small one):
+
+    >>> settings = RobustnessSettings(variants=("colored",), counterfactuals=5_000, epochs=3)
+    >>> result = run_experiment(settings)  # doctest: +SKIP
+    >>> print(result.table())  # doctest: +SKIP
     """
     settings.validate()
     started = time.perf_counter()

@@ -5,19 +5,23 @@ limit or a default lives here and nowhere else. ``to_dict()`` goes into the PNG'
 """
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, fields, replace
 
 from cgn_art.errors import CgnArtError
+from cgn_art.settings_checks import MAX_SEED, choice, number, whole
+
+# stylize/walk.py imports the checks under these older names; they stay until it imports
+# cgn_art.settings_checks itself.
+_choice, _number, _whole = choice, number, whole
 
 COLORS = ("texture", "luminance", "palette")
 OPTIMIZERS = ("lbfgs", "adam")
 ENCODERS = ("random", "vgg19", "auto")
 REGIONS = ("one", "two")
-MECHANISMS = ("texture", "background")
+# The mechanisms that paint a texture (the shape mechanism paints a mask).
+TEXTURE_MECHANISMS = ("texture", "background")
 MAX_SIZE_CPU = 1024
 MAX_SIZE_GPU = 2048
-MAX_SEED = 2**31 - 1
 
 HELP = {
     "size": "pixels on the result's longer side (up to 1024 on a CPU, 2048 on a GPU)",
@@ -81,37 +85,37 @@ class StylizeSettings:
 
     def validate(self, device=None) -> StylizeSettings:
         """Check every field; return self. ``device`` (a torch.device) sets the size limit (GPU 2048)."""
-        self.size = _whole("size", self.size, 32, MAX_SIZE_GPU)
+        self.size = whole("size", self.size, 32, MAX_SIZE_GPU)
         if device is not None and getattr(device, "type", "cpu") == "cpu" and self.size > MAX_SIZE_CPU:
             raise CgnArtError(f"size {self.size} is too large for a CPU: give at most {MAX_SIZE_CPU} pixels "
                               f"(up to {MAX_SIZE_GPU} on a GPU)")
-        self.texture_class = _whole("texture class", self.texture_class, 0, None)
+        self.texture_class = whole("texture class", self.texture_class, 0, None)
         if self.blend_class is not None:
-            self.blend_class = _whole("blend class", self.blend_class, 0, None)
-        self.blend = _number("blend", self.blend, 0.0, 1.0)
-        self.texture_seed = _whole("texture seed", self.texture_seed, 0, MAX_SEED)
-        self.truncation = _number("truncation", self.truncation, 0.0, 1.0, low_open=True)
-        self.texture_scale = _number("texture scale", self.texture_scale, 0.02, 1.0)
-        self.strength = _number("strength", self.strength, 0.0, 100.0)
-        self.content_weight = _number("content weight", self.content_weight, 0.0, 100.0)
-        self.smoothness = _number("smoothness", self.smoothness, 0.0, 100.0)
+            self.blend_class = whole("blend class", self.blend_class, 0, None)
+        self.blend = number("blend", self.blend, 0.0, 1.0)
+        self.texture_seed = whole("texture seed", self.texture_seed, 0, MAX_SEED)
+        self.truncation = number("truncation", self.truncation, 0.0, 1.0, low_open=True)
+        self.texture_scale = number("texture scale", self.texture_scale, 0.02, 1.0)
+        self.strength = number("strength", self.strength, 0.0, 100.0)
+        self.content_weight = number("content weight", self.content_weight, 0.0, 100.0)
+        self.smoothness = number("smoothness", self.smoothness, 0.0, 100.0)
         if self.strength == 0 and self.content_weight == 0:
             raise CgnArtError("strength and content weight are both 0: nothing to optimise; raise one of them")
-        self.colors = _choice("colors", self.colors, COLORS)
-        self.optimizer = _choice("optimizer", self.optimizer, OPTIMIZERS)
-        self.encoder = _choice("encoder", self.encoder, ENCODERS)
-        self.steps = _whole("steps", self.steps, 1, 5000)
-        self.levels = _whole("levels", self.levels, 1, 6)
-        self.seed = _whole("seed", self.seed, 0, MAX_SEED)
+        self.colors = choice("colors", self.colors, COLORS)
+        self.optimizer = choice("optimizer", self.optimizer, OPTIMIZERS)
+        self.encoder = choice("encoder", self.encoder, ENCODERS)
+        self.steps = whole("steps", self.steps, 1, 5000)
+        self.levels = whole("levels", self.levels, 1, 6)
+        self.seed = whole("seed", self.seed, 0, MAX_SEED)
         self.device = str(self.device or "auto").strip().lower()
-        self.regions = _choice("regions", self.regions, REGIONS)
+        self.regions = choice("regions", self.regions, REGIONS)
         if self.background_texture_class is not None:
-            self.background_texture_class = _whole("background texture class", self.background_texture_class, 0, None)
+            self.background_texture_class = whole("background texture class", self.background_texture_class, 0, None)
         if not isinstance(self.keep_subject_photo, bool):
             raise CgnArtError(f"keep subject photo {self.keep_subject_photo!r} is not true or false")
-        self.feather = _number("feather", self.feather, 0.0, 0.2)
-        self.texture_mechanism = _choice("texture mechanism", self.texture_mechanism, MECHANISMS)
-        self.background_mechanism = _choice("background mechanism", self.background_mechanism, MECHANISMS)
+        self.feather = number("feather", self.feather, 0.0, 0.2)
+        self.texture_mechanism = choice("texture mechanism", self.texture_mechanism, TEXTURE_MECHANISMS)
+        self.background_mechanism = choice("background mechanism", self.background_mechanism, TEXTURE_MECHANISMS)
         if self.subject_box is not None:
             if not isinstance(self.subject_box, str):
                 self.subject_box = ",".join(str(round(float(v))) for v in self.subject_box)
@@ -131,34 +135,3 @@ class StylizeSettings:
         if unknown:
             raise CgnArtError(f"unknown stylize setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         return cls(**values)
-
-
-def _whole(what: str, value, low: int, high: int | None) -> int:
-    if isinstance(value, bool):
-        raise CgnArtError(f"{what} {value!r} is not a whole number")
-    try:
-        number = int(str(value).strip()) if not isinstance(value, int) else value
-    except ValueError:
-        raise CgnArtError(f"{what} {value!r} is not a whole number") from None
-    if number < low or (high is not None and number > high):
-        span = f"{low} to {high}" if high is not None else f"{low} or more"
-        raise CgnArtError(f"{what} {number} is out of range: give {span}")
-    return int(number)
-
-
-def _number(what: str, value, low: float, high: float, low_open: bool = False) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise CgnArtError(f"{what} {value!r} is not a number") from None
-    if math.isnan(number) or number > high or number < low or (low_open and number <= low):
-        bracket = "(" if low_open else "["
-        raise CgnArtError(f"{what} {value} is out of range: give a number in {bracket}{low:g}, {high:g}]")
-    return number
-
-
-def _choice(what: str, value, options) -> str:
-    key = str(value).strip().lower()
-    if key not in options:
-        raise CgnArtError(f"unknown {what} {value!r}; choose one of {', '.join(options)}")
-    return key

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from cgn_art.errors import CgnArtError
+from cgn_art.settings_checks import MAX_SEED
 
 PUNCTUATION_GAP = 0.3   # caps: punctuation is not drawn, it leaves a narrow gap
 BLANK_WIDTH = 0.5       # caps: a mask with no ink at all still takes some room
@@ -23,7 +24,7 @@ MIN_CAP = 6.0           # px: below this letters are mush
 
 def letter_seed(seed: int, index: int) -> int:
     """The seed of glyph ``index`` when it was not rolled: derived, so each letter differs."""
-    return (int(seed) * 1_000_003 + 7919 * (int(index) + 1)) % (2**31 - 1)
+    return (int(seed) * 1_000_003 + 7919 * (int(index) + 1)) % MAX_SEED
 
 
 @dataclass

@@ -4,15 +4,19 @@ The library, ``cgn-art type`` and the Type page all build one of these; the PNG'
 page's URL store it, so a poster made in one is made again exactly in the others.
 
 >>> settings = TypeSettings(text="Hello world", format="portrait", texture_by="letter").validate()
+>>> settings.size
+(1080, 1350)
+>>> TypeSettings.from_query({"text": "Hi", "margin": "0.9"})[1]
+["margin='0.9' ignored: margin '0.9' is out of range: give a number from 0 to 0.4"]
 """
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from cgn_art.errors import CgnArtError
+from cgn_art.settings_checks import MAX_SEED, choice, class_list, model_class, number, whole
 
 FORMATS = {"square": (1080, 1080), "portrait": (1080, 1350), "story": (1080, 1920), "landscape": (1920, 1080),
            "custom": None}
@@ -21,7 +25,6 @@ TEXTURE_BY = ("all", "word", "letter", "walk")
 BACKGROUND_BY = ("all", "line")
 MIN_SIDE, MAX_SIDE = 64, 4096
 MAX_TEXT = 400
-MAX_SEED = 2**31 - 1
 # Ranges declared once: validate() enforces them, CLI help and page widgets read them.
 LIMITS = {
     "width": (MIN_SIDE, MAX_SIDE), "height": (MIN_SIDE, MAX_SIDE),
@@ -34,6 +37,8 @@ LIMITS = {
     "truncation": (0.05, 1.0),
     "texture_scale": (1.0, 4.0),           # zoom into the texture and background painting
 }
+WHOLE_FIELDS = ("width", "height", "letter_size", "seed")
+NUMBER_FIELDS = ("margin", "tracking", "word_space", "line_spacing", "truncation", "texture_scale")
 HELP = {
     "text": "the words to set; a new line starts a new line, lowercase becomes capitals",
     "format": "poster shape: square 1080, portrait 1080x1350, story 1080x1920, landscape 1920x1080, or custom",
@@ -89,32 +94,29 @@ class TypeSettings:
             raise CgnArtError("the text is empty: type a word or a phrase")
         if len(self.text) > MAX_TEXT:
             raise CgnArtError(f"the text is {len(self.text)} characters long: a poster holds at most {MAX_TEXT}")
-        _choice("format", self.format, FORMATS)
+        self.format = choice("format", self.format, FORMATS)
         if FORMATS[self.format] is not None:
             self.width, self.height = FORMATS[self.format]
-        for name in ("width", "height", "letter_size", "seed"):
-            setattr(self, name, _whole(name, getattr(self, name)))
-        for name in ("margin", "tracking", "word_space", "line_spacing", "truncation", "texture_scale"):
-            setattr(self, name, _number(name, getattr(self, name)))
-        _choice("align", self.align, ALIGNS)
-        _choice("texture_by", self.texture_by, TEXTURE_BY)
-        _choice("background_by", self.background_by, BACKGROUND_BY)
-        self.textures = _classes("textures", self.textures)
-        self.backgrounds = _classes("backgrounds", self.backgrounds)
+        for name in WHOLE_FIELDS:
+            setattr(self, name, whole(name, getattr(self, name), *LIMITS[name]))
+        for name in NUMBER_FIELDS:
+            setattr(self, name, number(name, getattr(self, name), *LIMITS[name]))
+        self.align = choice("align", self.align, ALIGNS)
+        self.texture_by = choice("texture_by", self.texture_by, TEXTURE_BY)
+        self.background_by = choice("background_by", self.background_by, BACKGROUND_BY)
+        self.textures = class_list("textures", self.textures) or None  # an empty list: the model's classes
+        self.backgrounds = class_list("backgrounds", self.backgrounds) or None
         if not isinstance(self.letter_seeds, Mapping):
             raise CgnArtError("letter_seeds must map a letter's index to its seed, e.g. {3: 1234}")
         seeds = {}
         for key, value in self.letter_seeds.items():
-            index = _whole("letter index", key, (0, MAX_TEXT))
-            seeds[index] = _whole(f"seed of letter {index}", value, LIMITS["seed"])
+            index = whole("letter index", key, 0, MAX_TEXT)
+            seeds[index] = whole(f"seed of letter {index}", value, *LIMITS["seed"])
         self.letter_seeds = dict(sorted(seeds.items()))
         if model is not None:
             for name, mechanism in (("textures", "texture"), ("backgrounds", "background")):
-                n = model.num_classes(mechanism)
                 for c in getattr(self, name) or []:
-                    if not 0 <= c < n:
-                        raise CgnArtError(f"{mechanism} class {c} is out of range: this model has {mechanism} "
-                                          f"classes 0 to {n - 1}")
+                    model_class(mechanism, c, model.num_classes(mechanism))
         return self
 
     @property
@@ -184,7 +186,7 @@ def parse_field(name: str, text: str, model=None):
         if not items:
             return None
         if model is None:
-            return [_whole(name, item, (0, 10**6)) for item in items]
+            return class_list(name, items)
         from cgn_art.mixing import class_index
 
         return [class_index(model, name[:-1], item) for item in items]
@@ -195,52 +197,10 @@ def parse_field(name: str, text: str, model=None):
                 index, sep, seed = item.partition(":")
                 if not sep:
                     raise CgnArtError(f"letter seed {item!r} is not INDEX:SEED (e.g. 3:1234)")
-                seeds[_whole("letter index", index, (0, MAX_TEXT))] = _whole("letter seed", seed, LIMITS["seed"])
+                seeds[whole("letter index", index, 0, MAX_TEXT)] = whole("letter seed", seed, *LIMITS["seed"])
         return seeds
-    if name in ("width", "height", "letter_size", "seed"):
-        return _whole(name, text)
-    if name in ("margin", "tracking", "word_space", "line_spacing", "truncation", "texture_scale"):
-        return _number(name, text)
+    if name in WHOLE_FIELDS:
+        return whole(name, text, *LIMITS[name])
+    if name in NUMBER_FIELDS:
+        return number(name, text, *LIMITS[name])
     return str(text)
-
-
-def _choice(what: str, value, options) -> None:
-    if value not in options:
-        raise CgnArtError(f"{what} {value!r} is not one of: {', '.join(options)}")
-
-
-def _whole(what: str, value, limits=None) -> int:
-    low, high = limits or LIMITS[what]
-    if isinstance(value, bool):
-        raise CgnArtError(f"{what} {value!r} is not a whole number")
-    try:
-        number = float(str(value).strip()) if isinstance(value, str) else float(value)
-    except (TypeError, ValueError):
-        raise CgnArtError(f"{what} {value!r} is not a whole number") from None
-    if not math.isfinite(number) or not number.is_integer():
-        raise CgnArtError(f"{what} {value!r} is not a whole number")
-    if not low <= number <= high:
-        raise CgnArtError(f"{what} {int(number)} is out of range: give {low} to {high}")
-    return int(number)
-
-
-def _number(what: str, value) -> float:
-    low, high = LIMITS[what]
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise CgnArtError(f"{what} {value!r} is not a number") from None
-    if not math.isfinite(number) or not low <= number <= high:
-        raise CgnArtError(f"{what} {value!r} is out of range: give a number from {low:g} to {high:g}")
-    return number
-
-
-def _classes(what: str, value) -> list[int] | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = [v for v in value.replace(" ", "").split(",") if v]
-    classes = [_whole(f"{what} class", v, (0, 10**6)) for v in value]
-    if not classes:
-        return None
-    return classes

@@ -1,0 +1,155 @@
+"""Checks for the values a user gives a setting, written once for every job's settings.
+
+A number, a whole number, a seed, a choice or a class arrives from a command-line flag, a URL
+parameter, a page widget or a JSON file, as a number or as text. Every settings dataclass
+(DanceSettings, StylizeSettings, TypeSettings, MixSettings, the robustness settings) reads it with
+these functions, so a value is accepted, refused and explained the same way everywhere: one
+:class:`~cgn_art.errors.CgnArtError` that names the setting, repeats what was given and says what
+to give instead.
+
+>>> whole("fps", "24", 1, 60)
+24
+>>> number("blend", "0.25", 0, 1)
+0.25
+>>> choice("colors", " Palette", ("texture", "luminance", "palette"))
+'palette'
+>>> whole("seed", -1, 0, MAX_SEED)
+Traceback (most recent call last):
+...
+cgn_art.errors.CgnArtError: seed -1 is out of range: give 0 to 2147483647
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Collection
+
+from cgn_art.errors import CgnArtError
+
+# The largest seed anywhere: numpy and torch take it, and so do the pages' number inputs.
+MAX_SEED = 2**31 - 1
+
+
+def whole(what: str, value, low: int | None = 0, high: int | None = None, unit: str = "") -> int:
+    """``value`` as an int from ``low`` to ``high`` (no end where a bound is None).
+
+    Takes ints (numpy's too), floats that are whole (3.0) and text of either ("3", " 3.0 "); refuses booleans,
+    which Python would otherwise count as 0 and 1. ``unit`` ("pixels") is added to the messages.
+
+    >>> whole("steps", 3.0, 1, 10)
+    3
+    >>> whole("size", "big", 1, 4096, unit="pixels")
+    Traceback (most recent call last):
+    ...
+    cgn_art.errors.CgnArtError: size 'big' is not a whole number of pixels
+    >>> whole("texture class", 12, 0)
+    12
+    >>> whole("letter index", True, 0, 400)
+    Traceback (most recent call last):
+    ...
+    cgn_art.errors.CgnArtError: letter index True is not a whole number
+    """
+    of_unit = f" of {unit}" if unit else ""
+    if isinstance(value, bool):
+        raise CgnArtError(f"{what} {value!r} is not a whole number{of_unit}")
+    if isinstance(value, numbers.Integral):
+        number = int(value)
+    else:
+        text = value.strip() if isinstance(value, str) else value
+        try:
+            number = int(text) if isinstance(text, str) and text.lstrip("+-").isdigit() else float(text)
+        except (TypeError, ValueError):
+            raise CgnArtError(f"{what} {_shown(value)} is not a whole number{of_unit}") from None
+        if isinstance(number, float):
+            if not number.is_integer():  # also refuses inf and nan
+                raise CgnArtError(f"{what} {_shown(value)} is not a whole number{of_unit}")
+            number = int(number)
+    if (low is not None and number < low) or (high is not None and number > high):
+        span = (f"{low} to {high}" if low is not None and high is not None
+                else f"{low} or more" if low is not None else f"at most {high}")
+        raise CgnArtError(f"{what} {number} is out of range: give {span}" + (f" {unit}" if unit else ""))
+    return number
+
+
+def number(what: str, value, low: float = -math.inf, high: float = math.inf, low_open: bool = False) -> float:
+    """``value`` as a float from ``low`` to ``high``; with ``low_open``, ``low`` itself is refused.
+
+    NaN is never a number here; infinity only passes when a bound is infinite.
+
+    >>> number("truncation", 0, 0, 1, low_open=True)
+    Traceback (most recent call last):
+    ...
+    cgn_art.errors.CgnArtError: truncation 0 is out of range: give a number in (0, 1]
+    >>> number("margin", "0.9", 0, 0.4)
+    Traceback (most recent call last):
+    ...
+    cgn_art.errors.CgnArtError: margin '0.9' is out of range: give a number from 0 to 0.4
+    """
+    try:
+        result = float(value) if not isinstance(value, bool) else math.nan
+    except (TypeError, ValueError):
+        result = math.nan
+    if math.isnan(result):
+        raise CgnArtError(f"{what} {_shown(value)} is not a number")
+    if result > high or result < low or (low_open and result <= low):
+        span = f"in ({low:g}, {high:g}]" if low_open else f"from {low:g} to {high:g}"
+        raise CgnArtError(f"{what} {_shown(value)} is out of range: give a number {span}")
+    return result
+
+
+def choice(what: str, value, options: Collection[str]) -> str:
+    """``value`` as one of ``options``; text is compared without case or surrounding spaces.
+
+    >>> choice("optimizer", "sgd", ("lbfgs", "adam"))
+    Traceback (most recent call last):
+    ...
+    cgn_art.errors.CgnArtError: unknown optimizer 'sgd'; choose one of lbfgs, adam
+    """
+    key = value.strip().lower() if isinstance(value, str) else value
+    if key not in options:
+        raise CgnArtError(f"unknown {what} {_shown(value)}; choose one of {', '.join(options)}")
+    return key
+
+
+def model_class(mechanism: str, value, count: int) -> int:
+    """A class index of one of a model's mechanisms, which has ``count`` classes.
+
+    >>> model_class("texture", 12, 10)
+    Traceback (most recent call last):
+    ...
+    cgn_art.errors.CgnArtError: texture class 12 is out of range: this model has texture classes 0 to 9
+    """
+    index = whole(f"{mechanism} class", value, None)
+    if not 0 <= index < count:
+        raise CgnArtError(f"{mechanism} class {index} is out of range: this model has {mechanism} classes "
+                          f"0 to {count - 1}")
+    return index
+
+
+def class_list(what: str, value) -> list[int] | None:
+    """Class indices from a list or from text such as "0, 3, 7"; None (all classes) stays None.
+
+    >>> class_list("texture", "0, 3,7")
+    [0, 3, 7]
+    >>> class_list("texture", [0, -1])
+    Traceback (most recent call last):
+    ...
+    cgn_art.errors.CgnArtError: texture class -1 is out of range: give 0 or more
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = [item for item in value.replace(" ", "").split(",") if item]
+    return [whole(f"{what} class", item, 0) for item in value]
+
+
+def _shown(value) -> str:
+    """How a refused value is quoted: text in quotes (what was typed), cut short so a pasted page or
+    a hostile link cannot flood the message; numbers as numbers (numpy's too, without np.float64()),
+    a whole float without its ".0" (0, not 0.0)."""
+    if isinstance(value, str):
+        return repr(value if len(value) <= 40 else value[:40] + "...")
+    if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
+        value = float(value)
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else str(value)
+    return str(value)
