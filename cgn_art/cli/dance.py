@@ -14,11 +14,12 @@ from pathlib import Path
 
 from cgn_art.audio.demo_song import SHIPPED as DEMO_SONG
 from cgn_art.cli.common import output_path, stops_on_signals
+from cgn_art.cli.progress import ProgressBar
 from cgn_art.errors import CgnArtError
 
 
 def add_commands(commands) -> None:
-    from cgn_art.dance.settings import PRESETS
+    from cgn_art.dance.settings import LIMITS, PRESETS
 
     p = commands.add_parser("dance", help="a music video: the CGN's three mechanisms dance to a song",
                             description="Render a music-synchronised CGN video (H.264 + AAC mp4) and a JSON "
@@ -30,8 +31,8 @@ def add_commands(commands) -> None:
     p.add_argument("--preset", choices=list(PRESETS), default=None, help="a mapping preset (default: groove)")
     p.add_argument("--settings", metavar="SIDECAR.json", help="start from a dance sidecar's settings "
                    "(the song must be the same file); flags given here change them")
-    p.add_argument("--size", help="video side in pixels, 64-1080, even (default: 512)")
-    p.add_argument("--fps", help="frames per second, 1-60 (default: 24)")
+    p.add_argument("--size", help="video side in pixels, {}-{}, even (default: 512)".format(*LIMITS["size"]))
+    p.add_argument("--fps", help="frames per second, {}-{} (default: 24)".format(*LIMITS["fps"]))
     p.add_argument("--start", help="start of the stretch in seconds (default: 0)")
     p.add_argument("--duration", help="length of the stretch in seconds (default: to the end)")
     p.add_argument("--seed", help="seed of every noise walk (default: 0)")
@@ -96,15 +97,8 @@ def run(args) -> int:
     lyrics, model, digit_model = lyric_inputs(args, sidecar)
     if lyrics is None:
         model = load_model(args.model or (sidecar or {}).get("model") or DEFAULT_MODEL, device=args.device)
-    from tqdm import tqdm
-
     started = time.perf_counter()
-    with tqdm(total=1000, desc="dance", file=sys.stderr, dynamic_ncols=True,
-              bar_format="{l_bar}{bar}| {elapsed} {postfix}") as bar:
-        def progress(fraction: float, message: str) -> None:
-            bar.n = round(1000 * fraction)
-            bar.set_postfix_str(message, refresh=False)
-            bar.refresh()
+    with ProgressBar("dance") as progress:
         result = render_dance(model, song, args.output, settings, progress=progress,
                               reuse_unchanged=not args.no_reuse, preview_seconds=args.preview,
                               lyrics=lyrics, digit_model=digit_model)

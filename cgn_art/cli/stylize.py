@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from cgn_art.cli.common import output_path, png_path, resolve_class, stops_on_signals
+from cgn_art.cli.progress import ProgressBar
 from cgn_art.errors import CgnArtError
 
 # Flags that map one-to-one onto StylizeSettings fields (classes are resolved by name separately).
@@ -111,24 +112,6 @@ def _mechanism_of(model, text) -> str:
     return "background" if name not in lower("texture") and name in lower("background") else "texture"
 
 
-class _Bar:
-    """A tqdm bar driven by the library's progress(fraction, message)."""
-
-    def __init__(self, desc: str):
-        from tqdm import tqdm
-
-        self.bar = tqdm(total=1000, desc=desc, file=sys.stderr, dynamic_ncols=True,
-                        bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining} {postfix}")
-
-    def __call__(self, fraction: float, message: str) -> None:
-        self.bar.n = round(1000 * fraction)
-        self.bar.set_postfix_str(message, refresh=False)
-        self.bar.refresh()
-
-    def close(self):
-        self.bar.close()
-
-
 @stops_on_signals
 def cmd_stylize(args) -> int:
     from cgn_art.io import save_png
@@ -146,11 +129,8 @@ def cmd_stylize(args) -> int:
     if mask_out and settings.regions != "two":
         raise CgnArtError("--save-mask needs two regions: add --subject-box, --background-texture-class or "
                           "--keep-subject-photo")
-    bar = _Bar("stylizing")
-    try:
-        result = stylize(photo, settings, model=model, texture_image=texture_image, progress=bar, mask=mask)
-    finally:
-        bar.close()
+    with ProgressBar("stylizing") as progress:
+        result = stylize(photo, settings, model=model, texture_image=texture_image, progress=progress, mask=mask)
     print(save_png(result.image, out, {**result.settings, **meta, "style_loss": result.style_loss}))
     if mask_out is not None and result.mask is not None:
         result.mask.save(mask_out)
@@ -180,11 +160,8 @@ def cmd_stylize_walk(args) -> int:
     if args.to_class is not None:
         walk_values["to_class"] = resolve_class(model, "texture", args.to_class)
     walk = WalkSettings(**walk_values, warm_start=not args.no_warm_start)
-    bar = _Bar("texture walk")
-    try:
-        summary = texture_walk(photo, out, settings, walk, model=model, progress=bar)
-    finally:
-        bar.close()
+    with ProgressBar("texture walk") as progress:
+        summary = texture_walk(photo, out, settings, walk, model=model, progress=progress)
     print(summary["path"])
     print(f"{summary['frames']} frames, {summary['width']} x {summary['height']}, in {summary['seconds']:.1f} s; "
           f"mean frame-to-frame change {summary['mean_frame_change']:.4f}", file=sys.stderr)
