@@ -5,12 +5,15 @@ The whole video is never held in memory: each frame goes down a pipe to an ffmpe
 caller can compute the next frames while ffmpeg encodes the last ones (ffmpeg is its own process,
 so the two really do run side by side).
 
+>>> import numpy as np
 >>> from cgn_art.video import VideoWriter
->>> with VideoWriter("out.mp4", fps=24, size=512, audio="song.wav") as video:
-...     for frames in batches:          # uint8 (H, W, 3) / (N, H, W, 3), or float (N, 3, H, W) in [0, 1]
-...         video.write(frames)
-...         if cancelled():
-...             video.cancel()          # or raise: either way no partial out.mp4 is left behind
+>>> with VideoWriter("out.mp4", fps=24, size=128) as video:     # audio="song.wav" adds a sound track
+...     for grey in (0, 128, 255):      # uint8 (H, W, 3) / (N, H, W, 3), or float (N, 3, H, W) in [0, 1]
+...         video.write(np.full((8, 64, 64, 3), grey, np.uint8))
+>>> video.frames_written
+24
+
+``video.cancel()``, or an exception inside the ``with``, stops ffmpeg and leaves no partial out.mp4.
 
 - ``size``: the output size (an int for a square, or (width, height)); frames of another size are
   scaled by ffmpeg (bicubic), so a caller can render small and let the encoder upscale in C.

@@ -6,7 +6,9 @@ shape, harmony paints the texture, sections and loudness move the background).
 >>> import cgn_art
 >>> from cgn_art.dance import DanceSettings, render_dance
 >>> settings = DanceSettings.from_preset("punchy", size=512, duration=20)
->>> render_dance(cgn_art.load_model(), "assets/audio/demo_song.ogg", "dance.mp4", settings)
+>>> settings.size, settings.duration
+(512, 20.0)
+>>> render_dance(cgn_art.load_model(), "assets/audio/demo_song.ogg", "dance.mp4", settings)  # doctest: +SKIP
 """
 from cgn_art.dance.choreography import Choreography, Track, choreograph
 from cgn_art.dance.renderer import (

@@ -53,8 +53,10 @@ def train_classifier(x: torch.Tensor, y: torch.Tensor, epochs: int = 5, batch_si
     """Train a fresh :func:`small_cnn` on square images ``x`` (N, 3, S, S), float in [0, 1] or uint8,
     and labels ``y`` in 0 .. num_classes - 1.
 
-    >>> model = train_classifier(images, labels, epochs=3)
-    >>> model = train_classifier(letters_64px, letter_labels, num_classes=26)
+    >>> images, labels = torch.rand(8, 3, 16, 16), torch.arange(8) % 2
+    >>> model = train_classifier(images, labels, epochs=1, num_classes=2)
+    >>> predict(model, images).shape
+    torch.Size([8])
     """
     if x.ndim != 4 or x.shape[0] != y.shape[0] or x.shape[0] == 0:
         raise CgnArtError(f"need a non-empty batch of images (N, C, H, W) with one label each; "
