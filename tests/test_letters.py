@@ -152,11 +152,12 @@ def test_registry_knows_every_family_and_refuses_others():
 
 
 @pytest.mark.slow
-def test_trainer_runs_on_letters(tmp_path):
+@pytest.mark.parametrize("recipe", ["decomposed", "adversarial"])
+def test_trainer_runs_on_letters(tmp_path, recipe):
     from cgn_art.train.cgn import TrainSettings, train
 
-    settings = TrainSettings.for_data("letters", steps=3, batch_size=4, width=8, discriminator_width=8,
-                                      detail_start=1, sample_every=3, checkpoint_every=3, threads=1)
+    settings = TrainSettings.for_data("letters", recipe=recipe, steps=3, batch_size=4, width=8, discriminator_width=8,
+                                      detail_start=1, mask_steps=5, sample_every=3, checkpoint_every=3, threads=1)
     assert settings.mask_area_batch == (0.16, 0.21)  # the data set's own defaults apply
     result = train(settings, tmp_path)
     assert result.step == 3

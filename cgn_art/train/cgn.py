@@ -45,6 +45,8 @@ from cgn_art.mechanisms.small import SmallCGN, SmallCGNConfig
 from cgn_art.mechanisms.weights import save_model
 from cgn_art.train import checkpoint, losses
 
+RECIPES = ("adversarial", "decomposed")
+
 
 @dataclass
 class TrainSettings:
@@ -79,6 +81,12 @@ class TrainSettings:
     weight_detail_texture: float = 1.0
     weight_detail_consistency: float = 4.0
     detail_start: int = 1500  # the model's masks must mean something before they pick real windows
+    # "adversarial" (MNIST variants): one discriminator on composites; "decomposed" (letters): each
+    # mechanism on its own loss, from masks found in the composites (see train/decomposed.py)
+    recipe: str = "adversarial"
+    weight_kl: float = 1.0  # decomposed: the shape VAE's KL weight
+    detail_window: int = 16  # decomposed: native px of field refined to 4x per sample and step
+    mask_steps: int = 1000  # decomposed: training steps of the nets that find the masks (x1.5 for the second)
 
     @classmethod
     def for_data(cls, variant: str = "wildlife", **overrides) -> "TrainSettings":
@@ -92,6 +100,8 @@ class TrainSettings:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise CgnArtError(f"{name.replace('_', ' ')} must be a whole number >= 1, not {value!r}")
+        if self.recipe not in RECIPES:
+            raise CgnArtError(f"recipe must be one of {', '.join(RECIPES)}, not {self.recipe!r}")
         if self.feature_extractor not in ENCODER_NAMES:
             raise CgnArtError(f"feature extractor must be one of {', '.join(ENCODER_NAMES)}, "
                               f"not {self.feature_extractor!r}")
@@ -319,7 +329,12 @@ def sample_sheet(model: SmallCGN, seed: int = 0, scale: int = 2):
 def train(settings: TrainSettings, out_dir: str | Path | None = None, resume: bool = False,
           progress: Callable[[float, str], None] | None = None) -> TrainResult:
     """Train a small CGN; with ``resume`` continue from the checkpoint in ``out_dir``."""
-    trainer = Trainer(settings)
+    if settings.validate().recipe == "decomposed":
+        from cgn_art.train.decomposed import DecomposedTrainer
+
+        trainer = DecomposedTrainer(settings, progress, out_dir)
+    else:
+        trainer = Trainer(settings)
     if resume:
         if out_dir is None:
             raise CgnArtError("resume needs the output folder that holds the checkpoint")

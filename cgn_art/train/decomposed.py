@@ -1,0 +1,316 @@
+"""The decomposed recipe: a small CGN trained mechanism by mechanism from composites (the Letters CGN).
+
+The adversarial recipe (``train/cgn.py``) lets a discriminator on whole composites sort out which
+mechanism draws what. At 64 px with 26 letters that did not converge in a CPU's hours (the first
+Letters run drew the wrong letters at step 4,000, with one leopard pattern for every texture).
+The paper's ImageNet CGN does not do it that way either: it reads masks off a pretrained saliency
+net and trains each mechanism on its own loss. This recipe does the same with what the training
+composites themselves say:
+
+1. masks: :mod:`cgn_art.train.pseudo_masks` finds each training image's letter from the images and
+   their texture/background labels alone (no ground-truth alpha);
+2. shape: the shape mechanism is the decoder of a conditional VAE on those masks (its noise is the
+   latent, so seeds give different fonts, slants and weights of the same letter), plus the
+   binary and area losses of the adversarial recipe on masks drawn from the prior;
+3. texture and background: each field mechanism learns its classes' texture statistics from the
+   real pixels inside (or outside) the masks: channel means and stds of a fixed random encoder's
+   maps, matched as a distribution (sliced Wasserstein between generated and real per-image
+   statistics, so samples vary as much as real regions do, not all equal to the class mean), and
+   the class's mean Gram matrices (cross-channel pattern). Both at native size on whole fields and
+   at 4x on windows of the detail levels against the 256 px training images (a fully
+   convolutional mechanism makes a window of its field from the matching window of its noise).
+"""
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cgn_art.data.registry import dataset as data_family
+from cgn_art.device import pick_device
+from cgn_art.features import RandomEncoder
+from cgn_art.mechanisms.small import SmallCGN, SmallCGNConfig
+from cgn_art.mechanisms.weights import save_model
+from cgn_art.train import checkpoint, losses, pseudo_masks
+from cgn_art.train.cgn import TrainResult, detail_window, sample_sheet
+
+
+class MaskEncoder(nn.Module):
+    """The VAE's encoder: mask (N, 1, S, S) + class -> latent mean and log-variance. Used in
+    training only; the shipped model is the decoder (the shape mechanism)."""
+
+    def __init__(self, classes: int, latent: int, size: int, width: int = 32):
+        super().__init__()
+        layers, c, res = [], 1, size
+        while res > 4:
+            layers += [nn.Conv2d(c, width, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
+            c, res = width, res // 2
+            width = min(width * 2, 128)
+        self.body = nn.Sequential(*layers, nn.Flatten())
+        self.head = nn.Linear(c * 16 + classes, 2 * latent)
+
+    def forward(self, mask, class_weights):
+        return self.head(torch.cat([self.body(mask * 2 - 1), class_weights], 1)).chunk(2, dim=1)
+
+
+# Texture statistics ------------------------------------------------------------------------------
+
+def _erode(mask: torch.Tensor, pixels: int) -> torch.Tensor:
+    return -F.max_pool2d(-mask, 2 * pixels + 1, stride=1, padding=pixels) if pixels else mask
+
+
+def region_statistics(encoder: RandomEncoder, images: torch.Tensor, region: torch.Tensor | None = None,
+                      min_pixels: int = 6):
+    """Per image: (vector of channel means and stds of every map, [Gram per map], valid (N,)).
+
+    ``region`` (N, 1, H, W) in {0, 1} limits the statistics to the pixels whose filter footprint
+    lies inside it (the region is eroded by each map's filter radius at that map's scale); an
+    image with fewer than ``min_pixels`` such pixels in some map is not ``valid``."""
+    maps = encoder(images)
+    vectors, grams = [], []
+    valid = torch.ones(len(images), dtype=torch.bool, device=images.device)
+    kernels = list(encoder.kernels) + [1]  # each scale: one map per kernel, then the colours
+    for i, f in enumerate(maps):
+        if region is None:
+            w = torch.ones_like(f[:, :1])
+        else:
+            r = F.adaptive_avg_pool2d(region, f.shape[-2:]) > 0.99
+            w = _erode(r.float(), kernels[i % len(kernels)] // 2)
+        count = w.sum(dim=(2, 3))
+        valid &= count[:, 0] >= min_pixels
+        count = count.clamp_min(1)
+        mean = (f * w).sum(dim=(2, 3)) / count
+        centred = (f - mean[..., None, None]) * w
+        std = (centred.pow(2).sum(dim=(2, 3)) / count + 1e-6).sqrt()
+        vectors += [mean, std]
+        flat = (f * w).flatten(2)
+        grams.append(flat @ flat.transpose(1, 2) / count[..., None])
+    return torch.cat(vectors, 1), grams, valid
+
+
+def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, projections: torch.Tensor) -> torch.Tensor:
+    """Squared sliced Wasserstein distance between two equal-sized sets of vectors (M, D)."""
+    pa, pb = (a @ projections).sort(0)[0], (b @ projections).sort(0)[0]
+    return (pa - pb).pow(2).mean()
+
+
+class RealStatistics:
+    """Per-image texture statistics of the real regions of one kind ('texture' inside the masks,
+    'background' outside), grouped by class, for one encoder and one resolution."""
+
+    def __init__(self, encoder, images: torch.Tensor, regions: torch.Tensor, classes: np.ndarray,
+                 num_classes: int, batch: int = 64):
+        vectors, grams, valid = [], [], []
+        with torch.no_grad():
+            for i in range(0, len(images), batch):
+                x = images[i: i + batch].float() / 255
+                v, g, ok = region_statistics(encoder, x, regions[i: i + batch])
+                vectors.append(v)
+                grams.append(g)
+                valid.append(ok)
+        vectors, valid = torch.cat(vectors), torch.cat(valid)
+        grams = [torch.cat([g[k] for g in grams]) for k in range(len(grams[0]))]
+        ok = valid.numpy()
+        self.scale = vectors[valid].std(0).clamp_min(1e-3)  # every statistic counts alike
+        self.by_class = []
+        self.mean_gram = []
+        for c in range(num_classes):
+            rows = np.flatnonzero(ok & (classes == c))
+            if len(rows) == 0:  # no clean region of this class: fall back on every image of it
+                rows = np.flatnonzero(classes == c)
+            self.by_class.append(vectors[rows] / self.scale)
+            self.mean_gram.append([g[rows].mean(0) for g in grams])
+
+    def sample(self, c: int, m: int, rng) -> torch.Tensor:
+        rows = self.by_class[c]
+        return rows[torch.from_numpy(rng.integers(0, len(rows), m))]
+
+
+# The trainer ---------------------------------------------------------------------------------------
+
+class DecomposedTrainer:
+    """Same interface as :class:`cgn_art.train.cgn.Trainer` (``run``, ``save``, ``resume``)."""
+
+    PER_CLASS = 4  # samples per class in a step's field batch (the sliced Wasserstein sets)
+
+    def __init__(self, settings, progress: Callable[[float, str], None] | None = None, out_dir=None):
+        self.settings = settings.validate()
+        s = self.settings
+        if s.threads:
+            torch.set_num_threads(s.threads)
+        torch.manual_seed(s.seed)
+        self.device = pick_device(s.device)
+        self.rng = np.random.default_rng(s.seed)
+        self.family = data_family(s.variant)
+        names = self.family.class_names()
+        data = self.family.load("train", seed=s.seed, copies=s.copies)
+        cfg = SmallCGNConfig(variant=s.variant, shape_classes=names["shape"], texture_classes=names["texture"],
+                             background_classes=names["background"], width=s.width,
+                             native_size=self.family.native_size, detail_levels=self.family.detail_levels)
+        self.generator = SmallCGN(cfg, device=self.device).train()
+        self.ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
+        self.mask_encoder = MaskEncoder(len(names["shape"]), cfg.shape_noise_dim, cfg.native_size).to(self.device)
+        self.counts = {k: len(v) for k, v in names.items()}
+
+        # 1. masks from the composites (the data set's alpha is never read)
+        say = progress or (lambda f, m: None)
+        cached = Path(out_dir) / "masks.npz" if out_dir else None
+        if cached and cached.is_file():
+            found = np.load(cached)["masks"]
+        else:
+            found = pseudo_masks.find_masks(
+                data.images, data.texture_class, data.background_class, self.counts["texture"],
+                self.counts["background"], self.family.border, seed=s.seed, steps_scale=s.mask_steps / 1000,
+                progress=lambda f, m: say(0.0, f"finding the letters in the training images: {m}"))
+            if cached:
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                np.savez_compressed(cached, masks=found.astype(np.uint8))
+        self.masks = torch.from_numpy(found.astype(np.float32))[:, None]
+        self.labels = torch.from_numpy(np.asarray(data.labels))
+
+        # 3. real texture statistics, native and fine, inside and outside the masks
+        say(0.0, "measuring the real textures")
+        images = torch.from_numpy(data.images).permute(0, 3, 1, 2)
+        self.native_encoder = RandomEncoder(kernels=(3, 5), channels=16, scales=1, seed=s.seed).to(self.device)
+        self.fine_encoder = RandomEncoder(kernels=(3, 5), channels=16, scales=2, seed=s.seed + 1).to(self.device)
+        fine_index = np.asarray(data.fine_index)
+        fine = torch.from_numpy(data.fine_images).permute(0, 3, 1, 2)
+        fine_masks = F.interpolate(self.masks[fine_index], scale_factor=fine.shape[-1] // images.shape[-1],
+                                   mode="nearest")
+        self.real = {}
+        for kind, inside in (("texture", True), ("background", False)):
+            classes = np.asarray(data.texture_class if inside else data.background_class)
+            region, fine_region = (self.masks, fine_masks) if inside else (1 - self.masks, 1 - fine_masks)
+            self.real[kind] = (
+                RealStatistics(self.native_encoder, images, region, classes, self.counts[kind]),
+                RealStatistics(self.fine_encoder, fine, fine_region, classes[fine_index], self.counts[kind]))
+        self.mask_area = float(self.masks.mean())
+
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), s.lr_generator, betas=(0.5, 0.99))
+        self.opt_e = torch.optim.Adam(self.mask_encoder.parameters(), s.lr_generator, betas=(0.5, 0.99))
+        self.step = 0
+        self.history: list[dict] = []
+
+    # Losses ----------------------------------------------------------------------------------
+
+    def _shape_losses(self) -> dict:
+        s, g = self.settings, self.generator
+        idx = torch.from_numpy(self.rng.integers(0, len(self.labels), s.batch_size))
+        target = self.masks[idx].to(self.device)
+        onehot = g.one_hot("shape", self.labels[idx].tolist())
+        mu, logvar = self.mask_encoder(target, onehot)
+        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+        logits = g.shape(onehot, z)
+        pixels = target[0].numel()
+        recon = F.binary_cross_entropy_with_logits(logits, target)
+        kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1).mean() / pixels
+        # masks drawn from the prior (what users see) must be crisp and of a letter's size
+        prior = torch.sigmoid(g.shape(onehot, torch.randn_like(mu)))
+        ramp = min(1.0, self.step / max(1, s.binary_ramp_steps))
+        return {"mask_reconstruction": recon, "mask_kl": s.weight_kl * kl,
+                "binary": ramp * s.weight_binary * losses.mask_binary_loss(prior),
+                "size": s.weight_size * losses.mask_size_loss(prior, s.mask_area_per_image, s.mask_area_batch)}
+
+    def _field_losses(self, kind: str) -> dict:
+        s, g = self.settings, self.generator
+        mech = getattr(g, kind)
+        k = self.counts[kind]
+        chosen = self.rng.choice(k, size=min(k, max(1, s.batch_size // self.PER_CLASS)), replace=False)
+        classes = np.repeat(chosen, self.PER_CLASS)
+        onehot = g.one_hot(kind, classes.tolist())
+        cells = g.native_size // mech.CELL
+        noise = torch.randn(len(classes), g.config.field_channels, cells, cells, device=self.device)
+        x, logits, emb = mech.coarse(onehot, noise)
+        coarse = torch.sigmoid(logits)
+        fine, coarse_window = detail_window(mech, x, logits, emb, self.rng, window=s.detail_window)
+        native_real, fine_real = self.real[kind]
+        out = {}
+        for name, images, encoder, real in (("native", coarse, self.native_encoder, native_real),
+                                            ("fine", fine, self.fine_encoder, fine_real)):
+            vectors, grams, _ = region_statistics(encoder, images)
+            vectors = vectors / real.scale
+            projections = F.normalize(torch.randn(vectors.shape[1], 64, device=self.device), dim=0)
+            swd, gram_loss = 0.0, 0.0
+            for j, c in enumerate(chosen):
+                rows = slice(j * self.PER_CLASS, (j + 1) * self.PER_CLASS)
+                real_rows = real.sample(int(c), self.PER_CLASS, self.rng)
+                swd = swd + sliced_wasserstein(vectors[rows], real_rows, projections)
+                gram_loss = gram_loss + sum(F.mse_loss(gm[rows].mean(0), target) / (target.pow(2).mean() + 1e-6)
+                                            for gm, target in zip(grams, real.mean_gram[int(c)]))
+            out[f"{kind}_{name}_statistics"] = s.weight_foreground_texture * swd / len(chosen)
+            out[f"{kind}_{name}_gram"] = s.weight_detail_texture * gram_loss / len(chosen)
+        out[f"{kind}_consistency"] = s.weight_detail_consistency * F.l1_loss(F.avg_pool2d(fine, 4), coarse_window)
+        return out
+
+    def train_step(self) -> dict:
+        parts = self._shape_losses()
+        for kind in ("texture", "background"):
+            parts.update(self._field_losses(kind))
+        loss = sum(parts.values())
+        self.opt_g.zero_grad(set_to_none=True)
+        self.opt_e.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_g.step()
+        self.opt_e.step()
+        self._update_ema()
+        self.step += 1
+        return {"step": self.step, **{k: float(v) for k, v in parts.items()}}
+
+    @torch.no_grad()
+    def _update_ema(self):
+        decay = min(self.settings.ema_decay, (1 + self.step) / (10 + self.step))
+        for e, p in zip(self.ema.parameters(), self.generator.parameters()):
+            e.lerp_(p, 1 - decay)
+
+    # Loop and checkpoints (the same files as the adversarial trainer) ----------------------------
+
+    def run(self, out_dir=None, progress: Callable[[float, str], None] | None = None) -> TrainResult:
+        s = self.settings
+        out = Path(out_dir) if out_dir else None
+        if out:
+            out.mkdir(parents=True, exist_ok=True)
+        start = time.perf_counter()
+        window: list[dict] = []
+        while self.step < s.steps:
+            record = self.train_step()
+            window.append(record)
+            if self.step % 50 == 0 or self.step == s.steps:
+                mean = {k: float(np.mean([r[k] for r in window])) for k in record if k != "step"}
+                self.history.append({"step": self.step, **mean})
+                window = []
+                if progress:
+                    progress(self.step / s.steps, f"step {self.step}/{s.steps}  " +
+                             "  ".join(f"{k} {v:.3f}" for k, v in mean.items()))
+            if out and (self.step % s.sample_every == 0 or self.step == s.steps):
+                sample_sheet(self.ema, seed=s.seed).save(out / f"samples-{self.step:06d}.png")
+            if out and (self.step % s.checkpoint_every == 0 or self.step == s.steps):
+                self.save(out)
+        return TrainResult(self.ema, self.step, self.history, time.perf_counter() - start)
+
+    def _parts(self):
+        return ({"generator": self.generator, "ema": self.ema, "mask_encoder": self.mask_encoder},
+                {"opt_g": self.opt_g, "opt_e": self.opt_e})
+
+    def save(self, out_dir) -> None:
+        from dataclasses import asdict
+
+        out = Path(out_dir)
+        modules, optimizers = self._parts()
+        meta = {"step": self.step, "settings": asdict(self.settings), "history": self.history,
+                "rng": self.rng.bit_generator.state}
+        checkpoint.save_checkpoint(out, meta, modules, optimizers)
+        save_model(self.ema, out / "model", extra={"trained_steps": self.step, "train_settings": asdict(self.settings)})
+
+    def resume(self, out_dir) -> None:
+        modules, optimizers = self._parts()
+        meta = checkpoint.load_checkpoint(out_dir, self.device, modules, optimizers)
+        self.step = int(meta["step"])
+        self.history = meta.get("history", [])
+        self.rng.bit_generator.state = meta["rng"]
+        torch.manual_seed(self.settings.seed + self.step)

@@ -1,0 +1,128 @@
+"""The decomposed recipe (the Letters CGN's): masks found from composites, a shape VAE, and
+field mechanisms that learn texture statistics of real regions. Tiny synthetic data throughout."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from cgn_art.data import registry
+from cgn_art.features import RandomEncoder
+from cgn_art.train import pseudo_masks
+from cgn_art.train.decomposed import region_statistics, sliced_wasserstein
+
+SIZE = 32
+TEXTURE_COLOURS = np.array([[230, 40, 40], [40, 200, 60], [240, 220, 60]], np.uint8)
+BACKGROUND_COLOURS = np.array([[30, 30, 120], [90, 90, 90]], np.uint8)
+
+
+def _biased_set(n: int = 60, seed: int = 0, fine: bool = False):
+    """Six classes of 'letters' (squares, bars, crosses) in flat textures with pixel noise; class c
+    wears texture c % 3 and background c % 2, biased like the Letters training split: every texture
+    is seen on both backgrounds and every background under every texture."""
+    rng = np.random.default_rng(seed)
+    images = np.zeros((n, SIZE, SIZE, 3), np.uint8)
+    alpha = np.zeros((n, SIZE, SIZE), bool)
+    labels = np.arange(n) % 6
+    for i, c in enumerate(labels):
+        y, x = rng.integers(6, 12, 2)
+        a = np.zeros((SIZE, SIZE), bool)
+        if c % 3 == 0:
+            a[y: y + 14, x: x + 14] = True
+        elif c % 3 == 1:
+            a[y: y + 16, x + 4: x + 10] = True
+        else:
+            a[y + 5: y + 11, x: x + 16] = a[y: y + 16, x + 5: x + 11] = True
+        noise = rng.normal(0, 12, (SIZE, SIZE, 3))
+        picture = np.where(a[..., None], TEXTURE_COLOURS[c % 3], BACKGROUND_COLOURS[c % 2]) + noise
+        images[i] = np.clip(picture, 0, 255).astype(np.uint8)
+        alpha[i] = a
+    data = SimpleNamespace(images=images, labels=labels, texture_class=labels % 3,
+                           background_class=labels % 2, alpha=alpha)
+    if fine:
+        data.fine_images = np.repeat(np.repeat(images[:12], 4, 1), 4, 2)
+        data.fine_index = np.arange(12)
+    return data
+
+
+def _iou(found: np.ndarray, truth: np.ndarray) -> float:
+    return float(((found > 0.5) & truth).sum() / max(((found > 0.5) | truth).sum(), 1))
+
+
+def test_masks_are_found_from_composites_and_labels_alone():
+    torch.manual_seed(0)
+    data = _biased_set()
+    net = pseudo_masks.fit(data.images, data.texture_class, data.background_class, 3, 2, steps=300, width=16,
+                           receptive_field=5, crop=SIZE)
+    soft = pseudo_masks.masks(net, data.images, data.texture_class, data.background_class, 3)
+    # red/green/yellow shapes on blue or grey: the one split that fits every image is the true one
+    assert _iou(pseudo_masks.clean(soft, 2), data.alpha) > 0.8
+
+
+def test_labels_that_do_not_match_the_pictures_find_no_letters():
+    """The failure the method must show: with each image's texture and background labels drawn at
+    random, no split fits every image, and the masks are wrong."""
+    torch.manual_seed(0)
+    data = _biased_set()
+    rng = np.random.default_rng(1)
+    t, b = rng.integers(0, 3, len(data.labels)), rng.integers(0, 2, len(data.labels))
+    net = pseudo_masks.fit(data.images, t, b, 3, 2, steps=300, width=16, receptive_field=5, crop=SIZE)
+    soft = pseudo_masks.masks(net, data.images, t, b, 3)
+    assert _iou(pseudo_masks.clean(soft, 2), data.alpha) < 0.6
+
+
+def test_region_statistics_only_count_pixels_inside_the_region():
+    encoder = RandomEncoder(kernels=(3,), channels=4, scales=1, seed=0)
+    images = torch.zeros(2, 3, 16, 16)
+    images[:, 0, :, 8:] = 1.0  # right half red
+    region = torch.zeros(2, 1, 16, 16)
+    region[0, :, :, 10:] = 1  # image 0: inside the red half only
+    region[1, :, 2:14, 2:6] = 1  # image 1: inside the black half only
+    vectors, grams, valid = region_statistics(encoder, images, region)
+    assert valid.all()
+    assert not torch.allclose(vectors[0], vectors[1])
+    empty = torch.zeros(2, 1, 16, 16)
+    assert not region_statistics(encoder, images, empty)[2].any()
+    # a region one pixel wide has no pixel whose 3x3 filter footprint lies inside it
+    line = torch.zeros(2, 1, 16, 16)
+    line[:, :, :, 12] = 1
+    assert not region_statistics(encoder, images, line)[2].any()
+
+
+def test_sliced_wasserstein_sees_a_shift_and_not_a_reordering():
+    torch.manual_seed(0)
+    a = torch.randn(8, 5)
+    projections = torch.nn.functional.normalize(torch.randn(5, 16), dim=0)
+    assert sliced_wasserstein(a, a[torch.randperm(8)], projections) < 1e-10
+    assert sliced_wasserstein(a, a + 1.0, projections) > 0.1
+
+
+@pytest.fixture
+def tiny_family(monkeypatch):
+    """A registered data family of 32 px synthetic 'letters' with 4x fine images."""
+    data = _biased_set(fine=True)
+    names = {"shape": [f"shape {i}" for i in range(6)], "texture": ["red", "green", "yellow"],
+             "background": ["blue", "grey"]}
+    family = registry.DataFamily(name="tiny", native_size=SIZE, border=2, detail_levels=2,
+                                 class_names=lambda: names, load=lambda split="train", seed=0, copies=1: data,
+                                 train_defaults={"recipe": "decomposed", "width": 16, "batch_size": 8})
+    monkeypatch.setitem(registry.DATASETS, "tiny", lambda: family)
+    return family
+
+
+def test_decomposed_training_runs_saves_and_resumes(tiny_family, tmp_path):
+    from cgn_art.mechanisms.weights import load_model
+    from cgn_art.train.cgn import TrainSettings, train
+
+    settings = TrainSettings.for_data("tiny", steps=3, mask_steps=20, sample_every=3, checkpoint_every=3, threads=1)
+    result = train(settings, tmp_path)
+    assert result.step == 3 and (tmp_path / "masks.npz").is_file()
+    assert {"mask_reconstruction", "texture_fine_statistics", "background_native_gram"} <= set(result.history[-1])
+    model = load_model(tmp_path / "model")
+    cf = model.counterfactual([0], [1], [0], seed=[3], size=128)  # detail levels render at 4x
+    assert cf.foreground.shape[-1] == 128 and torch.isfinite(cf.foreground).all()
+    again = train(TrainSettings.for_data("tiny", steps=5, mask_steps=20, sample_every=5, checkpoint_every=5,
+                                         threads=1), tmp_path, resume=True)
+    assert again.step == 5 and [h["step"] for h in again.history] == [3, 5]
