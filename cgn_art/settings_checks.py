@@ -71,8 +71,9 @@ def whole(what: str, value, low: int | None = 0, high: int | None = None, unit: 
     return number
 
 
-def number(what: str, value, low: float = -math.inf, high: float = math.inf, low_open: bool = False) -> float:
-    """``value`` as a float from ``low`` to ``high``; with ``low_open``, ``low`` itself is refused.
+def number(what: str, value, low: float = -math.inf, high: float = math.inf, low_open: bool = False,
+           high_open: bool = False) -> float:
+    """``value`` as a float from ``low`` to ``high``; ``low_open`` / ``high_open`` refuse the bound itself.
 
     NaN is never a number here; infinity only passes when a bound is infinite.
 
@@ -84,6 +85,10 @@ def number(what: str, value, low: float = -math.inf, high: float = math.inf, low
     Traceback (most recent call last):
     ...
     cgn_art.errors.CgnArtError: margin '0.9' is out of range: give a number from 0 to 0.4
+    >>> number("ema decay", 1, 0, 1, high_open=True)
+    Traceback (most recent call last):
+    ...
+    cgn_art.errors.CgnArtError: ema decay 1 is out of range: give a number in [0, 1)
     """
     try:
         result = float(value) if not isinstance(value, bool) else math.nan
@@ -91,8 +96,9 @@ def number(what: str, value, low: float = -math.inf, high: float = math.inf, low
         result = math.nan
     if math.isnan(result):
         raise CgnArtError(f"{what} {_shown(value)} is not a number")
-    if result > high or result < low or (low_open and result <= low):
-        span = f"in ({low:g}, {high:g}]" if low_open else f"from {low:g} to {high:g}"
+    if result > high or result < low or (low_open and result <= low) or (high_open and result >= high):
+        span = (f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+                if low_open or high_open else f"from {low:g} to {high:g}")
         raise CgnArtError(f"{what} {_shown(value)} is out of range: give a number {span}")
     return result
 

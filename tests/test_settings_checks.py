@@ -45,6 +45,9 @@ def test_number_bounds_and_what_it_refuses():
     assert number("offset", "-inf") == -math.inf  # no bounds: only the type is checked
     with pytest.raises(CgnArtError, match=r"^truncation 0 is out of range: give a number in \(0, 1\]$"):
         number("truncation", 0, 0, 1, low_open=True)
+    with pytest.raises(CgnArtError, match=r"^ema decay 1 is out of range: give a number in \[0, 1\)$"):
+        number("ema decay", 1.0, 0, 1, high_open=True)
+    assert number("ema decay", 0.999, 0, 1, high_open=True) == 0.999
     with pytest.raises(CgnArtError, match=r"^margin '3' is out of range: give a number from 0 to 0.4$"):
         number("margin", "3", 0, 0.4)
     for bad in (True, "lots", None, "nan", math.nan, np.float64("nan")):
