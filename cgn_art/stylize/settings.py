@@ -22,6 +22,12 @@ REGIONS = ("one", "two")
 TEXTURE_MECHANISMS = ("texture", "background")
 MAX_SIZE_CPU = 1024
 MAX_SIZE_GPU = 2048
+# Ranges declared once: validate() enforces them, the CLI's help and the page's widgets can read them.
+# The truncation's low end is open: 0 would draw no noise at all.
+LIMITS = {"size": (32, MAX_SIZE_GPU), "blend": (0.0, 1.0), "texture_seed": (0, MAX_SEED), "truncation": (0.0, 1.0),
+          "texture_scale": (0.02, 1.0), "strength": (0.0, 100.0), "content_weight": (0.0, 100.0),
+          "smoothness": (0.0, 100.0), "steps": (1, 5000), "levels": (1, 6), "seed": (0, MAX_SEED),
+          "feather": (0.0, 0.2)}
 
 HELP = {
     "size": "pixels on the result's longer side (up to 1024 on a CPU, 2048 on a GPU)",
@@ -85,35 +91,32 @@ class StylizeSettings:
 
     def validate(self, device=None) -> StylizeSettings:
         """Check every field; return self. ``device`` (a torch.device) sets the size limit (GPU 2048)."""
-        self.size = whole("size", self.size, 32, MAX_SIZE_GPU)
+        self.size = whole("size", self.size, *LIMITS["size"])
         if device is not None and getattr(device, "type", "cpu") == "cpu" and self.size > MAX_SIZE_CPU:
             raise CgnArtError(f"size {self.size} is too large for a CPU: give at most {MAX_SIZE_CPU} pixels "
                               f"(up to {MAX_SIZE_GPU} on a GPU)")
         self.texture_class = whole("texture class", self.texture_class, 0, None)
         if self.blend_class is not None:
             self.blend_class = whole("blend class", self.blend_class, 0, None)
-        self.blend = number("blend", self.blend, 0.0, 1.0)
-        self.texture_seed = whole("texture seed", self.texture_seed, 0, MAX_SEED)
-        self.truncation = number("truncation", self.truncation, 0.0, 1.0, low_open=True)
-        self.texture_scale = number("texture scale", self.texture_scale, 0.02, 1.0)
-        self.strength = number("strength", self.strength, 0.0, 100.0)
-        self.content_weight = number("content weight", self.content_weight, 0.0, 100.0)
-        self.smoothness = number("smoothness", self.smoothness, 0.0, 100.0)
+        self.blend = number("blend", self.blend, *LIMITS["blend"])
+        self.texture_seed = whole("texture seed", self.texture_seed, *LIMITS["texture_seed"])
+        self.truncation = number("truncation", self.truncation, *LIMITS["truncation"], low_open=True)
+        for name in ("texture_scale", "strength", "content_weight", "smoothness"):
+            setattr(self, name, number(name.replace("_", " "), getattr(self, name), *LIMITS[name]))
         if self.strength == 0 and self.content_weight == 0:
             raise CgnArtError("strength and content weight are both 0: nothing to optimise; raise one of them")
         self.colors = choice("colors", self.colors, COLORS)
         self.optimizer = choice("optimizer", self.optimizer, OPTIMIZERS)
         self.encoder = choice("encoder", self.encoder, ENCODERS)
-        self.steps = whole("steps", self.steps, 1, 5000)
-        self.levels = whole("levels", self.levels, 1, 6)
-        self.seed = whole("seed", self.seed, 0, MAX_SEED)
+        for name in ("steps", "levels", "seed"):
+            setattr(self, name, whole(name, getattr(self, name), *LIMITS[name]))
         self.device = str(self.device or "auto").strip().lower()
         self.regions = choice("regions", self.regions, REGIONS)
         if self.background_texture_class is not None:
             self.background_texture_class = whole("background texture class", self.background_texture_class, 0, None)
         if not isinstance(self.keep_subject_photo, bool):
             raise CgnArtError(f"keep subject photo {self.keep_subject_photo!r} is not true or false")
-        self.feather = number("feather", self.feather, 0.0, 0.2)
+        self.feather = number("feather", self.feather, *LIMITS["feather"])
         self.texture_mechanism = choice("texture mechanism", self.texture_mechanism, TEXTURE_MECHANISMS)
         self.background_mechanism = choice("background mechanism", self.background_mechanism, TEXTURE_MECHANISMS)
         if self.subject_box is not None:
