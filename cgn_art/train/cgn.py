@@ -84,7 +84,9 @@ class TrainSettings:
     # "adversarial" (MNIST variants): one discriminator on composites; "decomposed" (letters): each
     # mechanism on its own loss, from masks found in the composites (see train/decomposed.py)
     recipe: str = "adversarial"
-    weight_kl: float = 1.0  # decomposed: the shape VAE's KL weight
+    weight_kl: float = 4.0  # decomposed: the shape VAE's KL weight (high: the latent holds style, not the letter)
+    weight_shape_class: float = 1.0  # decomposed: prior masks must be read as their class
+    weight_colour: float = 10.0  # decomposed: colour mean/std of the fields against real regions
     detail_window: int = 16  # decomposed: native px of field refined to 4x per sample and step
     mask_steps: int = 1000  # decomposed: training steps of the nets that find the masks (x1.5 for the second)
 

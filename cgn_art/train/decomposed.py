@@ -59,6 +59,22 @@ class MaskEncoder(nn.Module):
         return self.head(torch.cat([self.body(mask * 2 - 1), class_weights], 1)).chunk(2, dim=1)
 
 
+class MaskClassifier(nn.Module):
+    """Which class a mask shows; trained on the found masks as the run goes. Masks drawn from the
+    VAE's prior must be read as their class (as in an auxiliary-classifier GAN): without it the
+    latent carries the letter's identity and prior samples are letters of any class, or blobs."""
+
+    def __init__(self, classes: int, width: int = 32):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(1, width, 4, 2, 1), nn.LeakyReLU(0.2), nn.Conv2d(width, 2 * width, 4, 2, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(2 * width, 4 * width, 4, 2, 1), nn.LeakyReLU(0.2), nn.AdaptiveAvgPool2d(2), nn.Flatten(),
+            nn.Linear(16 * width, classes))
+
+    def forward(self, mask):
+        return self.net(F.interpolate(mask, size=(32, 32), mode="area") * 2 - 1)
+
+
 # Texture statistics ------------------------------------------------------------------------------
 
 def _erode(mask: torch.Tensor, pixels: int) -> torch.Tensor:
@@ -100,13 +116,24 @@ def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, projections: torch.Tens
     return (pa - pb).pow(2).mean()
 
 
+def colour_statistics(images: torch.Tensor, region: torch.Tensor | None = None) -> torch.Tensor:
+    """(N, 6): mean and std of R, G, B over the region (or the whole image). The encoder's maps
+    cannot carry this: its filters are zero-mean, and a Gram matrix of the colours themselves is
+    blind to sign (black and white give the same one)."""
+    w = torch.ones_like(images[:, :1]) if region is None else region
+    count = w.sum(dim=(2, 3)).clamp_min(1)
+    mean = (images * w).sum(dim=(2, 3)) / count
+    std = (((images - mean[..., None, None]) * w).pow(2).sum(dim=(2, 3)) / count + 1e-6).sqrt()
+    return torch.cat([mean, std], 1)
+
+
 class RealStatistics:
     """Per-image texture statistics of the real regions of one kind ('texture' inside the masks,
     'background' outside), grouped by class, for one encoder and one resolution."""
 
     def __init__(self, encoder, images: torch.Tensor, regions: torch.Tensor, classes: np.ndarray,
                  num_classes: int, batch: int = 64):
-        vectors, grams, valid = [], [], []
+        vectors, grams, valid, colours = [], [], [], []
         with torch.no_grad():
             for i in range(0, len(images), batch):
                 x = images[i: i + batch].float() / 255
@@ -114,22 +141,26 @@ class RealStatistics:
                 vectors.append(v)
                 grams.append(g)
                 valid.append(ok)
-        vectors, valid = torch.cat(vectors), torch.cat(valid)
+                colours.append(colour_statistics(x, _erode(regions[i: i + batch], 1)))
+        vectors, valid, colours = torch.cat(vectors), torch.cat(valid), torch.cat(colours)
         grams = [torch.cat([g[k] for g in grams]) for k in range(len(grams[0]))]
         ok = valid.numpy()
         self.scale = vectors[valid].std(0).clamp_min(1e-3)  # every statistic counts alike
         self.by_class = []
+        self.colour_by_class = []
         self.mean_gram = []
         for c in range(num_classes):
             rows = np.flatnonzero(ok & (classes == c))
             if len(rows) == 0:  # no clean region of this class: fall back on every image of it
                 rows = np.flatnonzero(classes == c)
             self.by_class.append(vectors[rows] / self.scale)
+            self.colour_by_class.append(colours[rows])
             self.mean_gram.append([g[rows].mean(0) for g in grams])
 
-    def sample(self, c: int, m: int, rng) -> torch.Tensor:
-        rows = self.by_class[c]
-        return rows[torch.from_numpy(rng.integers(0, len(rows), m))]
+    def sample(self, c: int, m: int, rng) -> tuple[torch.Tensor, torch.Tensor]:
+        """``m`` real images' (statistics vectors, colour statistics) of class ``c``."""
+        pick = torch.from_numpy(rng.integers(0, len(self.by_class[c]), m))
+        return self.by_class[c][pick], self.colour_by_class[c][pick]
 
 
 # The trainer ---------------------------------------------------------------------------------------
@@ -156,6 +187,7 @@ class DecomposedTrainer:
         self.generator = SmallCGN(cfg, device=self.device).train()
         self.ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
         self.mask_encoder = MaskEncoder(len(names["shape"]), cfg.shape_noise_dim, cfg.native_size).to(self.device)
+        self.mask_classifier = MaskClassifier(len(names["shape"])).to(self.device)
         self.counts = {k: len(v) for k, v in names.items()}
 
         # 1. masks from the composites (the data set's alpha is never read)
@@ -193,7 +225,8 @@ class DecomposedTrainer:
         self.mask_area = float(self.masks.mean())
 
         self.opt_g = torch.optim.Adam(self.generator.parameters(), s.lr_generator, betas=(0.5, 0.99))
-        self.opt_e = torch.optim.Adam(self.mask_encoder.parameters(), s.lr_generator, betas=(0.5, 0.99))
+        self.opt_e = torch.optim.Adam(list(self.mask_encoder.parameters()) + list(self.mask_classifier.parameters()),
+                                      s.lr_generator, betas=(0.5, 0.99))
         self.step = 0
         self.history: list[dict] = []
 
@@ -210,10 +243,17 @@ class DecomposedTrainer:
         pixels = target[0].numel()
         recon = F.binary_cross_entropy_with_logits(logits, target)
         kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1).mean() / pixels
-        # masks drawn from the prior (what users see) must be crisp and of a letter's size
+        # masks drawn from the prior (what users see) must be crisp, of a letter's size, and read as
+        # their letter by the classifier (which learns from the found masks only, not from these)
         prior = torch.sigmoid(g.shape(onehot, torch.randn_like(mu)))
         ramp = min(1.0, self.step / max(1, s.binary_ramp_steps))
-        return {"mask_reconstruction": recon, "mask_kl": s.weight_kl * kl,
+        labels = self.labels[idx].to(self.device)
+        self.mask_classifier.requires_grad_(False)
+        read_as = F.cross_entropy(self.mask_classifier(prior), labels)
+        self.mask_classifier.requires_grad_(True)
+        learn = F.cross_entropy(self.mask_classifier(target), labels)
+        return {"mask_reconstruction": recon, "mask_kl": s.weight_kl * kl, "mask_classifier": learn,
+                "mask_class": s.weight_shape_class * read_as,
                 "binary": ramp * s.weight_binary * losses.mask_binary_loss(prior),
                 "size": s.weight_size * losses.mask_size_loss(prior, s.mask_area_per_image, s.mask_area_batch)}
 
@@ -235,16 +275,20 @@ class DecomposedTrainer:
                                             ("fine", fine, self.fine_encoder, fine_real)):
             vectors, grams, _ = region_statistics(encoder, images)
             vectors = vectors / real.scale
+            colours = colour_statistics(images)
             projections = F.normalize(torch.randn(vectors.shape[1], 64, device=self.device), dim=0)
-            swd, gram_loss = 0.0, 0.0
+            colour_projections = F.normalize(torch.randn(6, 16, device=self.device), dim=0)
+            swd, gram_loss, colour_loss = 0.0, 0.0, 0.0
             for j, c in enumerate(chosen):
                 rows = slice(j * self.PER_CLASS, (j + 1) * self.PER_CLASS)
-                real_rows = real.sample(int(c), self.PER_CLASS, self.rng)
+                real_rows, real_colours = real.sample(int(c), self.PER_CLASS, self.rng)
                 swd = swd + sliced_wasserstein(vectors[rows], real_rows, projections)
+                colour_loss = colour_loss + sliced_wasserstein(colours[rows], real_colours, colour_projections)
                 gram_loss = gram_loss + sum(F.mse_loss(gm[rows].mean(0), target) / (target.pow(2).mean() + 1e-6)
                                             for gm, target in zip(grams, real.mean_gram[int(c)]))
             out[f"{kind}_{name}_statistics"] = s.weight_foreground_texture * swd / len(chosen)
             out[f"{kind}_{name}_gram"] = s.weight_detail_texture * gram_loss / len(chosen)
+            out[f"{kind}_{name}_colour"] = s.weight_colour * colour_loss / len(chosen)
         out[f"{kind}_consistency"] = s.weight_detail_consistency * F.l1_loss(F.avg_pool2d(fine, 4), coarse_window)
         return out
 
@@ -260,7 +304,7 @@ class DecomposedTrainer:
         self.opt_e.step()
         self._update_ema()
         self.step += 1
-        return {"step": self.step, **{k: float(v) for k, v in parts.items()}}
+        return {"step": self.step, **{k: float(v.detach()) for k, v in parts.items()}}
 
     @torch.no_grad()
     def _update_ema(self):
@@ -294,7 +338,8 @@ class DecomposedTrainer:
         return TrainResult(self.ema, self.step, self.history, time.perf_counter() - start)
 
     def _parts(self):
-        return ({"generator": self.generator, "ema": self.ema, "mask_encoder": self.mask_encoder},
+        return ({"generator": self.generator, "ema": self.ema, "mask_encoder": self.mask_encoder,
+                 "mask_classifier": self.mask_classifier},
                 {"opt_g": self.opt_g, "opt_e": self.opt_e})
 
     def save(self, out_dir) -> None:
