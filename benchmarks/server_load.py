@@ -123,10 +123,20 @@ async def render(context, url: str, size_steps: int, fps_steps: int, ready: asyn
     try:
         await caption.wait_for(timeout=1000 * max(1.0, deadline - time.monotonic()))
     except Exception:  # noqa: BLE001 - past the deadline: say how far it got
-        progress = page.get_by_test_id("stProgress")
-        where = await progress.first.inner_text() if await progress.count() else "waiting in line"
-        return None, f"unfinished after {time.perf_counter() - started:.0f} s: {where.strip()}"
+        return None, f"unfinished after {time.perf_counter() - started:.0f} s: {await shown(page)}"
     return time.perf_counter() - started, await caption.inner_text()
+
+
+async def shown(page) -> str:
+    """What a render's page shows now, read from the page: its progress bar, its place in line, or
+    neither (the rerun after the click has not reached the job's panel yet). Never a guess: an earlier
+    version said "waiting in line" whenever there was no progress bar."""
+    for test_id in ("stProgress", "stAlertContainer"):
+        found = page.get_by_test_id(test_id)
+        if await found.count():
+            return " / ".join((await found.all_inner_texts())).replace("\n", " ").strip()[:160]
+    state = await page.evaluate("() => document.querySelector('[data-testid=\"stApp\"]')?.dataset.testScriptState")
+    return f"no progress bar and no place in line on the page (its script is {state})"
 
 
 def summary(times: list[float]) -> dict:

@@ -149,6 +149,14 @@ def wait_for_app():
     return _wait_for_app
 
 
+def song_box(page):
+    """The Latent Dance page's Song upload (its file input), found by its label. The demo song's page
+    has another drop zone, the Lyrics box, and until the rerun after "Upload a song" arrives it is the
+    only one: never upload to whichever input comes first."""
+    return page.locator('[data-testid="stFileUploaderDropzone"][aria-label="Song"]').get_by_test_id(
+        "stFileUploaderDropzoneInput")
+
+
 def _wait_for_app(page, timeout: float = 60_000) -> None:
     """Wait until Streamlit is connected, idle and has no lazily rendered widget left.
 

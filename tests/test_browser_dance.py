@@ -5,12 +5,13 @@ import re
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import song_box
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 # A fresh server on a shared 2-core machine can take minutes for its first page (torch, librosa's
 # compile, the demo song's analysis) and a render minutes more: these are waits, not bars on speed.
-WAIT_MS = 300_000
+WAIT_MS = 600_000
 
 
 @pytest.fixture
@@ -28,13 +29,6 @@ def song(tmp_path):
     return path
 
 
-def song_uploader(page):
-    """The Song box's file input. Until the rerun after "Upload a song" arrives, the only drop zone on
-    the page is the Lyrics one (the demo song's page has it): never upload to whichever comes first."""
-    return page.locator('[data-testid="stFileUploaderDropzone"][aria-label="Song"]').get_by_test_id(
-        "stFileUploaderDropzoneInput")
-
-
 def open_dance_and_pick_upload(page, app_server, wait_for_app):
     page.goto(f"{app_server}/dance")
     expect(page.get_by_role("heading", name="Latent Dance")).to_be_visible(timeout=WAIT_MS)
@@ -47,9 +41,9 @@ def open_dance_and_pick_upload(page, app_server, wait_for_app):
 def test_upload_preview_render_video_and_download(page, app_server, song, tmp_path, artifacts, wait_for_app):
     page.set_viewport_size({"width": 1400, "height": 2200})
     open_dance_and_pick_upload(page, app_server, wait_for_app)
-    song_uploader(page).set_input_files(song)
+    song_box(page).set_input_files(song)
     expect(page.get_by_text(re.compile(r"4\.0 s · 1\d\d\.\d BPM"))).to_be_visible(timeout=WAIT_MS)
-    expect(page.get_by_test_id("stImage").first).to_be_visible()  # the feature plot
+    expect(page.get_by_test_id("stImage").first).to_be_visible(timeout=WAIT_MS)  # the feature plot
     wait_for_app(page, timeout=WAIT_MS)
 
     page.get_by_role("button", name=re.compile(r"Preview \(5 s, small\)")).click()
@@ -82,7 +76,7 @@ def test_a_non_audio_upload_gets_one_message_and_the_page_keeps_running(page, ap
     fake = tmp_path / "song.mp3"
     fake.write_text("this is a text file renamed to look like an mp3 " * 20)
     open_dance_and_pick_upload(page, app_server, wait_for_app)
-    song_uploader(page).set_input_files(fake)
+    song_box(page).set_input_files(fake)
     expect(page.get_by_test_id("stAlertContentError")).to_contain_text("could not read", timeout=WAIT_MS)
     page.get_by_text("Demo song").click()
     expect(page.get_by_text(re.compile(r"20\.0 s · 1\d\d\.\d BPM"))).to_be_visible(timeout=WAIT_MS)

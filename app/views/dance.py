@@ -1,5 +1,6 @@
 """Latent Dance: a song in, a music video out; the shape, texture and background each follow the music."""
 import dataclasses
+import io
 import os
 from pathlib import Path
 
@@ -117,11 +118,11 @@ def mapping_controls(model, preset: DanceSettings) -> dict:
 
 
 def plot_features(features):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # A bare Figure, not pyplot: no global figure registry shared by every session's thread.
+    from matplotlib.figure import Figure
 
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 4.2), sharex=True, height_ratios=[2, 1])
+    fig = Figure(figsize=(11, 4.2))
+    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[2, 1])
     times = features.times
     for name, colour in (("onsets", "#888"), ("percussive", "#d62728"), ("harmonic", "#1f77b4"), ("rms", "#2ca02c")):
         top.plot(times, features.envelope(name), lw=0.8, color=colour, label=name, alpha=0.85)
@@ -141,6 +142,18 @@ def plot_features(features):
     bottom.set_xlabel("seconds")
     fig.tight_layout()
     return fig
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def feature_plot_png(key: str, _features) -> bytes:
+    """The feature plot as PNG, drawn once per analysis (``key``) and shared by every session.
+
+    Drawn on every rerun it was most of this page's cost (matplotlib, then Streamlit shrinking and
+    re-encoding a 2200 px PNG): every widget change, and the rerun that shows a render's place in
+    line and progress, waited seconds of CPU for it; on a busy server, minutes."""
+    buffer = io.BytesIO()
+    plot_features(_features).savefig(buffer, format="png", dpi=120)  # 1320 px: Streamlit keeps it as is
+    return buffer.getvalue()
 
 
 def start_render(model, path: Path, settings: DanceSettings, features, preview: bool, lyrics=None,
@@ -223,7 +236,8 @@ try:
         s = features.summary()
         st.caption(f"{s['duration']:.1f} s · {s['tempo']:.1f} BPM · {s['beats']} beats · {s['onsets']} onsets · "
                    f"{s['sections']} section(s). Grey lines: beats; dashed: downbeats; orange: section changes.")
-        st.pyplot(plot_features(features), clear_figure=True)
+        plot_key = f"{features.file_hash}:{features.start:.3f}:{features.duration:.3f}:{features.n_frames}"
+        st.image(feature_plot_png(plot_key, features), width="stretch")
 
         preview_col, render_col = st.columns(2)
         busy = job_running(JOB_KEY)
