@@ -32,6 +32,9 @@ import torch
 from PIL import Image
 
 PHOTOS = ("astronaut", "china", "brick", "webp")
+# the judge knows the Letters textures at their native 64 px (and 4x); a texture tile of the result
+# is judged as one native Letters tile whatever model painted it
+JUDGE_NATIVE = 64
 SHOWN = ("strength", "content_weight", "smoothness", "texture_scale", "steps", "levels", "colors")
 
 
@@ -63,6 +66,19 @@ def real_texture(class_index: int, size: int, judge_scale: int, seed: int) -> Im
 
     crop = letters.material_crops("texture", [class_index], size, np.random.default_rng([seed, 3]), judge_scale)[0]
     return Image.fromarray((crop * 255).round().astype(np.uint8))
+
+
+def judged_class(judge, name: str) -> int:
+    """The judge's class for a model's texture class, by name: the Letters CGN's classes are the
+    judge's own; another model's are matched by the judge class named in them ("orange brick" ->
+    brick), so any CGN with brick, gravel or coins among its textures can be scored."""
+    names = list(judge.class_names)
+    if name in names:
+        return names.index(name)
+    found = [i for i, n in enumerate(names) if n in name.split() or f" {n}" in f" {name}"]
+    if not found:
+        raise SystemExit(f"texture class {name!r} is none of the judge's classes ({', '.join(names)})")
+    return found[0]
 
 
 def main():
@@ -109,18 +125,19 @@ def main():
 
                 h, w = working_size(photo, size)
                 tile = tile_size(settings, h, w)
-                judge = texture_judge("letters", tile=tile, native=model.native_size)
-                texture_image = real_texture(c, tile, judge.scale, seed) if args.source == "real" else None
+                judge = texture_judge("letters", tile=tile, native=JUDGE_NATIVE)
+                target = judged_class(judge, model.class_names["texture"][c])
+                texture_image = real_texture(target, tile, judge.scale, seed) if args.source == "real" else None
                 result = stylize(photo, settings, model=model, texture_image=texture_image)
                 name = f"{photo_name}-{model.class_names['texture'][c].replace(' ', '_')}-s{seed}"
                 result.image.save(out / f"{name}.png")
                 checks = artefacts(result.image, photo)
                 row = {"photo": photo_name, "class": model.class_names["texture"][c], "seed": seed,
                        "ssim": round(content_ssim(result.image, photo), 4),
-                       "texture": round(texture_share(result.tensor, c, tile, model.native_size, judge), 3),
+                       "texture": round(texture_share(result.tensor, target, tile, JUDGE_NATIVE, judge), 3),
                        "untouched_texture": round(texture_share(
                            torch.from_numpy(np.asarray(photo.resize(result.image.size), np.float32) / 255)
-                           .permute(2, 0, 1)[None], c, tile, model.native_size, judge), 3),
+                           .permute(2, 0, 1)[None], target, tile, JUDGE_NATIVE, judge), 3),
                        **checks, "seconds": round(result.seconds, 1)}
                 rows.append(row)
                 say(json.dumps(row))

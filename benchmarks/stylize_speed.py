@@ -1,11 +1,16 @@
 """Texture Stylizer speed and quality, and the texture walk (one JSON line).
 
 - Stylize a 512x512 photo (scikit-image's astronaut) with default settings (coarse-to-fine:
-  1/4 size, 1/2 size, full size; L-BFGS; the random encoder). Baseline in the same process:
-  Gatys' single scale, the same encoder, loss weights and texture, L-BFGS for 300 steps at full
-  size. Both results are measured the same way at full size: style loss (the Gram loss the
-  optimisation minimises, unweighted), content loss, and SSIM to the photo.
-  ``speedup`` = baseline seconds / default seconds; ``style_ratio`` = default / baseline style loss.
+  1/2 size, full size; L-BFGS; the random encoder). Baseline in the same process
+  (``--baseline gatys``, the default): Gatys' single scale, the same encoder, loss weights and
+  texture, L-BFGS for 300 steps at full size. Both results are measured the same way at full size:
+  style loss (the Gram loss the optimisation minimises, unweighted), content loss, and SSIM to the
+  photo. ``speedup`` = baseline seconds / default seconds; ``style_ratio`` = default / baseline
+  style loss. ``--baseline autograd``: the same defaults with the gradient taken by autograd
+  through the same losses (the code before the gradient was written out), run right after the
+  defaults: ``speedup`` is then that change's alone, and ``max_abs_difference`` between the two
+  results shows they are the same optimisation. Wall seconds on a shared machine follow its load,
+  so CPU seconds and the load average (before and after each run) are printed beside them.
 - Texture walk: 4 s at 12 fps (48 frames), 256 px, class 0 -> class 5, warm-started frames:
   total seconds. Then a 1 s walk (12 frames) on the same path twice, warm-started and with every
   frame started from the photo instead: mean absolute frame-to-frame change of each (0-1 scale).
@@ -14,8 +19,8 @@
   4 minutes), and ``--two-regions``: the 512 px photo with subject and background each getting a
   texture class (two stylizations and GrabCut: ``two_regions_seconds``).
 
-    python benchmarks/stylize_speed.py [--size 512] [--baseline-steps 300] [--threads 2] [--skip-walk]
-        [--skip-baseline] [--large 1024] [--two-regions] [--model wildlife]
+    python benchmarks/stylize_speed.py [--size 512] [--baseline gatys|autograd|none] [--baseline-steps 300]
+        [--threads 2] [--skip-walk] [--skip-baseline] [--large 1024] [--two-regions] [--model wildlife]
 
 Takes about 10 minutes on a quiet 2-core CPU (the baseline alone is most of it).
 """
@@ -39,6 +44,10 @@ def ssim(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(structural_similarity(to_np(a), to_np(b), channel_axis=2, data_range=1.0))
 
 
+def load() -> list[float]:
+    return [round(v, 2) for v in os.getloadavg()]
+
+
 def say(message: str) -> None:
     """Where the benchmark is, on stderr (stdout carries only the JSON line)."""
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
@@ -52,7 +61,8 @@ def main():
     parser.add_argument("--texture-class", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--skip-walk", action="store_true")
-    parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--skip-baseline", action="store_true", help="the same as --baseline none")
+    parser.add_argument("--baseline", choices=("gatys", "autograd", "none"), default="gatys")
     parser.add_argument("--large", type=int, default=0, help="also time this size at the defaults (e.g. 1024)")
     parser.add_argument("--two-regions", action="store_true")
     parser.add_argument("--model", default="wildlife")
@@ -75,24 +85,45 @@ def main():
     stylize(photo.resize((64, 64)), settings.replace(size=64, steps=1), model=model)  # warm-up
 
     say("default settings...")
+    load_before = load()
     cpu = time.process_time()
     default = stylize(photo, settings, model=model)
     default_cpu = time.process_time() - cpu  # on a shared machine wall time counts the others' work too
-    say(f"default: {default.seconds:.1f} s")
+    say(f"default: {default.seconds:.1f} s, {default_cpu:.1f} CPU-s, load {load()}")
     figures = {
         "model": model.name, "size": args.size, "threads": torch.get_num_threads(), "device": args.device,
         "default_seconds": round(default.seconds, 2), "default_cpu_seconds": round(default_cpu, 2),
-        "load_average": [round(v, 2) for v in os.getloadavg()], "default_steps": default.steps,
+        "load_average": load_before, "load_average_after": load(), "default_steps": default.steps,
         "default_ssim": round(ssim(default.tensor, photo_tensor), 4),
         "settings": {k: v for k, v in settings.to_dict().items() if k in ("steps", "levels", "texture_scale")},
     }
+    if args.baseline == "autograd" and not args.skip_baseline:
+        from cgn_art.stylize import optimize
+
+        say("the same defaults, gradient by autograd...")
+        optimize.WRITTEN_OUT_GRADIENT = False
+        load_before, cpu = load(), time.process_time()
+        try:
+            autograd = stylize(photo, settings, model=model)
+        finally:
+            optimize.WRITTEN_OUT_GRADIENT = True
+        autograd_cpu = time.process_time() - cpu
+        figures.update(baseline="autograd", baseline_seconds=round(autograd.seconds, 2),
+                       baseline_cpu_seconds=round(autograd_cpu, 2),
+                       baseline_load_average=load_before, baseline_load_average_after=load(),
+                       speedup=round(autograd.seconds / default.seconds, 3),
+                       cpu_speedup=round(autograd_cpu / default_cpu, 3),
+                       max_abs_difference=float((autograd.tensor - default.tensor).abs().max()))
+        say(f"autograd: {autograd.seconds:.1f} s, {autograd_cpu:.1f} CPU-s, load {load()}")
     if args.large:
         say(f"{args.large} px at the defaults...")
+        load_before = load()
         cpu = time.process_time()
         large = stylize(photo.resize((args.large, args.large), Image.Resampling.LANCZOS),
                         settings.replace(size=args.large), model=model)
         figures.update(large_size=args.large, large_seconds=round(large.seconds, 2),
-                       large_cpu_seconds=round(time.process_time() - cpu, 2), large_steps=large.steps)
+                       large_cpu_seconds=round(time.process_time() - cpu, 2), large_steps=large.steps,
+                       large_load_average=load_before, large_load_average_after=load())
         say(f"{args.large} px: {large.seconds:.1f} s")
     if args.two_regions:
         two = stylize(photo, settings.replace(regions="two", background_texture_class=(args.texture_class + 1)
@@ -102,7 +133,7 @@ def main():
     out = Path(tempfile.mkdtemp(prefix="stylize-bench-"))
     default.image.save(out / "default.png")
     figures["images"] = str(out)
-    if args.skip_baseline:
+    if args.skip_baseline or args.baseline != "gatys":
         print(json.dumps(figures))
         return
     say(f"baseline ({args.baseline_steps} L-BFGS steps at full size)...")

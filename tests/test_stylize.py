@@ -147,6 +147,54 @@ def test_pyramid_halves_and_gives_coarse_levels_more_steps():
     assert working_size(Image.new("RGB", (300, 200)), 96) == (64, 96)
 
 
+@pytest.mark.parametrize("changes", [{}, {"content_weight": 0, "smoothness": 0, "strength": 2},
+                                     {"strength": 0.3, "content_weight": 3}, {"encoder_scales": "coarsest"}])
+def test_written_out_gradient_is_autograds(changes, monkeypatch):
+    """Objective.loss_and_grad (the gradient written out, what stylize runs) gives autograd's loss and
+    gradient through the same losses, including the smoothness and range terms."""
+    from cgn_art.stylize import optimize
+
+    changes = dict(changes)
+    if changes.pop("encoder_scales", None):
+        monkeypatch.setattr(optimize, "CONTENT_SCALES", "coarsest")
+    encoder = make_stylize_encoder("random", "cpu")
+    g = torch.Generator().manual_seed(0)
+    photo, texture = torch.rand(1, 3, 40, 56, generator=g), torch.rand(1, 3, 40, 56, generator=g)
+    objective = optimize.Objective(encoder, photo, texture, StylizeSettings(**changes))
+    image = (photo + 0.3 * torch.randn(photo.shape, generator=g)).requires_grad_(True)  # some pixels outside [0, 1]
+    loss, style, content = objective(image)
+    loss.backward()
+    expected, image.grad = image.grad.clone(), None
+    total, style2, content2 = objective.loss_and_grad(image)
+    assert total == pytest.approx(float(loss.detach()), rel=1e-5) and style2 == pytest.approx(style, rel=1e-5)
+    assert content2 == pytest.approx(content, rel=1e-5, abs=1e-9)
+    assert float((image.grad - expected).abs().max()) < 1e-5 * float(expected.abs().max())
+
+
+def test_detail_is_capped_at_the_photos_local_contrast():
+    """cap_detail: on a calm half of the photo a strong pattern is turned down to about the floor (still
+    there, same sign), on a busy half it keeps its contrast; colour (I, Q) is untouched."""
+    from cgn_art.stylize.optimize import cap_detail, gaussian_blur
+
+    g = torch.Generator().manual_seed(0)
+    photo = torch.full((1, 3, 64, 128), 0.5)
+    photo[..., 64:] += 0.3 * (torch.rand(1, 1, 64, 64, generator=g) - 0.5)  # busy right half
+    stripes = 0.2 * torch.sign(torch.sin(torch.arange(128.0) * 2.1)).expand(1, 3, 64, 128)
+    result = (0.5 + stripes * torch.tensor([1.0, 0.8, 0.6]).view(1, 3, 1, 1)).clamp(0, 1)
+    capped = cap_detail(result, photo, floor=0.02)
+
+    def detail(x):
+        y = _rgb_to_yiq(x)[:, :1]
+        return y - gaussian_blur(y, 2.0)
+    calm_before, calm_after = detail(result)[..., 8:56, 8:56], detail(capped)[..., 8:56, 8:56]
+    assert float(calm_after.std()) < 0.04 < 0.5 * float(calm_before.std())
+    assert float((calm_after * calm_before).mean()) > 0  # the same pattern, fainter
+    busy_before, busy_after = detail(result)[..., 8:56, 72:120], detail(capped)[..., 8:56, 72:120]
+    assert float(busy_after.std()) > 0.6 * float(busy_before.std())
+    assert torch.allclose(_rgb_to_yiq(capped)[:, 1:], _rgb_to_yiq(result)[:, 1:], atol=1e-3)  # YIQ is rounded
+    assert torch.allclose(cap_detail(photo, photo, floor=0.02), photo, atol=1e-3)  # the photo itself passes
+
+
 def test_stylize_moves_the_photo_toward_the_texture(model, photo):
     settings = StylizeSettings(texture_class=2, **TINY)
     result = stylize(photo, settings, model=model)
