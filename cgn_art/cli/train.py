@@ -17,9 +17,16 @@ TRAIN_HELP = {
     "device": "auto, cpu, cuda or mps",
     "copies": "texture draws per digit in the training set",
     "threads": "torch CPU threads (0: torch's default)",
+    "recipe": "adversarial (one discriminator on composites; MNIST variants) or decomposed (each mechanism "
+              "on its own loss, from masks found in the composites; letters)",
+    "weight_kl": "decomposed: KL weight of the shape VAE",
+    "weight_shape_class": "decomposed: weight of 'masks drawn from noise must read as their class'",
+    "weight_colour": "decomposed: weight of the colour mean/std match of texture and background",
+    "detail_window": "decomposed: native px of field refined to 4x per sample and step",
+    "mask_steps": "decomposed: training steps of the net that finds the masks in the composites",
 }
 # Changing these would make the checkpoint's weights or data not fit, so resume refuses them.
-FIXED_ON_RESUME = ("variant", "width", "discriminator_width")
+FIXED_ON_RESUME = ("variant", "width", "discriminator_width", "recipe")
 
 
 def cmd_train(args) -> int:
