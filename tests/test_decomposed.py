@@ -116,7 +116,8 @@ def test_decomposed_training_runs_saves_and_resumes(tiny_family, tmp_path):
     from cgn_art.mechanisms.weights import load_model
     from cgn_art.train.cgn import TrainSettings, train
 
-    settings = TrainSettings.for_data("tiny", steps=3, mask_steps=20, sample_every=3, checkpoint_every=3, threads=1)
+    settings = TrainSettings.for_data("tiny", steps=3, mask_steps=20, sample_every=3, checkpoint_every=3, threads=1,
+                                      shape_substeps=1)
     result = train(settings, tmp_path)
     assert result.step == 3 and (tmp_path / "masks.npz").is_file()
     assert {"mask_reconstruction", "texture_fine_statistics", "background_native_gram"} <= set(result.history[-1])

@@ -23,6 +23,7 @@ TRAIN_HELP = {
     "weight_shape_class": "decomposed: weight of 'masks drawn from noise must read as their class'",
     "weight_colour": "decomposed: weight of the colour mean/std match of texture and background",
     "detail_window": "decomposed: native px of field refined to 4x per sample and step",
+    "shape_substeps": "decomposed: extra steps of the shape mechanism alone per step",
     "mask_steps": "decomposed: training steps of the net that finds the masks in the composites",
 }
 # Changing these would make the checkpoint's weights or data not fit, so resume refuses them.

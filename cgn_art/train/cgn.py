@@ -88,6 +88,7 @@ class TrainSettings:
     weight_shape_class: float = 1.0  # decomposed: prior masks must be read as their class
     weight_colour: float = 10.0  # decomposed: colour mean/std of the fields against real regions
     detail_window: int = 16  # decomposed: native px of field refined to 4x per sample and step
+    shape_substeps: int = 0  # decomposed: extra shape-only steps per step (the masks learn slowest)
     mask_steps: int = 1000  # decomposed: training steps of the nets that find the masks (x1.5 for the second)
 
     @classmethod
@@ -102,6 +103,8 @@ class TrainSettings:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise CgnArtError(f"{name.replace('_', ' ')} must be a whole number >= 1, not {value!r}")
+        if not isinstance(self.shape_substeps, int) or self.shape_substeps < 0:
+            raise CgnArtError(f"shape substeps must be a whole number >= 0, not {self.shape_substeps!r}")
         if self.recipe not in RECIPES:
             raise CgnArtError(f"recipe must be one of {', '.join(RECIPES)}, not {self.recipe!r}")
         if self.feature_extractor not in ENCODER_NAMES:

@@ -292,7 +292,19 @@ class DecomposedTrainer:
         out[f"{kind}_consistency"] = s.weight_detail_consistency * F.l1_loss(F.avg_pool2d(fine, 4), coarse_window)
         return out
 
+    def _shape_only_step(self) -> None:
+        """One more step of the shape VAE alone: the masks need more steps than the fields, and
+        they cost a small part of a full step."""
+        loss = sum(self._shape_losses().values())
+        self.opt_g.zero_grad(set_to_none=True)
+        self.opt_e.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_g.step()  # only the shape mechanism has gradients; Adam skips the rest
+        self.opt_e.step()
+
     def train_step(self) -> dict:
+        for _ in range(self.settings.shape_substeps):
+            self._shape_only_step()
         parts = self._shape_losses()
         for kind in ("texture", "background"):
             parts.update(self._field_losses(kind))
