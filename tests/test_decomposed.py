@@ -127,3 +127,15 @@ def test_decomposed_training_runs_saves_and_resumes(tiny_family, tmp_path):
     again = train(TrainSettings.for_data("tiny", steps=5, mask_steps=20, sample_every=5, checkpoint_every=5,
                                          threads=1), tmp_path, resume=True)
     assert again.step == 5 and [h["step"] for h in again.history] == [3, 5]
+
+
+def test_recipe_settings_are_checked():
+    from cgn_art.errors import CgnArtError
+    from cgn_art.train.cgn import TrainSettings
+
+    assert TrainSettings.for_data("letters").recipe == "decomposed"
+    assert TrainSettings.for_data("wildlife").recipe == "adversarial"
+    with pytest.raises(CgnArtError, match="recipe must be one of adversarial, decomposed"):
+        TrainSettings(recipe="magic").validate()
+    with pytest.raises(CgnArtError, match="shape substeps"):
+        TrainSettings(shape_substeps=-1).validate()

@@ -89,7 +89,7 @@ class TrainSettings:
     weight_colour: float = 10.0  # decomposed: colour mean/std of the fields against real regions
     detail_window: int = 16  # decomposed: native px of field refined to 4x per sample and step
     shape_substeps: int = 0  # decomposed: extra shape-only steps per step (the masks learn slowest)
-    mask_steps: int = 1000  # decomposed: training steps of the nets that find the masks (x1.5 for the second)
+    mask_steps: int = 1000  # decomposed: training steps of the net that finds the masks
 
     @classmethod
     def for_data(cls, variant: str = "wildlife", **overrides) -> "TrainSettings":
