@@ -23,7 +23,6 @@ composites themselves say:
 from __future__ import annotations
 
 import copy
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -36,9 +35,8 @@ from cgn_art.data.registry import dataset as data_family
 from cgn_art.device import pick_device
 from cgn_art.features import RandomEncoder
 from cgn_art.mechanisms.small import SmallCGN, SmallCGNConfig
-from cgn_art.mechanisms.weights import save_model
-from cgn_art.train import checkpoint, losses, pseudo_masks
-from cgn_art.train.cgn import TrainResult, detail_window, sample_sheet
+from cgn_art.train import losses, pseudo_masks
+from cgn_art.train.cgn import Trainer, detail_window
 
 
 class MaskEncoder(nn.Module):
@@ -165,8 +163,8 @@ class RealStatistics:
 
 # The trainer ---------------------------------------------------------------------------------------
 
-class DecomposedTrainer:
-    """Same interface as :class:`cgn_art.train.cgn.Trainer` (``run``, ``save``, ``resume``)."""
+class DecomposedTrainer(Trainer):
+    """The adversarial :class:`~cgn_art.train.cgn.Trainer`'s loop and checkpoints, with its own models and losses."""
 
     PER_CLASS = 4  # samples per class in a step's field batch (the sliced Wasserstein sets)
 
@@ -318,56 +316,9 @@ class DecomposedTrainer:
         self.step += 1
         return {"step": self.step, **{k: float(v.detach()) for k, v in parts.items()}}
 
-    @torch.no_grad()
-    def _update_ema(self):
-        decay = min(self.settings.ema_decay, (1 + self.step) / (10 + self.step))
-        for e, p in zip(self.ema.parameters(), self.generator.parameters()):
-            e.lerp_(p, 1 - decay)
-
-    # Loop and checkpoints (the same files as the adversarial trainer) ----------------------------
-
-    def run(self, out_dir=None, progress: Callable[[float, str], None] | None = None) -> TrainResult:
-        s = self.settings
-        out = Path(out_dir) if out_dir else None
-        if out:
-            out.mkdir(parents=True, exist_ok=True)
-        start = time.perf_counter()
-        window: list[dict] = []
-        while self.step < s.steps:
-            record = self.train_step()
-            window.append(record)
-            if self.step % 50 == 0 or self.step == s.steps:
-                mean = {k: float(np.mean([r[k] for r in window])) for k in record if k != "step"}
-                self.history.append({"step": self.step, **mean})
-                window = []
-                if progress:
-                    progress(self.step / s.steps, f"step {self.step}/{s.steps}  " +
-                             "  ".join(f"{k} {v:.3f}" for k, v in mean.items()))
-            if out and (self.step % s.sample_every == 0 or self.step == s.steps):
-                sample_sheet(self.ema, seed=s.seed).save(out / f"samples-{self.step:06d}.png")
-            if out and (self.step % s.checkpoint_every == 0 or self.step == s.steps):
-                self.save(out)
-        return TrainResult(self.ema, self.step, self.history, time.perf_counter() - start)
+    # run, save, resume and the EMA update are the adversarial trainer's (same files, same loop)
 
     def _parts(self):
         return ({"generator": self.generator, "ema": self.ema, "mask_encoder": self.mask_encoder,
                  "mask_classifier": self.mask_classifier},
                 {"opt_g": self.opt_g, "opt_e": self.opt_e})
-
-    def save(self, out_dir) -> None:
-        from dataclasses import asdict
-
-        out = Path(out_dir)
-        modules, optimizers = self._parts()
-        meta = {"step": self.step, "settings": asdict(self.settings), "history": self.history,
-                "rng": self.rng.bit_generator.state}
-        checkpoint.save_checkpoint(out, meta, modules, optimizers)
-        save_model(self.ema, out / "model", extra={"trained_steps": self.step, "train_settings": asdict(self.settings)})
-
-    def resume(self, out_dir) -> None:
-        modules, optimizers = self._parts()
-        meta = checkpoint.load_checkpoint(out_dir, self.device, modules, optimizers)
-        self.step = int(meta["step"])
-        self.history = meta.get("history", [])
-        self.rng.bit_generator.state = meta["rng"]
-        torch.manual_seed(self.settings.seed + self.step)
