@@ -139,3 +139,13 @@ def test_recipe_settings_are_checked():
         TrainSettings(recipe="magic").validate()
     with pytest.raises(CgnArtError, match="shape substeps"):
         TrainSettings(shape_substeps=-1).validate()
+
+
+def test_setup_messages_keep_the_progress_bar_where_it_is():
+    from cgn_art.cli.progress import ProgressBar
+
+    with ProgressBar("training", total=100, initial=50, unit="step") as bar:
+        bar(None, "measuring the real textures")
+        assert bar.bar.n == 50  # a resumed run's bar does not jump back to 0 while it sets up
+        bar(0.75, "step 75/100  loss 1.0")
+        assert bar.bar.n == 75

@@ -20,8 +20,9 @@ class ProgressBar:
         self.bar = tqdm(total=total, initial=initial, desc=description, unit=unit or "it", file=sys.stderr,
                         dynamic_ncols=True, bar_format=fmt)
 
-    def __call__(self, fraction: float, message: str = "") -> None:
-        self.bar.n = min(self.total, max(0, round(fraction * self.total)))
+    def __call__(self, fraction: float | None, message: str = "") -> None:
+        if fraction is not None:  # None: a message about setup work, the bar stays where it is
+            self.bar.n = min(self.total, max(0, round(fraction * self.total)))
         if message.startswith("step ") and "  " in message:
             message = message.split("  ", 1)[1]
         self.bar.set_postfix_str(message, refresh=False)

@@ -168,7 +168,7 @@ class DecomposedTrainer(Trainer):
 
     PER_CLASS = 4  # samples per class in a step's field batch (the sliced Wasserstein sets)
 
-    def __init__(self, settings, progress: Callable[[float, str], None] | None = None, out_dir=None):
+    def __init__(self, settings, progress: Callable[[float | None, str], None] | None = None, out_dir=None):
         self.settings = settings.validate()
         s = self.settings
         if s.threads:
@@ -197,7 +197,7 @@ class DecomposedTrainer(Trainer):
             found = pseudo_masks.find_masks(
                 data.images, data.texture_class, data.background_class, self.counts["texture"],
                 self.counts["background"], self.family.border, seed=s.seed, steps_scale=s.mask_steps / 1000,
-                progress=lambda f, m: say(0.0, f"finding the letters in the training images: {m}"))
+                progress=lambda f, m: say(None, f"finding the letters in the training images: {m}"))
             if cached:
                 cached.parent.mkdir(parents=True, exist_ok=True)
                 np.savez_compressed(cached, masks=found.astype(np.uint8))
@@ -205,7 +205,7 @@ class DecomposedTrainer(Trainer):
         self.labels = torch.from_numpy(np.asarray(data.labels))
 
         # 3. real texture statistics, native and fine, inside and outside the masks
-        say(0.0, "measuring the real textures")
+        say(None, "measuring the real textures")
         images = torch.from_numpy(data.images).permute(0, 3, 1, 2)
         self.native_encoder = RandomEncoder(kernels=(3, 5), channels=16, scales=1, seed=s.seed).to(self.device)
         self.fine_encoder = RandomEncoder(kernels=(3, 5), channels=16, scales=2, seed=s.seed + 1).to(self.device)
