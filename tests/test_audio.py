@@ -3,6 +3,7 @@ grid (click tracks with known times), sections, chunking and the cache. All test
 synthesized here with numpy + soundfile (m4a with the bundled ffmpeg)."""
 from __future__ import annotations
 
+import os
 import subprocess
 
 import numpy as np
@@ -212,3 +213,17 @@ def test_analyses_are_cached_in_memory_and_on_disk(clicks_wav, monkeypatch):
     assert from_disk.file_hash == file_hash(clicks_wav) and from_disk.tempo == first.tempo
     analyse_file(clicks_wav, start=2.0, duration=4.0)  # another stretch is another analysis
     assert len(calls) == 2
+
+
+def test_a_rerun_finds_a_known_file_without_decoding_it_and_a_changed_file_is_read_again(tmp_path, monkeypatch):
+    path = tmp_path / "song.wav"
+    sf.write(path, click_track(), 44100)
+    loads = []
+    real = cache.load_audio
+    monkeypatch.setattr(cache, "load_audio", lambda *a, **k: loads.append(1) or real(*a, **k))
+    first = analyse_file(path, duration=3.0)
+    assert analyse_file(path, duration=3.0) is first and len(loads) == 1  # the page's rerun: no decoding
+    sf.write(path, click_track()[::-1].copy(), 44100)  # the same name, other sound
+    os.utime(path, ns=(1, 1))
+    changed = analyse_file(path, duration=3.0)
+    assert len(loads) == 2 and changed.file_hash != first.file_hash

@@ -15,7 +15,18 @@ from cgn_art.audio.load import DEFAULT_MAX_DURATION, load_audio
 
 _MEMORY: OrderedDict[str, AudioFeatures] = OrderedDict()
 _MEMORY_ITEMS = 8
+# (file, mtime, size, stretch) -> cache key: a page reruns on every click, and decoding and hashing
+# the whole song just to find its key cost ~0.65 s a rerun for a 20 s song (more for longer ones)
+_FILES: OrderedDict[tuple, str] = OrderedDict()
 _LOCK = threading.Lock()
+
+
+def _file_key(path, start: float, duration: float | None, max_duration: float) -> tuple | None:
+    try:
+        stat = os.stat(path)
+    except (OSError, TypeError, ValueError):
+        return None  # load_audio says what is wrong with it
+    return (str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size, start, duration, max_duration)
 
 
 def cache_dir() -> Path:
@@ -33,8 +44,21 @@ def analyse_file(path, start: float = 0.0, duration: float | None = None, *,
     """
     report = progress or (lambda fraction, message: None)
     report(0.0, "Loading the audio")
+    file_key = _file_key(path, start, duration, max_duration) if use_cache else None
+    if file_key:
+        with _LOCK:
+            known = _FILES.get(file_key)
+            if known in _MEMORY:
+                _MEMORY.move_to_end(known)
+                report(1.0, "Analysis loaded from the cache")
+                return _MEMORY[known]
     audio = load_audio(path, start, duration, max_duration=max_duration)
     key = f"{audio.file_hash[:32]}-{audio.start:.3f}-{audio.duration:.3f}-v{ANALYSIS_VERSION}"
+    if file_key:
+        with _LOCK:
+            _FILES[file_key] = key
+            while len(_FILES) > 4 * _MEMORY_ITEMS:
+                _FILES.popitem(last=False)
     if use_cache:
         with _LOCK:
             if key in _MEMORY:
