@@ -129,7 +129,9 @@ class TrainResult:
 class Trainer:
     """Holds the models, optimisers and data; ``run`` trains, ``save``/``resume`` checkpoint."""
 
-    def __init__(self, settings: TrainSettings):
+    def _setup(self, settings: TrainSettings):
+        """What every recipe starts from: settings, seeds, device, the training data, the generator
+        and its EMA copy. Returns (data, class names, model config)."""
         self.settings = settings.validate()
         s = self.settings
         if s.threads:
@@ -139,16 +141,23 @@ class Trainer:
         self.rng = np.random.default_rng(s.seed)
         self.family = data_family(s.variant)
         data = self.family.load("train", seed=s.seed, copies=s.copies)
-        self.images = torch.from_numpy(data.images).permute(0, 3, 1, 2).contiguous()  # uint8, CPU
-        self.labels = torch.from_numpy(data.labels)
-        self.texture_labels = torch.from_numpy(data.texture_class)
-        self.background_labels = torch.from_numpy(data.background_class)
         names = self.family.class_names()
         cfg = SmallCGNConfig(variant=s.variant, shape_classes=names["shape"], texture_classes=names["texture"],
                              background_classes=names["background"], width=s.width,
                              native_size=self.family.native_size, detail_levels=self.family.detail_levels)
         self.generator = SmallCGN(cfg, device=self.device).train()
         self.ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
+        self.step = 0
+        self.history: list[dict] = []
+        return data, names, cfg
+
+    def __init__(self, settings: TrainSettings):
+        data, names, cfg = self._setup(settings)
+        s = self.settings
+        self.images = torch.from_numpy(data.images).permute(0, 3, 1, 2).contiguous()  # uint8, CPU
+        self.labels = torch.from_numpy(data.labels)
+        self.texture_labels = torch.from_numpy(data.texture_class)
+        self.background_labels = torch.from_numpy(data.background_class)
         self.discriminator = losses.Discriminator(len(names["shape"]), width=s.discriminator_width,
                                                   size=cfg.native_size).to(self.device)
         self.windows = None
@@ -159,8 +168,6 @@ class Trainer:
                                        if s.feature_extractor != "vgg19" else {}))
         self.opt_g = torch.optim.Adam(self.generator.parameters(), s.lr_generator, betas=s.betas)
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), s.lr_discriminator, betas=s.betas)
-        self.step = 0
-        self.history: list[dict] = []
 
     # One step ------------------------------------------------------------------------------
 

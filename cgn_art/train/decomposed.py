@@ -22,7 +22,6 @@ composites themselves say:
 """
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Callable
 
@@ -31,10 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cgn_art.data.registry import dataset as data_family
-from cgn_art.device import pick_device
 from cgn_art.features import RandomEncoder
-from cgn_art.mechanisms.small import SmallCGN, SmallCGNConfig
 from cgn_art.train import losses, pseudo_masks
 from cgn_art.train.cgn import Trainer, detail_window
 
@@ -169,21 +165,8 @@ class DecomposedTrainer(Trainer):
     PER_CLASS = 4  # samples per class in a step's field batch (the sliced Wasserstein sets)
 
     def __init__(self, settings, progress: Callable[[float | None, str], None] | None = None, out_dir=None):
-        self.settings = settings.validate()
+        data, names, cfg = self._setup(settings)
         s = self.settings
-        if s.threads:
-            torch.set_num_threads(s.threads)
-        torch.manual_seed(s.seed)
-        self.device = pick_device(s.device)
-        self.rng = np.random.default_rng(s.seed)
-        self.family = data_family(s.variant)
-        names = self.family.class_names()
-        data = self.family.load("train", seed=s.seed, copies=s.copies)
-        cfg = SmallCGNConfig(variant=s.variant, shape_classes=names["shape"], texture_classes=names["texture"],
-                             background_classes=names["background"], width=s.width,
-                             native_size=self.family.native_size, detail_levels=self.family.detail_levels)
-        self.generator = SmallCGN(cfg, device=self.device).train()
-        self.ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
         self.mask_encoder = MaskEncoder(len(names["shape"]), cfg.shape_noise_dim, cfg.native_size).to(self.device)
         self.mask_classifier = MaskClassifier(len(names["shape"])).to(self.device)
         self.counts = {k: len(v) for k, v in names.items()}
@@ -196,7 +179,7 @@ class DecomposedTrainer(Trainer):
         else:
             found = pseudo_masks.find_masks(
                 data.images, data.texture_class, data.background_class, self.counts["texture"],
-                self.counts["background"], self.family.border, seed=s.seed, steps_scale=s.mask_steps / 1000,
+                self.counts["background"], self.family.border, seed=s.seed, steps=s.mask_steps,
                 progress=lambda f, m: say(None, f"finding the letters in the training images: {m}"))
             if cached:
                 cached.parent.mkdir(parents=True, exist_ok=True)
@@ -204,7 +187,7 @@ class DecomposedTrainer(Trainer):
         self.masks = torch.from_numpy(found.astype(np.float32))[:, None]
         self.labels = torch.from_numpy(np.asarray(data.labels))
 
-        # 3. real texture statistics, native and fine, inside and outside the masks
+        # 2. real texture statistics, native and fine, inside and outside the masks
         say(None, "measuring the real textures")
         images = torch.from_numpy(data.images).permute(0, 3, 1, 2)
         self.native_encoder = RandomEncoder(kernels=(3, 5), channels=16, scales=1, seed=s.seed).to(self.device)
@@ -225,8 +208,6 @@ class DecomposedTrainer(Trainer):
         self.opt_g = torch.optim.Adam(self.generator.parameters(), s.lr_generator, betas=(0.5, 0.99))
         self.opt_e = torch.optim.Adam(list(self.mask_encoder.parameters()) + list(self.mask_classifier.parameters()),
                                       s.lr_generator, betas=(0.5, 0.99))
-        self.step = 0
-        self.history: list[dict] = []
 
     # Losses ----------------------------------------------------------------------------------
 
