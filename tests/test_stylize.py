@@ -29,7 +29,7 @@ from cgn_art.stylize.optimize import (
     working_size,
 )
 from cgn_art.stylize.textures import model_texture_wraps, pil_to_tensor, render_class_tile
-from cgn_art.stylize.walk import WalkSettings, texture_walk
+from cgn_art.stylize.walk import WalkSettings, texture_walk, walk_textures
 
 TINY = {"size": 48, "steps": 3, "levels": 2, "device": "cpu"}
 
@@ -345,6 +345,24 @@ def test_seed_walk_and_bad_walks(model, photo, tmp_path):
         texture_walk(photo, tmp_path / "stopped.mp4", settings, WalkSettings(seconds=0.5, fps=4), model=model,
                      cancel=stop)
     assert not (tmp_path / "stopped.mp4").exists()
+
+
+def test_seed_walk_runs_from_one_seed_to_the_other_and_stays_put_on_one_seed(model):
+    settings = StylizeSettings(texture_class=1, texture_seed=2, size=32, device="cpu").validate()
+    walk = WalkSettings(seconds=1, fps=5, path="seed", to_seed=9).validate()
+    frames = list(walk_textures(model, settings, walk, 24, 24))
+    ends = [list(walk_textures(model, settings.replace(texture_seed=seed),
+                               WalkSettings(seconds=1, fps=2, path="seed", to_seed=seed).validate(), 24, 24))[0]
+            for seed in (2, 9)]
+    torch.testing.assert_close(frames[0], ends[0])
+    torch.testing.assert_close(frames[-1], ends[1], atol=1e-5, rtol=1e-5)
+    # the same seed at both ends: every frame is that seed's texture (the noise neither grows nor shrinks midway)
+    still = list(walk_textures(model, settings, WalkSettings(seconds=1, fps=5, path="seed", to_seed=2).validate(),
+                               24, 24))
+    for frame in still:
+        torch.testing.assert_close(frame, ends[0], atol=1e-5, rtol=1e-5)
+    with pytest.raises(CgnArtError, match="to seed True is not a whole number"):
+        WalkSettings(to_seed=True).validate()
 
 
 # Command line --------------------------------------------------------------------------------

@@ -10,10 +10,6 @@ from dataclasses import asdict, dataclass, fields, replace
 from cgn_art.errors import CgnArtError
 from cgn_art.settings_checks import MAX_SEED, choice, number, whole
 
-# stylize/walk.py imports the checks under these older names; they stay until it imports
-# cgn_art.settings_checks itself.
-_choice, _number, _whole = choice, number, whole
-
 COLORS = ("texture", "luminance", "palette")
 OPTIMIZERS = ("lbfgs", "adam")
 ENCODERS = ("random", "vgg19", "auto")

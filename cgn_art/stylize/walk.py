@@ -8,7 +8,6 @@ coarse-to-fine run.
 """
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,8 +17,10 @@ from PIL import Image
 
 from cgn_art.device import pick_device
 from cgn_art.errors import CgnArtError
+from cgn_art.mechanisms.base import slerp
+from cgn_art.settings_checks import MAX_SEED, choice, number, whole
 from cgn_art.stylize.optimize import StylizeResult, make_stylize_encoder, stylize, working_size
-from cgn_art.stylize.settings import MAX_SEED, StylizeSettings, _choice, _number, _whole
+from cgn_art.stylize.settings import StylizeSettings
 from cgn_art.stylize.textures import class_weights, fill, model_texture_wraps, tile_size
 
 PATHS = ("class", "seed")
@@ -45,12 +46,12 @@ class WalkSettings:
     warm_start: bool = True
 
     def validate(self) -> WalkSettings:
-        self.seconds = _number("seconds", self.seconds, 0.1, 120.0)
-        self.fps = _number("fps", self.fps, 1.0, 60.0)
-        self.path = _choice("path", self.path, PATHS)
-        self.to_class = _whole("to class", self.to_class, 0, None)
-        self.to_seed = _whole("to seed", self.to_seed, 0, MAX_SEED)
-        self.frame_steps = _whole("frame steps", self.frame_steps, 1, 500)
+        self.seconds = number("seconds", self.seconds, 0.1, 120.0)
+        self.fps = number("fps", self.fps, 1.0, 60.0)
+        self.path = choice("path", self.path, PATHS)
+        self.to_class = whole("to class", self.to_class, 0, None)
+        self.to_seed = whole("to seed", self.to_seed, 0, MAX_SEED)
+        self.frame_steps = whole("frame steps", self.frame_steps, 1, 500)
         self.warm_start = bool(self.warm_start)
         if self.frames > 3600:
             raise CgnArtError(f"{self.frames} frames is too many; give at most 3600 (seconds x fps)")
@@ -77,9 +78,9 @@ def walk_textures(model, settings: StylizeSettings, walk: WalkSettings, height: 
         t = index / (walk.frames - 1)
         if walk.path == "class":
             weights, noise = (1 - t) * start + t * end, noise_a
-        else:  # cos/sin keeps the noise's variance all the way (a straight line would shrink it midway)
+        else:  # slerp keeps the noise's spread all the way (a straight line would shrink it midway)
             weights = start
-            noise = math.cos(t * math.pi / 2) * noise_a + math.sin(t * math.pi / 2) * noise_b
+            noise = slerp(noise_a, noise_b, torch.full((noise_a.shape[0],), t))
         with torch.no_grad():
             texture_tile = model.mechanism(settings.texture_mechanism, weights.to(model.device), noise, tile)
             texture_tile = texture_tile.float().cpu()
