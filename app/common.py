@@ -12,8 +12,8 @@ import streamlit as st
 
 import cgn_art
 from cgn_art.io import png_bytes
+from cgn_art.settings_checks import MAX_SEED
 
-MAX_SEED = 2**31 - 1
 SOURCE_KEY = "_model_source"
 
 

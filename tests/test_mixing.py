@@ -11,6 +11,7 @@ import cgn_art
 from cgn_art import mixing
 from cgn_art.errors import CgnArtError
 from cgn_art.io import read_png_settings
+from cgn_art.settings_checks import MAX_SEED
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +21,7 @@ def model(model_dir):
 
 def test_settings_round_trip_through_a_url(model):
     mix = mixing.MixSettings(shape=2, texture=4, background=5, shape_seed=11, texture_seed=0,
-                             background_seed=2**31 - 1, truncation=0.35, size=512).validate(model)
+                             background_seed=MAX_SEED, truncation=0.35, size=512).validate(model)
     back, problems = mixing.MixSettings.from_query(mix.to_query(), model)
     assert problems == [] and back == mix
     assert torch.equal(mixing.render(model, back).composite, mixing.render(model, mix).composite)

@@ -5,7 +5,7 @@ import os
 from pathlib import Path
 
 import streamlit as st
-from common import current_model, error_box, job_panel, job_running, session_dir, start_job
+from common import MAX_SEED, current_model, error_box, job_panel, job_running, session_dir, start_job
 from lyrics_upload import lyrics_upload
 
 import cgn_art
@@ -218,7 +218,7 @@ try:
                                help="Pixels per side of the video. Larger takes longer to encode and download.")
         fps = c.select_slider("Frames per second", [12, 24, 30], value=24, key="dance_fps",
                               help="Frames per second of the video: more is smoother and takes longer.")
-        seed = d.number_input("Seed", 0, 2**31 - 1, 0, key="dance_seed",
+        seed = d.number_input("Seed", 0, MAX_SEED, 0, key="dance_seed",
                               help="Seeds every noise walk: the same seed and settings give the same video.")
         limit = DanceSettings().max_duration
         start, duration = stretch_picker(path, limit)

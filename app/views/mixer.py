@@ -6,6 +6,7 @@ import io
 
 import streamlit as st
 from common import (
+    MAX_SEED,
     available_models,
     class_picker,
     current_model,
@@ -153,7 +154,7 @@ try:
                                 help="Which mechanism changes along the strip.")
         to_class = class_picker(model, mechanism, "To class", f"walk_to_{mechanism}", container=b,
                                 help="The class the walk ends on (the start is the mix above).")
-        to_seed = c.number_input("To seed", 0, mixing.MAX_SEED, value=getattr(mix, f"{mechanism}_seed"),
+        to_seed = c.number_input("To seed", 0, MAX_SEED, value=getattr(mix, f"{mechanism}_seed"),
                                  key=f"walk_seed_{mechanism}",
                                  help="The seed the walk ends on; the same seed as the mix walks the class only.")
         steps = d.slider("Steps", 2, 16, 8, key="walk_steps", help="Images in the strip, both ends included.")

@@ -8,7 +8,7 @@ import json
 
 import pandas as pd
 import streamlit as st
-from common import error_box, get_model, job_panel, job_running, quick_png, start_job
+from common import MAX_SEED, error_box, get_model, job_panel, job_running, quick_png, start_job
 
 import cgn_art
 from cgn_art.data.registry import dataset
@@ -90,7 +90,7 @@ try:
                                 help="Per dataset. The full experiment (cgn-art classify) uses 30,000.")
         epochs = b.slider("Epochs", 1, 10, 3, key="lab_epochs",
                           help="Passes over the training data. More is slower and closer to the full result.")
-        seed = c.number_input("Seed", 0, 2**31 - 1, 0, key="lab_seed",
+        seed = c.number_input("Seed", 0, MAX_SEED, 0, key="lab_seed",
                               help="Seeds the counterfactuals, the cue-conflict images and training.")
         run = st.form_submit_button("Run", icon=":material/play_arrow:", type="primary", key="lab_run",
                                     help="Build the counterfactual data and train the three classifiers per "

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 from common import (
+    MAX_SEED,
     class_picker,
     current_model,
     error_box,
@@ -363,7 +364,7 @@ try:
                                    index=1 % model.num_classes("texture"),
                                    format_func=model.class_names["texture"].__getitem__, key="sty_walk_to_class",
                                    help=WALK_HELP["to_class"])
-            to_seed = c.number_input("To seed", 0, 2**31 - 1, 1, key="sty_walk_to_seed", help=WALK_HELP["to_seed"])
+            to_seed = c.number_input("To seed", 0, MAX_SEED, 1, key="sty_walk_to_seed", help=WALK_HELP["to_seed"])
             a, b, c, d = st.columns(4)
             seconds = a.slider("Seconds", 1.0, 20.0, 4.0, 0.5, key="sty_walk_seconds", help=WALK_HELP["seconds"])
             fps = b.select_slider("Frames per second", [6, 8, 12, 24], value=12, key="sty_walk_fps",
