@@ -135,7 +135,7 @@ def test_recipe_settings_are_checked():
 
     assert TrainSettings.for_data("letters").recipe == "decomposed"
     assert TrainSettings.for_data("wildlife").recipe == "adversarial"
-    with pytest.raises(CgnArtError, match="recipe must be one of adversarial, decomposed"):
+    with pytest.raises(CgnArtError, match="unknown recipe 'magic'; choose one of adversarial, decomposed"):
         TrainSettings(recipe="magic").validate()
     with pytest.raises(CgnArtError, match="shape substeps"):
         TrainSettings(shape_substeps=-1).validate()
@@ -149,3 +149,42 @@ def test_setup_messages_keep_the_progress_bar_where_it_is():
         assert bar.bar.n == 50  # a resumed run's bar does not jump back to 0 while it sets up
         bar(0.75, "step 75/100  loss 1.0")
         assert bar.bar.n == 75
+
+
+def test_a_checkpoint_without_the_mask_critic_resumes_with_a_fresh_one(tiny_family, tmp_path):
+    """Runs started before the mask critic existed (weight 0) continue with it: the critic is the
+    one part the checkpoint lacks, so it starts fresh, learns, and is saved from then on."""
+    from safetensors.torch import load_file
+
+    from cgn_art.train.cgn import TrainSettings, train
+    from cgn_art.train.decomposed import DecomposedTrainer
+
+    common = {"mask_steps": 20, "threads": 1, "shape_substeps": 1}
+    train(TrainSettings.for_data("tiny", steps=2, sample_every=2, checkpoint_every=2, **common), tmp_path)
+    _strip(tmp_path, "mask_critic", "opt_c")  # as a checkpoint from before the critic existed
+
+    settings = TrainSettings.for_data("tiny", steps=4, sample_every=4, checkpoint_every=4,
+                                      weight_shape_adversarial=1.0, **common)
+    trainer = DecomposedTrainer(settings, out_dir=tmp_path)
+    before = {k: v.clone() for k, v in trainer.mask_critic.state_dict().items()}
+    trainer.resume(tmp_path)
+    result = trainer.run(tmp_path)
+    assert result.step == 4 and "mask_adversarial" in result.history[-1]
+    after = trainer.mask_critic.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before)  # it learned
+    saved = load_file(str(tmp_path / "checkpoint.safetensors"))
+    assert torch.equal(saved["mask_critic.score.weight"], after["score.weight"])
+
+
+def _strip(folder, *parts):
+    """Remove ``parts`` (modules and optimisers) from a checkpoint, as if they had never existed."""
+    import json
+
+    from safetensors.torch import load_file, save_file
+
+    path = folder / "checkpoint.safetensors"
+    tensors = {k: v for k, v in load_file(str(path)).items() if k.split(".")[0] not in parts}
+    save_file(tensors, str(path))
+    meta = json.loads((folder / "checkpoint.json").read_text())
+    meta["param_groups"] = {k: v for k, v in meta["param_groups"].items() if k not in parts}
+    (folder / "checkpoint.json").write_text(json.dumps(meta))

@@ -25,6 +25,8 @@ TRAIN_HELP = {
     "detail_window": "decomposed: native px of field refined to 4x per sample and step",
     "shape_substeps": "decomposed: extra steps of the shape mechanism alone per step",
     "mask_steps": "decomposed: training steps of the net that finds the masks in the composites",
+    "weight_shape_adversarial": "decomposed: weight of the critic that tells found masks from masks drawn "
+                                "from noise (0: none)",
 }
 # Changing these would make the checkpoint's weights or data not fit, so resume refuses them.
 FIXED_ON_RESUME = ("variant", "width", "discriminator_width", "recipe")

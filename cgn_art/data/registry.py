@@ -60,6 +60,7 @@ def _letters() -> DataFamily:
         train_defaults={"recipe": "decomposed", "mask_area_per_image": (0.06, 0.38),
                         "mask_area_batch": (0.16, 0.21), "width": 48, "steps": 1500, "weight_binary": 5.0,
                         "batch_size": 16, "lr_generator": 5e-4, "binary_ramp_steps": 1000, "shape_substeps": 3,
+                        "weight_kl": 1.0, "weight_shape_adversarial": 1.0,
                         "sample_every": 250, "checkpoint_every": 250},
     )
 

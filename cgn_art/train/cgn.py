@@ -43,6 +43,7 @@ from cgn_art.features import ENCODER_NAMES, make_encoder, texture_distance
 from cgn_art.mechanisms.base import composite
 from cgn_art.mechanisms.small import SmallCGN, SmallCGNConfig
 from cgn_art.mechanisms.weights import save_model
+from cgn_art.settings_checks import choice, number, whole
 from cgn_art.train import checkpoint, losses
 
 RECIPES = ("adversarial", "decomposed")
@@ -90,6 +91,8 @@ class TrainSettings:
     detail_window: int = 16  # decomposed: native px of field refined to 4x per sample and step
     shape_substeps: int = 0  # decomposed: extra shape-only steps per step (the masks learn slowest)
     mask_steps: int = 1000  # decomposed: training steps of the net that finds the masks
+    # decomposed: a critic telling found masks from prior masks (0: none; without it prior masks are blobs)
+    weight_shape_adversarial: float = 0.0
 
     @classmethod
     def for_data(cls, variant: str = "wildlife", **overrides) -> "TrainSettings":
@@ -97,24 +100,18 @@ class TrainSettings:
         return cls(**{"variant": variant, **data_family(variant).train_defaults, **overrides})
 
     def validate(self) -> "TrainSettings":
-        if self.variant not in DATASETS:
-            raise CgnArtError(f"unknown data set {self.variant!r}; choose one of {', '.join(DATASETS)}")
+        """Check every field that has a range (with :mod:`cgn_art.settings_checks`, as every job's settings
+        are); return self. Whole numbers refuse True and False, which Python would count as 1 and 0."""
+        self.variant = choice("data set", self.variant, DATASETS)
         for name in ("steps", "batch_size", "copies", "width", "sample_every", "checkpoint_every"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise CgnArtError(f"{name.replace('_', ' ')} must be a whole number >= 1, not {value!r}")
-        if not isinstance(self.shape_substeps, int) or self.shape_substeps < 0:
-            raise CgnArtError(f"shape substeps must be a whole number >= 0, not {self.shape_substeps!r}")
-        if self.recipe not in RECIPES:
-            raise CgnArtError(f"recipe must be one of {', '.join(RECIPES)}, not {self.recipe!r}")
-        if self.feature_extractor not in ENCODER_NAMES:
-            raise CgnArtError(f"feature extractor must be one of {', '.join(ENCODER_NAMES)}, "
-                              f"not {self.feature_extractor!r}")
-        if not 0 <= self.ema_decay < 1:
-            raise CgnArtError(f"ema decay must be in [0, 1), not {self.ema_decay}")
+            setattr(self, name, whole(name.replace("_", " "), getattr(self, name), 1))
+        self.shape_substeps = whole("shape substeps", self.shape_substeps, 0)
+        self.recipe = choice("recipe", self.recipe, RECIPES)
+        self.feature_extractor = choice("feature extractor", self.feature_extractor, ENCODER_NAMES)
+        self.ema_decay = number("ema decay", self.ema_decay, 0, 1, high_open=True)
         for name in ("lr_generator", "lr_discriminator"):
-            if not 0 < getattr(self, name) < 1:
-                raise CgnArtError(f"{name.replace('_', ' ')} must be in (0, 1)")
+            setattr(self, name, number(name.replace("_", " "), getattr(self, name), 0, 1, low_open=True,
+                                       high_open=True))
         return self
 
 

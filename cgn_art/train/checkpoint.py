@@ -89,11 +89,22 @@ def load_checkpoint(folder: str | Path, device, modules: dict[str, torch.nn.Modu
         tensors = load_file(str(path))
     except (FileNotFoundError, SafetensorError, OSError) as e:
         raise CgnArtError(f"{path}: missing or not a readable safetensors file ({e})") from None
+    # A part the checkpoint has no tensors for at all (a module a later version of the recipe added,
+    # such as the decomposed recipe's mask critic) starts fresh; it is listed in meta["fresh_parts"].
+    fresh = []
     for prefix, module in (modules or {}).items():
-        module.load_state_dict({k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + ".")})
+        own = {k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+        if own or not module.state_dict():
+            module.load_state_dict(own)
+        else:
+            fresh.append(prefix)
     groups = meta.get("param_groups") or {}
     for name, optimizer in (optimizers or {}).items():
+        if groups and name not in groups:  # an optimiser the checkpoint never saved
+            fresh.append(name)
+            continue
         restore_optimizer(name, optimizer, tensors, device, groups.get(name))
+    meta["fresh_parts"] = fresh
     return meta
 
 

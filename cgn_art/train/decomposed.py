@@ -69,6 +69,27 @@ class MaskClassifier(nn.Module):
         return self.net(F.interpolate(mask, size=(32, 32), mode="area") * 2 - 1)
 
 
+class MaskCritic(nn.Module):
+    """Tells found masks from masks drawn from the VAE's prior, per class (a projection
+    discriminator). A VAE's prior samples are the blurred average of the letters it encodes and
+    the binary loss turns that average into a blob; this critic is what makes them letter-shaped."""
+
+    def __init__(self, classes: int, size: int, width: int = 32):
+        super().__init__()
+        layers, c, res = [], 1, size
+        while res > 4:
+            layers += [nn.Conv2d(c, width, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
+            c, res = width, res // 2
+            width = min(width * 2, 128)
+        self.body = nn.Sequential(*layers, nn.Flatten())
+        self.score = nn.Linear(c * 16, 1)
+        self.embed = nn.Embedding(classes, c * 16)
+
+    def forward(self, mask, labels):
+        h = self.body(mask * 2 - 1)
+        return self.score(h)[:, 0] + (self.embed(labels) * h).sum(1)
+
+
 # Texture statistics ------------------------------------------------------------------------------
 
 def _erode(mask: torch.Tensor, pixels: int) -> torch.Tensor:
@@ -169,6 +190,7 @@ class DecomposedTrainer(Trainer):
         s = self.settings
         self.mask_encoder = MaskEncoder(len(names["shape"]), cfg.shape_noise_dim, cfg.native_size).to(self.device)
         self.mask_classifier = MaskClassifier(len(names["shape"])).to(self.device)
+        self.mask_critic = MaskCritic(len(names["shape"]), cfg.native_size).to(self.device)
         self.counts = {k: len(v) for k, v in names.items()}
 
         # 1. masks from the composites (the data set's alpha is never read)
@@ -208,6 +230,8 @@ class DecomposedTrainer(Trainer):
         self.opt_g = torch.optim.Adam(self.generator.parameters(), s.lr_generator, betas=(0.5, 0.99))
         self.opt_e = torch.optim.Adam(list(self.mask_encoder.parameters()) + list(self.mask_classifier.parameters()),
                                       s.lr_generator, betas=(0.5, 0.99))
+        self.opt_c = torch.optim.Adam(self.mask_critic.parameters(), s.lr_discriminator, betas=(0.5, 0.99))
+        self._critic_batch = None
 
     # Losses ----------------------------------------------------------------------------------
 
@@ -231,10 +255,27 @@ class DecomposedTrainer(Trainer):
         read_as = F.cross_entropy(self.mask_classifier(prior), labels)
         self.mask_classifier.requires_grad_(True)
         learn = F.cross_entropy(self.mask_classifier(target), labels)
-        return {"mask_reconstruction": recon, "mask_kl": s.weight_kl * kl, "mask_classifier": learn,
-                "mask_class": s.weight_shape_class * read_as,
-                "binary": ramp * s.weight_binary * losses.mask_binary_loss(prior),
-                "size": s.weight_size * losses.mask_size_loss(prior, s.mask_area_per_image, s.mask_area_batch)}
+        out = {"mask_reconstruction": recon, "mask_kl": s.weight_kl * kl, "mask_classifier": learn,
+               "mask_class": s.weight_shape_class * read_as,
+               "binary": ramp * s.weight_binary * losses.mask_binary_loss(prior),
+               "size": s.weight_size * losses.mask_size_loss(prior, s.mask_area_per_image, s.mask_area_batch)}
+        if s.weight_shape_adversarial:
+            self.mask_critic.requires_grad_(False)
+            out["mask_adversarial"] = s.weight_shape_adversarial * F.softplus(-self.mask_critic(prior, labels)).mean()
+            self.mask_critic.requires_grad_(True)
+            self._critic_batch = (target, prior.detach(), labels)
+        return out
+
+    def _critic_step(self) -> None:
+        """One step of the mask critic on the last shape batch: found masks real, prior masks fake."""
+        if self._critic_batch is None:
+            return
+        target, prior, labels = self._critic_batch
+        loss = F.softplus(-self.mask_critic(target, labels)).mean() + F.softplus(self.mask_critic(prior, labels)).mean()
+        self.opt_c.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_c.step()
+        self._critic_batch = None
 
     def _field_losses(self, kind: str) -> dict:
         s, g = self.settings, self.generator
@@ -280,6 +321,7 @@ class DecomposedTrainer(Trainer):
         loss.backward()
         self.opt_g.step()  # only the shape mechanism has gradients; Adam skips the rest
         self.opt_e.step()
+        self._critic_step()
 
     def train_step(self) -> dict:
         for _ in range(self.settings.shape_substeps):
@@ -293,6 +335,7 @@ class DecomposedTrainer(Trainer):
         loss.backward()
         self.opt_g.step()
         self.opt_e.step()
+        self._critic_step()
         self._update_ema()
         self.step += 1
         return {"step": self.step, **{k: float(v.detach()) for k, v in parts.items()}}
@@ -301,5 +344,5 @@ class DecomposedTrainer(Trainer):
 
     def _parts(self):
         return ({"generator": self.generator, "ema": self.ema, "mask_encoder": self.mask_encoder,
-                 "mask_classifier": self.mask_classifier},
-                {"opt_g": self.opt_g, "opt_e": self.opt_e})
+                 "mask_classifier": self.mask_classifier, "mask_critic": self.mask_critic},
+                {"opt_g": self.opt_g, "opt_e": self.opt_e, "opt_c": self.opt_c})
