@@ -101,6 +101,32 @@ def test_bad_settings_are_user_errors(kwargs):
         tiny(**kwargs).validate()
 
 
+@pytest.mark.parametrize("name", ["steps", "batch_size", "copies", "width", "sample_every", "checkpoint_every",
+                                  "shape_substeps"])
+def test_a_boolean_is_not_a_whole_number(name):
+    """As ImageNetTrainSettings does: True would otherwise pass as 1 (and False as 0)."""
+    words = name.replace("_", " ")
+    with pytest.raises(CgnArtError, match=f"^{words} True is not a whole number$"):
+        tiny(**{name: True}).validate()
+    with pytest.raises(CgnArtError, match=f"^{words} False is not a whole number$"):
+        tiny(**{name: False}).validate()
+
+
+def test_settings_are_read_as_every_job_reads_them():
+    settings = tiny(steps="40", batch_size=16.0, variant=" Double-Colored", ema_decay=0, lr_generator="1e-4").validate()
+    assert (settings.steps, settings.batch_size, settings.variant) == (40, 16, "double-colored")
+    assert type(settings.steps) is int and type(settings.batch_size) is int
+    assert settings.ema_decay == 0.0 and settings.lr_generator == 1e-4
+    with pytest.raises(CgnArtError, match=r"^ema decay 1 is out of range: give a number in \[0, 1\)$"):
+        tiny(ema_decay=1).validate()
+    with pytest.raises(CgnArtError, match=r"^lr generator 0 is out of range: give a number in \(0, 1\)$"):
+        tiny(lr_generator=0).validate()
+    with pytest.raises(CgnArtError, match="^steps 0 is out of range: give 1 or more$"):
+        tiny(steps=0).validate()
+    with pytest.raises(CgnArtError, match="^unknown data set 'fashion'; choose one of"):
+        tiny(variant="fashion").validate()
+
+
 def test_feature_extractor_is_random_offline_and_vgg_only_when_cached(tmp_path, monkeypatch):
     from cgn_art.features import RandomEncoder
 
