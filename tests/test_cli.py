@@ -223,6 +223,67 @@ def test_train_flags_mirror_the_settings_dataclass():
     assert args.betas == [0.5, 0.9] and args.ema_decay == 0.9 and args.steps is None
 
 
+@dataclasses.dataclass
+class DemoSettings:
+    steps: int = 3
+    rate: float = 0.5
+    pair: tuple[float, float] = (0.1, 0.2)
+    fast: bool = False
+    mode: str = "a"
+    classes: list[int] | None = None
+    seeds: dict = dataclasses.field(default_factory=dict)
+
+
+def test_one_helper_turns_settings_into_flags():
+    import argparse
+
+    from cgn_art.cli.common import add_settings_flags
+
+    typed = argparse.ArgumentParser()
+    add_settings_flags(typed, DemoSettings, {"steps": "how many"}, {"mode": ("a", "b")},
+                       names=("steps", "rate", "pair", "fast", "mode"))
+    # only the flags given override the settings
+    assert vars(typed.parse_args([])) == dict(steps=None, rate=None, pair=None, fast=None, mode=None)
+    args = typed.parse_args(["--steps", "4", "--rate", "0.25", "--pair", "1", "2", "--fast", "--mode", "b"])
+    assert (args.steps, args.rate, args.pair, args.fast, args.mode) == (4, 0.25, [1.0, 2.0], True, "b")
+    helps = {a.dest: a.help for a in typed._actions}
+    assert helps["steps"] == "how many (default: 3)" and helps["pair"] == "pair (default: 0.1 0.2)"
+    for bad in (["--steps", "-1"], ["--steps", "2.5"], ["--mode", "c"]):
+        with pytest.raises(SystemExit):
+            typed.parse_args(bad)
+
+    text = argparse.ArgumentParser()
+    add_settings_flags(text, DemoSettings, names=("steps", "classes", "seeds"), as_text=True, limits={"steps": (1, 9)},
+                       none_shown="the model's")
+    assert text.parse_args(["--steps", "x", "--classes", "0,3"]).steps == "x"  # the settings read the text
+    helps = {a.dest: a.help for a in text._actions}
+    assert helps == {"help": helps["help"], "steps": "steps, 1 to 9 (default: 3)",
+                     "classes": "classes (default: the model's)", "seeds": "seeds (default: none)"}
+
+
+def test_stylize_type_and_walk_flags_come_from_their_settings():
+    from cgn_art.stylize import StylizeSettings
+    from cgn_art.stylize.walk import WalkSettings
+
+    args = build_parser().parse_args(["stylize-walk", "demo:chelsea", "--steps", "3", "--colors", "palette",
+                                      "--feather", "0.1", "--seconds", "2", "--to-seed", "5", "--path", "seed"])
+    assert (args.steps, args.colors, args.feather, args.seconds, args.to_seed, args.path) == (3, "palette", 0.1,
+                                                                                            2.0, 5, "seed")
+    assert args.strength is None and args.frame_steps is None  # the settings' defaults apply
+    stylize = build_parser()._subparsers._group_actions[0].choices["stylize"]
+    helps = {a.dest: a.help for a in stylize._actions}
+    assert helps["steps"].endswith(f"(default: {StylizeSettings.steps})")
+    assert helps["feather"].endswith(f"(default: {StylizeSettings.feather})")
+    walk = build_parser()._subparsers._group_actions[0].choices["stylize-walk"]
+    assert {a.dest: a.help for a in walk._actions}["frame_steps"].endswith(f"(default: {WalkSettings.frame_steps})")
+    args = build_parser().parse_args(["type", "HI", "--margin", "0.1", "--textures", "0,3", "--format", "story"])
+    assert (args.margin, args.textures, args.format) == ("0.1", "0,3", "story")  # TypeSettings reads them
+    typeset = build_parser()._subparsers._group_actions[0].choices["type"]
+    helps = {a.dest: a.help for a in typeset._actions}
+    assert helps["margin"].endswith(", 0 to 0.4 (default: 0.08)")
+    assert helps["textures"].endswith("(default: the model's)")
+
+
 def test_train_writes_a_loadable_model_and_resumes(colored_train, tmp_path, capsys):
     from cgn_art import load_model
 

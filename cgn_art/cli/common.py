@@ -142,30 +142,45 @@ def add_generation_flags(p: argparse.ArgumentParser, output: str) -> None:
 # Settings dataclasses as flags ------------------------------------------------------------
 
 def add_settings_flags(parser: argparse.ArgumentParser, settings_class, helps: dict[str, str] | None = None,
-                       choices: dict[str, typing.Sequence] | None = None) -> None:
+                       choices: dict[str, typing.Sequence] | None = None, *, names: typing.Sequence[str] | None = None,
+                       as_text: bool = False, limits: dict[str, tuple] | None = None,
+                       none_shown: str = "None") -> None:
     """One flag per dataclass field (``batch_size`` -> ``--batch-size``), so flags never drift from it.
+    Every command that turns a settings dataclass into flags does it here.
 
-    Defaults stay None here: only the flags the user gave override the dataclass (or the checkpoint).
+    ``names``: only these fields, in this order (default: every field). Defaults stay None here: only
+    the flags the user gave override the dataclass (or the checkpoint, or a PNG's settings). A typed
+    flag reads a whole number as every setting reads one (booleans and tuples get their own form);
+    ``as_text`` keeps the text for the settings' own parser, for fields that need more than the text
+    to be read (a class name needs the model). ``limits`` (the settings' LIMITS) are shown in the
+    help; ``none_shown`` says what a None default means.
     """
     hints = typing.get_type_hints(settings_class)
-    for field in dataclasses.fields(settings_class):
-        kind, default = hints[field.name], field.default
-        options: dict = {"dest": field.name, "default": None,
-                         "help": f"{(helps or {}).get(field.name, field.name.replace('_', ' '))} (default: %s)"
-                                 % (" ".join(map(str, default)) if isinstance(default, tuple) else default)}
-        if typing.get_origin(kind) is tuple:
-            items = typing.get_args(kind)
-            options.update(nargs=len(items), type=items[0], metavar=tuple("AB"[:len(items)]))
-        elif kind is bool:
-            options.update(action=argparse.BooleanOptionalAction)
-        elif kind is int:
-            options.update(type=whole(0), metavar="N")
-        elif kind is float:
-            options.update(type=float, metavar="X")
-        else:
-            options.update(type=kind)
-        if choices and field.name in choices:
-            options.update(choices=choices[field.name])
-        parser.add_argument("--" + field.name.replace("_", "-"), **options)
+    fields = {field.name: field for field in dataclasses.fields(settings_class)}
+    for name in names or fields:
+        field, kind = fields[name], hints[name]
+        default = field.default if field.default_factory is dataclasses.MISSING else field.default_factory()
+        shown = (" ".join(map(str, default)) if isinstance(default, tuple) else none_shown if default is None
+                 else "none" if default == {} else default)
+        span = f", {limits[name][0]:g} to {limits[name][1]:g}" if limits and name in limits else ""
+        options: dict = {"dest": name, "default": None,
+                         "help": f"{(helps or {}).get(name, name.replace('_', ' '))}{span} (default: {shown})"}
+        if not as_text:
+            options.update(_typed(kind))
+        if choices and name in choices:
+            options.update(choices=choices[name])
+        parser.add_argument("--" + name.replace("_", "-"), **options)
 
 
+def _typed(kind) -> dict:
+    """How a typed flag reads a field of type ``kind``."""
+    if typing.get_origin(kind) is tuple:
+        items = typing.get_args(kind)
+        return {"nargs": len(items), "type": items[0], "metavar": tuple("AB"[:len(items)])}
+    if kind is bool:
+        return {"action": argparse.BooleanOptionalAction}
+    if kind is int:
+        return {"type": whole(0), "metavar": "N"}
+    if kind is float:
+        return {"type": float, "metavar": "X"}
+    return {"type": kind}

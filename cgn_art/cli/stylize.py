@@ -12,14 +12,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from cgn_art.cli.common import output_path, png_path, resolve_class, stops_on_signals
+from cgn_art.cli.common import add_settings_flags, output_path, png_path, resolve_class, stops_on_signals
 from cgn_art.cli.progress import ProgressBar
 from cgn_art.errors import CgnArtError
 
 # Flags that map one-to-one onto StylizeSettings fields (classes are resolved by name separately).
-NUMBER_FIELDS = {"size": int, "blend": float, "texture_seed": int, "truncation": float, "texture_scale": float,
-                 "strength": float, "content_weight": float, "smoothness": float, "steps": int, "levels": int,
-                 "seed": int}
+NUMBER_FIELDS = ("size", "blend", "texture_seed", "truncation", "texture_scale", "strength", "content_weight",
+                 "smoothness", "steps", "levels", "seed")
 CHOICE_FIELDS = ("colors", "optimizer", "encoder")
 
 
@@ -37,12 +36,8 @@ def _add_stylize_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--blend-class", default=None, metavar="CLASS", help=HELP["blend_class"])
     p.add_argument("--texture-image", default=None, metavar="FILE",
                    help="use this image as the texture instead of the CGN's (JPEG, PNG, WebP)")
-    for name, kind in NUMBER_FIELDS.items():
-        p.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, default=None,
-                       metavar="N" if kind is int else "X", help=f"{HELP[name]} (default: {getattr(defaults, name)})")
-    for name, options in zip(CHOICE_FIELDS, (COLORS, OPTIMIZERS, ENCODERS)):
-        p.add_argument("--" + name, dest=name, choices=options, default=None,
-                       help=f"{HELP[name]} (default: {getattr(defaults, name)})")
+    add_settings_flags(p, StylizeSettings, HELP, dict(zip(CHOICE_FIELDS, (COLORS, OPTIMIZERS, ENCODERS))),
+                       names=(*NUMBER_FIELDS, *CHOICE_FIELDS))
     p.add_argument("--keep-colors", action="store_true", help="keep the photo's colours (same as --colors luminance)")
     p.add_argument("--device", default="auto", help=HELP["device"] + " (default: %(default)s)")
     regions = p.add_argument_group("two regions (any of these turns them on)")
@@ -55,8 +50,7 @@ def _add_stylize_flags(p: argparse.ArgumentParser) -> None:
     regions.add_argument("--background-mechanism", choices=("texture", "background"), default=None,
                          help="which mechanism's class --background-texture-class names (default: a name of the "
                               "texture mechanism's classes, else of the background mechanism's; an index: texture)")
-    regions.add_argument("--feather", type=float, default=None, metavar="X",
-                         help=f"{HELP['feather']} (default: {defaults.feather})")
+    add_settings_flags(regions, StylizeSettings, HELP, names=("feather",))
 
 
 def _prepare(args):
@@ -184,14 +178,10 @@ def add_commands(commands) -> None:
                             description="Each frame starts from the previous one, so the video stays calm.")
     _add_stylize_flags(p)
     p.add_argument("-o", "--output", default="walk.mp4", help="mp4 to write (default: %(default)s)")
-    p.add_argument("--seconds", type=float, default=None, help=f"{WALK_HELP['seconds']} (default: {walk.seconds:g})")
-    p.add_argument("--fps", type=float, default=None, help=f"{WALK_HELP['fps']} (default: {walk.fps:g})")
-    p.add_argument("--path", choices=PATHS, default=None, help=f"{WALK_HELP['path']} (default: {walk.path})")
+    add_settings_flags(p, WalkSettings, WALK_HELP, {"path": PATHS}, names=("seconds", "fps", "path"))
+    # a class is read by name or index against the model, once it is loaded
     p.add_argument("--to-class", default=None, metavar="CLASS",
                    help=f"{WALK_HELP['to_class']} (default: {walk.to_class})")
-    p.add_argument("--to-seed", type=int, default=None, metavar="N",
-                   help=f"{WALK_HELP['to_seed']} (default: {walk.to_seed})")
-    p.add_argument("--frame-steps", type=int, default=None, metavar="N",
-                   help=f"{WALK_HELP['frame_steps']} (default: {walk.frame_steps})")
+    add_settings_flags(p, WalkSettings, WALK_HELP, names=("to_seed", "frame_steps"))
     p.add_argument("--no-warm-start", action="store_true", help="start every frame from the photo (flickers more)")
     p.set_defaults(run=cmd_stylize_walk)

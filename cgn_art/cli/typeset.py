@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 
+from cgn_art.cli.common import add_settings_flags
 from cgn_art.errors import CgnArtError
 
 FLAGS = ("format", "width", "height", "align", "letter_size", "margin", "tracking", "word_space", "line_spacing",
@@ -34,15 +35,11 @@ def add_commands(commands) -> None:
                    "shipped digit-shape model")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: %(default)s)")
     p.add_argument("--show", action="store_true", help="open the poster in the system viewer")
-    defaults = TypeSettings()
     choices = {"format": list(FORMATS), "align": list(ALIGNS), "texture_by": list(TEXTURE_BY),
                "background_by": list(BACKGROUND_BY)}
-    for name in FLAGS:
-        default = getattr(defaults, name)
-        limits = f", {LIMITS[name][0]:g} to {LIMITS[name][1]:g}" if name in LIMITS else ""
-        shown = "the model's" if default is None else "none" if default == {} else default
-        p.add_argument("--" + name.replace("_", "-"), dest=name, default=None, choices=choices.get(name),
-                       help=f"{HELP[name]}{limits} (default: {shown})")
+    # as text: TypeSettings reads each value itself (a class or letter name needs the model)
+    add_settings_flags(p, TypeSettings, HELP, choices, names=FLAGS, as_text=True, limits=LIMITS,
+                       none_shown="the model's")
     p.set_defaults(run=run)
 
 
