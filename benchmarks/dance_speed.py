@@ -1,6 +1,7 @@
 """Latent Dance speed and memory: prints ONE JSON line.
 
-- render: a 60 s song (the demo song three times, 44.1 kHz stereo wav) at 512x512, 24 fps with the
+- render: a 60 s song that never repeats (``demo_song.long_song``: chords wander, the tempo drifts
+  108-132 BPM, a section change every 8 bars, fills; 44.1 kHz stereo wav) at 512x512, 24 fps with the
   shipped model, wall time including analysis (uncached, after the once-per-process numba
   warm-up), generation, encoding and muxing. Bar: <= 30 s (>= 2x real time).
 - analysis: the same 60 s analysed again from scratch. Bar: >= 30x real time.
@@ -32,13 +33,13 @@ sys.path.insert(0, str(ROOT))
 
 
 def make_song(path: Path, seconds: float) -> Path:
-    from cgn_art.audio.demo_song import SHIPPED
-    y, sr = sf.read(SHIPPED, dtype="float32")
-    reps = int(np.ceil(seconds / (len(y) / sr)))
-    song = np.tile(y, reps)[: int(seconds * sr)]
+    """A synthesized song that never repeats (``demo_song.long_song``: wandering chords, tempo drift,
+    fills), not the 20 s demo tiled: a loop would let the renderer reuse mechanisms it has seen."""
+    from cgn_art.audio.demo_song import SR, long_song
+    song = long_song(seconds, seed=1)
     # 44.1 kHz stereo, like a real song file: the loader has to downmix and resample it.
     import soxr
-    song = soxr.resample(song, sr, 44100)
+    song = soxr.resample(song, SR, 44100)
     sf.write(path, np.stack([song, song], axis=1), 44100)
     return path
 

@@ -111,6 +111,59 @@ def synthesize(seed: int = 0) -> np.ndarray:
     return (0.9 * song / np.abs(song).max()).astype(np.float32)
 
 
+# Chords a long song moves between (a random walk, so no bar sequence repeats the way a loop would).
+PALETTE = [("A", "minor"), ("F", "major"), ("C", "major"), ("G", "major"), ("D", "minor"), ("Bb", "major"),
+           ("E", "minor"), ("Eb", "major")]
+
+
+def long_song_bars(seconds: float = 60.0, bpm: tuple[float, float] = (108.0, 132.0)) -> list[tuple[float, float]]:
+    """(start, beat length) in seconds of every bar of :func:`long_song`: the tempo drifts between
+    ``bpm`` along a cosine over the song (up, down and up again)."""
+    bars, t0 = [], 0.0
+    while t0 < seconds:
+        phase = t0 / max(seconds, 1e-6)
+        beat = 60 / (bpm[0] + (bpm[1] - bpm[0]) * 0.5 * (1 - np.cos(3 * np.pi * phase)))
+        bars.append((t0, beat))
+        t0 += 4 * beat
+    return bars
+
+
+def long_song(seconds: float = 60.0, seed: int = 0, bpm: tuple[float, float] = (108.0, 132.0)) -> np.ndarray:
+    """A song of any length that never repeats itself, for honest speed figures (a tiled loop lets a
+    renderer reuse work): chords wander through :data:`PALETTE`, the tempo drifts between ``bpm``
+    (:func:`long_song_bars`), a section changes every 8 bars (denser drums, brighter chords, louder),
+    and the last bar of every 4 ends in a snare roll. Mono float32 at 22,050 Hz, peak 0.9."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * SR)
+    drums, harmony, bass = np.zeros(n), np.zeros(n), np.zeros(n)
+    gain = np.ones(n)
+    chord = int(rng.integers(len(PALETTE)))
+    for bar, (t0, beat) in enumerate(long_song_bars(seconds, bpm)):
+        busy = (bar // 8) % 2 == 1
+        chord = (chord + int(rng.choice([1, 2, 3, 5]))) % len(PALETTE)
+        root, quality = PALETTE[chord]
+        _add(harmony, t0, _chord(root, quality, 4 * beat, bright=busy))
+        fill = bar % 4 == 3
+        for b in range(4):
+            tb = t0 + b * beat
+            _add(drums, tb, _kick(rng) * (1.0 if busy or b in (0, 2) else 0.7))
+            if fill and b >= 2:  # sixteenth-note snare roll into the next bar
+                for k in range(4):
+                    _add(drums, tb + k * beat / 4, (0.4 + 0.15 * k) * _snare(rng))
+            elif b in (1, 3):
+                _add(drums, tb, 0.9 * _snare(rng))
+            _add(drums, tb, 0.08 * _hat(rng, open_=False))
+            if busy:
+                _add(drums, tb + beat / 2, 0.05 * _hat(rng, open_=True))
+            _add(bass, tb, _bass(root, beat * 0.9) * (1.0 if b == 0 else 0.6))
+        if busy:
+            gain[int(t0 * SR): int((t0 + 4 * beat) * SR)] = 1.25
+    song = (0.9 * drums + 0.35 * harmony + 0.5 * bass) * gain
+    fade = int(min(0.5, seconds / 4) * SR)
+    song[-fade:] *= np.linspace(1, 0, fade)
+    return (0.9 * song / max(np.abs(song).max(), 1e-9)).astype(np.float32)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("output", nargs="?", default="assets/audio/demo_song.ogg")
