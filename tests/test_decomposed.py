@@ -188,3 +188,32 @@ def _strip(folder, *parts):
     meta = json.loads((folder / "checkpoint.json").read_text())
     meta["param_groups"] = {k: v for k, v in meta["param_groups"].items() if k not in parts}
     (folder / "checkpoint.json").write_text(json.dumps(meta))
+
+
+def test_position_labels_keep_away_from_the_edges():
+    from cgn_art.train.decomposed import position_labels
+
+    masks = torch.zeros(2, 1, 64, 64)
+    masks[0, :, 16:48, 16:48] = 1  # a 32 px square letter
+    labels = position_labels(masks, np.array([3, 1]), np.array([2, 0]), texture_count=5, margin=8)
+    assert labels.shape == (2, 16, 16)
+    assert labels[0, 8, 8] == 3  # the square's centre: its texture class
+    assert labels[0, 0, 0] == 5 + 2  # far outside: texture count + its background class
+    assert labels[0, 4, 8] == -1  # 2 px inside the edge: neither
+    assert (labels[1] == 5).all()  # no letter at all: background 0 everywhere
+    assert set(labels[0].unique().tolist()) == {-1, 3, 7}
+
+
+def test_the_patch_critic_trains_with_the_fields(tiny_family, tmp_path):
+    from cgn_art.train.cgn import TrainSettings
+    from cgn_art.train.decomposed import DecomposedTrainer
+
+    settings = TrainSettings.for_data("tiny", steps=2, mask_steps=20, threads=1, weight_field_adversarial=1.0)
+    trainer = DecomposedTrainer(settings, out_dir=tmp_path)
+    before = {k: v.clone() for k, v in trainer.patch_critic.state_dict().items()}
+    record = trainer.train_step()
+    assert np.isfinite(record["texture_adversarial"]) and np.isfinite(record["background_adversarial"])
+    after = trainer.patch_critic.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    windows, labels = trainer._real_windows(4, 32)
+    assert windows.shape == (4, 3, 32, 32) and labels.shape == (4, 8, 8) and 0 <= windows.min() <= windows.max() <= 1

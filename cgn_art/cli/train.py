@@ -27,6 +27,8 @@ TRAIN_HELP = {
     "mask_steps": "decomposed: training steps of the net that finds the masks in the composites",
     "weight_shape_adversarial": "decomposed: weight of the critic that tells found masks from masks drawn "
                                 "from noise (0: none)",
+    "weight_field_adversarial": "decomposed: weight of the patch critic on fine texture and background "
+                                "windows (0: none)",
 }
 # Changing these would make the checkpoint's weights or data not fit, so resume refuses them.
 FIXED_ON_RESUME = ("variant", "width", "discriminator_width", "recipe")

@@ -93,6 +93,8 @@ class TrainSettings:
     mask_steps: int = 1000  # decomposed: training steps of the net that finds the masks
     # decomposed: a critic telling found masks from prior masks (0: none; without it prior masks are blobs)
     weight_shape_adversarial: float = 0.0
+    # decomposed: a patch critic on fine texture/background windows (0: none; see decomposed.PatchCritic)
+    weight_field_adversarial: float = 0.0
 
     @classmethod
     def for_data(cls, variant: str = "wildlife", **overrides) -> "TrainSettings":

@@ -90,6 +90,49 @@ class MaskCritic(nn.Module):
         return self.score(h)[:, 0] + (self.embed(labels) * h).sum(1)
 
 
+class PatchCritic(nn.Module):
+    """Tells real texture from generated texture, position by position, per class (a fully
+    convolutional projection discriminator). It sees RGB windows at the fine (4x) scale and says,
+    for each 4 px step, how real the 26 px around it look as the labelled class. Real windows come
+    from the 256 px training images, labelled by the found masks (texture class well inside a
+    letter, background class well outside, nothing near an edge); generated windows are the detail
+    levels' windows. A learned judge of pattern, where a random encoder's statistics see only
+    colour, contrast and grain."""
+
+    RECEPTIVE_FIELD = 26  # px at the fine scale: a letter's stroke is 20-40 px there
+
+    def __init__(self, classes: int, width: int = 32):
+        super().__init__()
+        sn = nn.utils.spectral_norm
+        w = width
+        self.body = nn.Sequential(
+            sn(nn.Conv2d(3, w, 3, 1, 1)), nn.LeakyReLU(0.2), sn(nn.Conv2d(w, 2 * w, 4, 2, 1)), nn.LeakyReLU(0.2),
+            sn(nn.Conv2d(2 * w, 2 * w, 3, 1, 1)), nn.LeakyReLU(0.2), sn(nn.Conv2d(2 * w, 2 * w, 4, 2, 1)),
+            nn.LeakyReLU(0.2), sn(nn.Conv2d(2 * w, 2 * w, 3, 1, 1)), nn.LeakyReLU(0.2))
+        self.score = sn(nn.Conv2d(2 * w, 1, 1))
+        self.embed = nn.Embedding(classes, 2 * w)
+
+    def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """images (N, 3, H, W) in [0, 1], labels (N, H/4, W/4) class per position (-1: none, scored
+        as class 0 and to be ignored by the caller) -> scores (N, H/4, W/4)."""
+        h = self.body(images * 2 - 1)
+        e = self.embed(labels.clamp_min(0)).permute(0, 3, 1, 2)
+        return self.score(h)[:, 0] + (e * h).sum(1)
+
+
+def position_labels(masks: torch.Tensor, texture: np.ndarray, background: np.ndarray, texture_count: int,
+                    margin: int) -> torch.Tensor:
+    """Per 4 px position of fine-scale masks (N, 1, S, S): the texture class where the mask is 1 for
+    ``margin`` px around, texture_count + the background class where it is 0 for ``margin`` px
+    around, -1 elsewhere -> (N, S/4, S/4) long."""
+    inside = _erode(masks, margin)[:, 0, 2::4, 2::4] > 0.5
+    outside = _erode(1 - masks, margin)[:, 0, 2::4, 2::4] > 0.5
+    t = torch.as_tensor(np.asarray(texture), dtype=torch.long)[:, None, None]
+    b = torch.as_tensor(np.asarray(background), dtype=torch.long)[:, None, None] + texture_count
+    labels = torch.full(inside.shape, -1, dtype=torch.long)
+    return torch.where(inside, t.expand_as(labels), torch.where(outside, b.expand_as(labels), labels))
+
+
 # Texture statistics ------------------------------------------------------------------------------
 
 def _erode(mask: torch.Tensor, pixels: int) -> torch.Tensor:
@@ -226,11 +269,19 @@ class DecomposedTrainer(Trainer):
                 RealStatistics(self.native_encoder, images, region, classes, self.counts[kind]),
                 RealStatistics(self.fine_encoder, fine, fine_region, classes[fine_index], self.counts[kind]))
         self.mask_area = float(self.masks.mean())
+        # 3. real fine windows for the patch critic: every position labelled by the found masks
+        self.fine_images = fine
+        self.fine_labels = position_labels(fine_masks, np.asarray(data.texture_class)[fine_index],
+                                           np.asarray(data.background_class)[fine_index], self.counts["texture"],
+                                           PatchCritic.RECEPTIVE_FIELD // 2)
+        self.patch_critic = PatchCritic(self.counts["texture"] + self.counts["background"]).to(self.device)
+        self._fakes: dict = {}
 
         self.opt_g = torch.optim.Adam(self.generator.parameters(), s.lr_generator, betas=(0.5, 0.99))
         self.opt_e = torch.optim.Adam(list(self.mask_encoder.parameters()) + list(self.mask_classifier.parameters()),
                                       s.lr_generator, betas=(0.5, 0.99))
         self.opt_c = torch.optim.Adam(self.mask_critic.parameters(), s.lr_discriminator, betas=(0.5, 0.99))
+        self.opt_p = torch.optim.Adam(self.patch_critic.parameters(), s.lr_discriminator, betas=(0.0, 0.99))
         self._critic_batch = None
 
     # Losses ----------------------------------------------------------------------------------
@@ -310,7 +361,48 @@ class DecomposedTrainer(Trainer):
             out[f"{kind}_{name}_gram"] = s.weight_detail_texture * gram_loss / len(chosen)
             out[f"{kind}_{name}_colour"] = s.weight_colour * colour_loss / len(chosen)
         out[f"{kind}_consistency"] = s.weight_detail_consistency * F.l1_loss(F.avg_pool2d(fine, 4), coarse_window)
+        if s.weight_field_adversarial:
+            offset = 0 if kind == "texture" else self.counts["texture"]
+            labels = torch.as_tensor(classes + offset, device=self.device)[:, None, None]
+            labels = labels.expand(len(classes), fine.shape[-2] // 4, fine.shape[-1] // 4)
+            self.patch_critic.requires_grad_(False)
+            out[f"{kind}_adversarial"] = -s.weight_field_adversarial * self.patch_critic(fine, labels).mean()
+            self.patch_critic.requires_grad_(True)
+            self._fakes[kind] = (fine.detach(), labels)
         return out
+
+    def _real_windows(self, n: int, size: int):
+        """``n`` random ``size`` px windows (4 px aligned) of the fine training images and their
+        position labels; half of them centred on a texture position (letters are a small share)."""
+        side = self.fine_images.shape[-1]
+        windows, labels = [], []
+        for i in self.rng.integers(0, len(self.fine_images), n):
+            sites = torch.nonzero((self.fine_labels[i] >= 0) & (self.fine_labels[i] < self.counts["texture"]))
+            if len(sites) and self.rng.random() < 0.5:
+                cy, cx = (sites[self.rng.integers(len(sites))] * 4).tolist()
+            else:
+                cy, cx = (int(v) for v in self.rng.integers(0, side, 2))
+            y = int(np.clip(cy - size // 2, 0, side - size)) // 4 * 4
+            x = int(np.clip(cx - size // 2, 0, side - size)) // 4 * 4
+            windows.append(self.fine_images[i, :, y: y + size, x: x + size])
+            labels.append(self.fine_labels[i, y // 4: (y + size) // 4, x // 4: (x + size) // 4])
+        return torch.stack(windows).float().to(self.device) / 255, torch.stack(labels).to(self.device)
+
+    def _patch_critic_step(self) -> None:
+        """Hinge loss: real positions (labelled) score above 1, generated below -1."""
+        if not self._fakes:
+            return
+        fakes = list(self._fakes.values())
+        fake = torch.cat([f for f, _ in fakes])
+        fake_labels = torch.cat([lab for _, lab in fakes])
+        real, real_labels = self._real_windows(len(fake), fake.shape[-1])
+        known = real_labels >= 0
+        loss = F.relu(1 - self.patch_critic(real, real_labels))[known].mean() \
+            + F.relu(1 + self.patch_critic(fake, fake_labels)).mean()
+        self.opt_p.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_p.step()
+        self._fakes = {}
 
     def _shape_only_step(self) -> None:
         """One more step of the shape VAE alone: the masks need more steps than the fields, and
@@ -336,6 +428,7 @@ class DecomposedTrainer(Trainer):
         self.opt_g.step()
         self.opt_e.step()
         self._critic_step()
+        self._patch_critic_step()
         self._update_ema()
         self.step += 1
         return {"step": self.step, **{k: float(v.detach()) for k, v in parts.items()}}
@@ -344,5 +437,6 @@ class DecomposedTrainer(Trainer):
 
     def _parts(self):
         return ({"generator": self.generator, "ema": self.ema, "mask_encoder": self.mask_encoder,
-                 "mask_classifier": self.mask_classifier, "mask_critic": self.mask_critic},
-                {"opt_g": self.opt_g, "opt_e": self.opt_e, "opt_c": self.opt_c})
+                 "mask_classifier": self.mask_classifier, "mask_critic": self.mask_critic,
+                 "patch_critic": self.patch_critic},
+                {"opt_g": self.opt_g, "opt_e": self.opt_e, "opt_c": self.opt_c, "opt_p": self.opt_p})
