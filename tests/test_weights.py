@@ -72,6 +72,33 @@ def test_mismatched_weights_say_what_is_wrong(saved, tmp_path):
         load_model(folder)
 
 
+def test_a_folder_is_loaded_by_the_family_its_format_names(saved, monkeypatch):
+    from cgn_art.mechanisms import weights
+
+    model, folder = saved
+    assert weights.family_of(folder) is weights.FAMILIES[weights.FORMAT]
+    assert load_model(folder, device="cpu").name == str(folder.resolve())
+    # a family is one registry line: load_model finds it by the format in config.json
+    calls = []
+    monkeypatch.setitem(weights.FAMILIES, "test/other", weights.ModelFamily(
+        load=lambda folder, device, name: calls.append((folder, device.type, name)) or model,
+        save=lambda model, folder, extra=None: save_model(model, folder, extra, format="test/other")))
+    other = weights.FAMILIES["test/other"].save(model, folder.parent / "other")
+    assert json.loads((other / "config.json").read_text())["format"] == "test/other"
+    assert load_model(other, device="cpu") is model and calls == [(other, "cpu", None)]
+
+
+def test_a_raw_pth_checkpoint_goes_to_the_imagenet_family(tmp_path):
+    from cgn_art.mechanisms import weights
+
+    (tmp_path / "cgn.pth").write_bytes(b"not converted")
+    assert weights.family_of(tmp_path) is weights.FAMILIES[weights.IMAGENET_FORMAT]
+    with pytest.raises(CgnArtError, match="import-cgn"):
+        load_model(tmp_path)
+    (tmp_path / "config.json").write_text("{}")  # a config.json, however wrong, is read as one
+    assert weights.family_of(tmp_path) is weights.FAMILIES[weights.FORMAT]
+
+
 @pytest.mark.parametrize("content, message", [
     ("{not json", "not valid JSON"),
     (json.dumps({"format": "something-else", "config": {}}), "not a cgn-art small CGN config"),

@@ -32,9 +32,9 @@ from cgn_art.mechanisms.biggan import (
 )
 from cgn_art.mechanisms.imagenet import PARTS, ImageNetCGN, ImageNetCGNConfig
 from cgn_art.mechanisms.u2net import u2net_divisor
+from cgn_art.mechanisms.weights import IMAGENET_FORMAT as FORMAT  # config.json's "format", registered there
 
 ENV = "CGN_ART_IMAGENET"
-FORMAT = "cgn-art/imagenet-cgn"
 CGN_URL = "https://drive.google.com/uc?id=12yVFHPUjKmUFGnO2D4xVlTSpF8CUj136"
 CGN_REPO = "https://github.com/autonomousvision/counterfactual_generative_networks"
 GENBLOCKS_TO_RESOLUTION = {10: 128, 12: 256, 14: 512}

@@ -1,12 +1,15 @@
 """Saving and loading CGN weights as safetensors + a JSON config (never pickle).
 
-``load_model`` reads the folder's config.json and dispatches on its "format": the small CGNs here,
-the ImageNet CGN in imagenet_weights.py. The name "imagenet" means the configured ImageNet folder.
+``load_model`` reads the folder's config.json and looks its "format" up in ``FAMILIES``: the small
+CGNs here, the ImageNet CGN in imagenet_weights.py. A new model family is one module and one line
+there. The name "imagenet" means the configured ImageNet folder.
 """
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 from safetensors import SafetensorError
@@ -57,6 +60,72 @@ def read_config(folder: Path) -> dict:
 IMAGENET = "imagenet"
 
 
+@dataclass(frozen=True)
+class ModelFamily:
+    """One kind of model on disk: ``load(folder, device, name)`` reads a folder of it (``name``: what
+    the model calls itself; None: the folder), ``save(model, folder, extra)`` writes one."""
+    load: Callable
+    save: Callable
+
+
+def _imagenet(function: str) -> Callable:
+    """A function of imagenet_weights.py, imported when first called (it pulls in BigGAN and U2-Net)."""
+    def call(*args, **kwargs):
+        from cgn_art.mechanisms import imagenet_weights
+
+        return getattr(imagenet_weights, function)(*args, **kwargs)
+    return call
+
+
+def _load_small(folder: Path, device, name: str | None = None) -> SmallCGN:
+    config = read_config(folder)
+    try:
+        cfg = SmallCGNConfig(**config["config"])
+    except TypeError as e:
+        raise CgnArtError(f"{folder / 'config.json'}: config does not fit this version of cgn-art ({e})") from None
+    weights = folder / "model.safetensors"
+    if not weights.is_file():
+        raise CgnArtError(f"{weights}: missing; the model folder needs its weights file")
+    try:
+        tensors = load_file(str(weights))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise CgnArtError(f"{weights}: not a readable safetensors file (corrupt or truncated?): {e}") from None
+    model = SmallCGN(cfg, device="cpu")
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    wrong = [k for k in expected if k in tensors and tensors[k].shape != expected[k].shape]
+    if missing or unexpected or wrong:
+        detail = "; ".join(filter(None, [
+            f"missing {', '.join(missing[:3])}" + ("..." if len(missing) > 3 else "") if missing else "",
+            f"unexpected {', '.join(unexpected[:3])}" + ("..." if len(unexpected) > 3 else "") if unexpected else "",
+            f"wrong shape for {', '.join(wrong[:3])}" if wrong else "",
+        ]))
+        raise CgnArtError(f"{weights}: weights do not match config.json ({detail})")
+    model.load_state_dict(tensors)
+    model.name = name or str(folder.resolve())
+    model.eval().requires_grad_(False)
+    return model.to(device)
+
+
+IMAGENET_FORMAT = "cgn-art/imagenet-cgn"  # imagenet_weights.py's FORMAT: named here, so the registry imports nothing
+# config.json's "format" -> its family.
+FAMILIES: dict[str, ModelFamily] = {
+    FORMAT: ModelFamily(load=_load_small, save=save_model),
+    IMAGENET_FORMAT: ModelFamily(load=_imagenet("load_imagenet_cgn"), save=_imagenet("save_imagenet_cgn")),
+}
+
+
+def family_of(folder: Path) -> ModelFamily:
+    """The family that reads ``folder``. A folder with the paper's ``*.pth`` and no config.json goes
+    to the ImageNet CGN, whose loader says how to convert it; a folder whose format is missing or
+    unknown goes to the small CGN's, whose reader says what is wrong with its config."""
+    found = _format_of(folder)
+    if found is None and not (folder / "config.json").exists() and any(folder.glob("*.pth")):
+        found = IMAGENET_FORMAT
+    return FAMILIES.get(found, FAMILIES[FORMAT])
+
+
 def _format_of(folder: Path) -> str | None:
     try:
         data = json.loads((folder / "config.json").read_text())
@@ -104,54 +173,20 @@ def load_model(name_or_path: str | Path = DEFAULT_MODEL, device: str | torch.dev
     """
     shipped = shipped_models()
     if str(name_or_path) == IMAGENET and IMAGENET not in shipped:
-        from cgn_art.mechanisms.imagenet_weights import load_imagenet_cgn
-
         ok, message = imagenet_status(imagenet)
         if not ok:
             raise CgnArtError(message)
         from cgn_art.mechanisms.imagenet_weights import imagenet_folder
 
-        return load_imagenet_cgn(imagenet_folder(imagenet), _device(device), name=IMAGENET)
+        return FAMILIES[IMAGENET_FORMAT].load(imagenet_folder(imagenet), _device(device), IMAGENET)
     folder = shipped.get(str(name_or_path)) or Path(name_or_path)
     if not folder.is_dir():
         names = ", ".join(shipped) or "none found in assets/models"
         raise CgnArtError(f"no model named {name_or_path!r}: give a shipped model ({names}), 'imagenet', or a "
                           "folder holding model.safetensors and config.json")
-    from cgn_art.mechanisms.imagenet_weights import FORMAT as IMAGENET_FORMAT
-
-    if _format_of(folder) == IMAGENET_FORMAT or (not (folder / "config.json").exists() and any(folder.glob("*.pth"))):
-        from cgn_art.mechanisms.imagenet_weights import load_imagenet_cgn
-
-        return load_imagenet_cgn(folder, _device(device))
-    config = read_config(folder)
-    try:
-        cfg = SmallCGNConfig(**config["config"])
-    except TypeError as e:
-        raise CgnArtError(f"{folder / 'config.json'}: config does not fit this version of cgn-art ({e})") from None
-    weights = folder / "model.safetensors"
-    if not weights.is_file():
-        raise CgnArtError(f"{weights}: missing; the model folder needs its weights file")
-    try:
-        tensors = load_file(str(weights))
-    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
-        raise CgnArtError(f"{weights}: not a readable safetensors file (corrupt or truncated?): {e}") from None
-    model = SmallCGN(cfg, device="cpu")
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(tensors))
-    unexpected = sorted(set(tensors) - set(expected))
-    wrong = [k for k in expected if k in tensors and tensors[k].shape != expected[k].shape]
-    if missing or unexpected or wrong:
-        detail = "; ".join(filter(None, [
-            f"missing {', '.join(missing[:3])}" + ("..." if len(missing) > 3 else "") if missing else "",
-            f"unexpected {', '.join(unexpected[:3])}" + ("..." if len(unexpected) > 3 else "") if unexpected else "",
-            f"wrong shape for {', '.join(wrong[:3])}" if wrong else "",
-        ]))
-        raise CgnArtError(f"{weights}: weights do not match config.json ({detail})")
-    model.load_state_dict(tensors)
     # The name is what load_model takes back, so saved settings reproduce the image.
-    model.name = str(name_or_path) if str(name_or_path) in shipped else str(folder.resolve())
-    model.eval().requires_grad_(False)
-    return model.to(_device(device))
+    name = str(name_or_path) if str(name_or_path) in shipped else None
+    return family_of(folder).load(folder, _device(device), name)
 
 
 def _device(device):
