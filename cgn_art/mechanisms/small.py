@@ -225,6 +225,7 @@ class SmallCGN(nn.Module, Mechanisms):
         raise CgnArtError(f"unknown mechanism {mechanism!r}: use 'shape', 'texture' or 'background'")
 
 
+# Not imagenet.resize on purpose: the 32 px mask logits are blown up many times, so they need bicubic.
 def resize(x: torch.Tensor, size: int, smooth: bool = False) -> torch.Tensor:
     """Resize a square batch; bicubic for mask logits (smooth contours), bilinear for colours,
     area when shrinking (no aliasing)."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Callable
@@ -267,7 +268,7 @@ class ImageNetTrainer:
         for micro in range(s.accumulate):
             seed = ((s.seed * 1_000_003 + self.step) * s.accumulate + micro) * self.world + self.rank
             last = micro == s.accumulate - 1
-            sync = self.net.no_sync() if self.distributed and not last else _nothing()
+            sync = self.net.no_sync() if self.distributed and not last else nullcontext()
             with sync:
                 terms = self.losses(seed)
                 total = sum(terms.values())
@@ -337,14 +338,6 @@ class ImageNetTrainer:
         meta = checkpoint.load_checkpoint(out, self.device, optimizers=self.optimizers,
                                           tensors_file="optimizer.safetensors")
         self.step, self.history = int(meta["step"]), list(meta.get("history", []))
-
-
-class _nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 @torch.no_grad()
