@@ -266,12 +266,13 @@ def _live_job(key: str) -> None:
 # Pages -------------------------------------------------------------------------------------
 
 def set_pages(pages: list) -> None:
+    """``pages``: (PageInfo from app/page_registry.py, its st.Page) pairs, in the navigation's order."""
     st.session_state["_pages"] = pages
     _workspace()  # on the server's first run: sweep folders of dead servers, start the janitor
 
 
 def pages() -> list:
-    """The app's pages as registered by app/Home.py (for links between them)."""
+    """The app's pages as app/Home.py set them up (for links between them): (PageInfo, st.Page) pairs."""
     return st.session_state.get("_pages", [])
 
 

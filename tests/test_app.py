@@ -3,13 +3,32 @@
 Images are compared by their media URLs, which Streamlit derives from a hash of the image bytes,
 so equal URLs mean equal pictures.
 """
+import importlib.util
+import sys
+from pathlib import Path
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
 import cgn_art
 
+APP = Path(__file__).parents[1] / "app"
+
+
+def _page_registry():
+    """app/page_registry.py, the one list of pages, imported as the app imports it (app/ is a script folder,
+    not a package)."""
+    if "page_registry" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("page_registry", APP / "page_registry.py")
+        sys.modules["page_registry"] = module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    return sys.modules["page_registry"]
+
+
+REGISTRY = _page_registry()
 # The Type page needs a letters model (which may not ship yet): test_typeset_app checks its controls.
-PAGE_FILES = ["views/home.py", "views/mixer.py", "views/dance.py", "views/stylizer.py", "views/robustness.py"]
+CHECKED_ELSEWHERE = {"views/type.py"}
+PAGE_FILES = [page.file for page in REGISTRY.PAGES if page.file not in CHECKED_ELSEWHERE]
 
 
 @pytest.fixture
@@ -31,7 +50,22 @@ def test_home_shows_a_gallery_and_links_to_the_pages(app):
     assert all(c.startswith("shape ") and " · texture " in c for c in captions)
     assert any(name in captions[0] for name in names["texture"])
     links = [link.proto.label for link in app.get("page_link")]
-    assert links == ["Mixer", "Type", "Latent Dance", "Texture Stylizer", "Robustness Lab"]
+    assert links == [page.title for page in REGISTRY.PAGES if not page.default]
+    # each link has its page's description under it
+    descriptions = [caption.value for caption in app.caption if caption.value in
+                    {page.description for page in REGISTRY.PAGES}]
+    assert descriptions == [page.description for page in REGISTRY.PAGES if not page.default]
+
+
+def test_every_page_is_registered_once_with_a_description():
+    files = sorted(p.relative_to(APP).as_posix() for p in (APP / "views").glob("*.py"))
+    assert sorted(page.file for page in REGISTRY.PAGES) == files  # a page file nobody registered is an error
+    assert len({page.title for page in REGISTRY.PAGES}) == len(REGISTRY.PAGES)
+    assert [page.default for page in REGISTRY.PAGES].count(True) == 1
+    for page in REGISTRY.PAGES:
+        assert page.default or len(page.description.split()) >= 5, page
+    with pytest.raises(ValueError, match="'Sketch' .* has no description"):
+        REGISTRY.PageInfo("views/sketch.py", "Sketch", ":material/draw:")
 
 
 def test_shuffle_draws_a_new_gallery(app):

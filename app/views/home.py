@@ -8,18 +8,6 @@ from cgn_art import mixing
 from cgn_art.mechanisms.base import MECHANISMS
 
 GALLERY = 8
-DESCRIPTIONS = {
-    "Mixer": "Pick a shape, a texture and a background, take the image apart, vary one mechanism across "
-             "every class, walk from one class to another, and share the mix as a link.",
-    "Type": "Set a phrase in counterfactual letters: each letter a mask from the Letters CGN, painted in its "
-            "textures; download the poster, share it as a link.",
-    "Latent Dance": "Upload a song and get a video whose shape, texture and background move with its beats, "
-                    "harmony and sections.",
-    "Texture Stylizer": "Repaint a photo with a texture the model generates, and walk the photo through "
-                        "texture space as a video.",
-    "Robustness Lab": "Train classifiers on biased data and on counterfactual data, and see which one looks "
-                      "at the shape.",
-}
 
 
 def gallery_mixes(model, seed: int) -> list[dict]:
@@ -53,8 +41,8 @@ for row in range(0, GALLERY, 4):
                      caption=" · ".join(f"{m} {names[m][mixes[i][m]]}" for m in MECHANISMS))
 
 st.subheader("What you can do")
-for page in pages():
-    if page.title == "Home":
+for info, page in pages():
+    if info.default:
         continue
-    st.page_link(page, label=page.title, icon=page.icon)
-    st.caption(DESCRIPTIONS.get(page.title, ""))
+    st.page_link(page, label=info.title, icon=info.icon)
+    st.caption(info.description)
