@@ -84,6 +84,26 @@ def _bass(root: str, seconds: float) -> np.ndarray:
     return (np.sin(2 * np.pi * f * t) + 0.3 * np.sin(2 * np.pi * 2 * f * t)) * _env(n, 0.01, 0.5)
 
 
+def _bar(drums: np.ndarray, bass: np.ndarray, rng, t0: float, beat: float, root: str, full: bool,
+         fill: bool = False) -> None:
+    """One 4/4 bar of drums and bass from ``t0``: kicks on every beat (softer on 2 and 4 unless
+    ``full``), snare on 2 and 4 (a sixteenth-note roll over beats 3-4 when ``fill``), closed hats on
+    the beats plus quiet open off-beats when ``full`` (loud off-beats would read as the beat), and
+    the bass on the chord's root."""
+    for b in range(4):
+        tb = t0 + b * beat
+        _add(drums, tb, _kick(rng) * (1.0 if full or b in (0, 2) else 0.7))
+        if fill and b >= 2:
+            for k in range(4):
+                _add(drums, tb + k * beat / 4, (0.4 + 0.15 * k) * _snare(rng))
+        elif b in (1, 3):
+            _add(drums, tb, 0.9 * _snare(rng))
+        _add(drums, tb, 0.08 * _hat(rng, open_=False))
+        if full:
+            _add(drums, tb + beat / 2, 0.05 * _hat(rng, open_=True))
+        _add(bass, tb, _bass(root, beat * 0.9) * (1.0 if b == 0 else 0.6))
+
+
 def synthesize(seed: int = 0) -> np.ndarray:
     """The demo song as mono float32 at 22,050 Hz, peak 0.9."""
     rng = np.random.default_rng(seed)
@@ -94,16 +114,7 @@ def synthesize(seed: int = 0) -> np.ndarray:
         in_b = t0 >= SECTION_B
         root, quality = (CHORDS_B if in_b else CHORDS_A)[bar % 5]
         _add(harmony, t0, _chord(root, quality, BAR, bright=in_b))
-        for beat in range(4):
-            tb = t0 + beat * BEAT
-            _add(drums, tb, _kick(rng) * (1.0 if in_b or beat in (0, 2) else 0.7))
-            if beat in (1, 3):
-                _add(drums, tb, 0.9 * _snare(rng))
-            # Hats: quarters in A, added quiet open off-beats in B (loud off-beats would read as the beat).
-            _add(drums, tb, 0.08 * _hat(rng, open_=False))
-            if in_b:
-                _add(drums, tb + BEAT / 2, 0.05 * _hat(rng, open_=True))
-            _add(bass, tb, _bass(root, BEAT * 0.9) * (1.0 if beat == 0 else 0.6))
+        _bar(drums, bass, rng, t0, BEAT, root, full=in_b)
     song = 0.9 * drums + 0.35 * harmony + 0.5 * bass
     song[int(SECTION_B * SR):] *= 1.25  # section B is louder
     fade = int(0.5 * SR)
@@ -143,19 +154,7 @@ def long_song(seconds: float = 60.0, seed: int = 0, bpm: tuple[float, float] = (
         chord = (chord + int(rng.choice([1, 2, 3, 5]))) % len(PALETTE)
         root, quality = PALETTE[chord]
         _add(harmony, t0, _chord(root, quality, 4 * beat, bright=busy))
-        fill = bar % 4 == 3
-        for b in range(4):
-            tb = t0 + b * beat
-            _add(drums, tb, _kick(rng) * (1.0 if busy or b in (0, 2) else 0.7))
-            if fill and b >= 2:  # sixteenth-note snare roll into the next bar
-                for k in range(4):
-                    _add(drums, tb + k * beat / 4, (0.4 + 0.15 * k) * _snare(rng))
-            elif b in (1, 3):
-                _add(drums, tb, 0.9 * _snare(rng))
-            _add(drums, tb, 0.08 * _hat(rng, open_=False))
-            if busy:
-                _add(drums, tb + beat / 2, 0.05 * _hat(rng, open_=True))
-            _add(bass, tb, _bass(root, beat * 0.9) * (1.0 if b == 0 else 0.6))
+        _bar(drums, bass, rng, t0, beat, root, full=busy, fill=bar % 4 == 3)
         if busy:
             gain[int(t0 * SR): int((t0 + 4 * beat) * SR)] = 1.25
     song = (0.9 * drums + 0.35 * harmony + 0.5 * bass) * gain

@@ -35,19 +35,25 @@ from cgn_art.train import losses, pseudo_masks
 from cgn_art.train.cgn import Trainer, detail_window
 
 
+def mask_body(size: int, width: int) -> tuple[nn.Sequential, int]:
+    """Stride-2 convolutions from a (N, 1, size, size) mask down to 4 x 4, flattened: the trunk of
+    the VAE's encoder and of the mask critic. Returns (trunk, number of features)."""
+    layers, c, res = [], 1, size
+    while res > 4:
+        layers += [nn.Conv2d(c, width, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
+        c, res = width, res // 2
+        width = min(width * 2, 128)
+    return nn.Sequential(*layers, nn.Flatten()), c * 16
+
+
 class MaskEncoder(nn.Module):
     """The VAE's encoder: mask (N, 1, S, S) + class -> latent mean and log-variance. Used in
     training only; the shipped model is the decoder (the shape mechanism)."""
 
     def __init__(self, classes: int, latent: int, size: int, width: int = 32):
         super().__init__()
-        layers, c, res = [], 1, size
-        while res > 4:
-            layers += [nn.Conv2d(c, width, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
-            c, res = width, res // 2
-            width = min(width * 2, 128)
-        self.body = nn.Sequential(*layers, nn.Flatten())
-        self.head = nn.Linear(c * 16 + classes, 2 * latent)
+        self.body, c = mask_body(size, width)
+        self.head = nn.Linear(c + classes, 2 * latent)
 
     def forward(self, mask, class_weights):
         return self.head(torch.cat([self.body(mask * 2 - 1), class_weights], 1)).chunk(2, dim=1)
@@ -76,14 +82,9 @@ class MaskCritic(nn.Module):
 
     def __init__(self, classes: int, size: int, width: int = 32):
         super().__init__()
-        layers, c, res = [], 1, size
-        while res > 4:
-            layers += [nn.Conv2d(c, width, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
-            c, res = width, res // 2
-            width = min(width * 2, 128)
-        self.body = nn.Sequential(*layers, nn.Flatten())
-        self.score = nn.Linear(c * 16, 1)
-        self.embed = nn.Embedding(classes, c * 16)
+        self.body, c = mask_body(size, width)
+        self.score = nn.Linear(c, 1)
+        self.embed = nn.Embedding(classes, c)
 
     def forward(self, mask, labels):
         h = self.body(mask * 2 - 1)
