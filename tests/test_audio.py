@@ -227,3 +227,31 @@ def test_a_rerun_finds_a_known_file_without_decoding_it_and_a_changed_file_is_re
     os.utime(path, ns=(1, 1))
     changed = analyse_file(path, duration=3.0)
     assert len(loads) == 2 and changed.file_hash != first.file_hash
+
+
+def test_an_analysis_waits_for_the_warm_up_instead_of_running_beside_it(monkeypatch):
+    """Two threads compiling librosa's numba code at once crashed the app's server (a segfault on a
+    fresh install): the page's first analysis must wait for its background warm-up."""
+    import threading
+    import time
+
+    from cgn_art.audio import analysis
+
+    spans, real = [], analysis._analyse
+
+    def timed(audio):
+        start = time.perf_counter()
+        try:
+            return real(audio)
+        finally:
+            spans.append((start, time.perf_counter(), threading.current_thread().name))
+
+    monkeypatch.setattr(analysis, "_analyse", timed)
+    monkeypatch.setattr(analysis, "_warm", threading.Event())  # as in a process that has not warmed up
+    thread = analysis.warm_up_in_background()
+    sr = analysis.SAMPLE_RATE
+    analysis.analyse(analysis.Audio(samples=np.zeros(2 * sr, np.float32) + 1e-3, sample_rate=sr, path="x",
+                                    file_hash="", start=0.0, file_duration=2.0))
+    thread.join(60)
+    (a_start, a_end, a_name), (b_start, b_end, b_name) = sorted(spans)
+    assert a_name == "librosa-warm-up" and a_end <= b_start  # the warm-up ran first, alone

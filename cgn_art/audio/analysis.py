@@ -102,6 +102,14 @@ class AudioFeatures:
 
 def analyse(audio: Audio) -> AudioFeatures:
     """Analyse loaded audio; see :func:`cgn_art.audio.analyse_file` for the cached version."""
+    # Wait for a warm-up in progress (or run it) first: on a fresh install the page's background
+    # warm-up and the first analysis compiled librosa's numba code in two threads at once, and the
+    # app's server died of a segfault in CI.
+    warm_up()
+    return _analyse(audio)
+
+
+def _analyse(audio: Audio) -> AudioFeatures:
     import librosa
 
     y, sr = audio.samples, audio.sample_rate
@@ -281,7 +289,7 @@ def warm_up() -> None:
         for t in np.arange(0.25, 4, 0.5):
             i = int(t * sr)
             y[i:i + 200] = np.hanning(400)[200:]
-        analyse(Audio(samples=y, sample_rate=sr, path="warm-up", file_hash="", start=0.0, file_duration=4.0))
+        _analyse(Audio(samples=y, sample_rate=sr, path="warm-up", file_hash="", start=0.0, file_duration=4.0))
         _warm.set()
 
 
