@@ -33,6 +33,8 @@ def test_a_long_song_drifts_in_tempo_and_follows_its_seed():
     for t0, beat in bars[:-1]:
         for b in range(4):
             i = int((t0 + b * beat) * SR)
+            if i == 0:  # nothing comes before the first beat
+                continue
             after.append(np.abs(song[i: i + SR // 20]).mean())
             before.append(np.abs(song[max(0, i - SR // 20): i]).mean())
     assert np.mean(np.array(after) > np.array(before)) > 0.9
