@@ -246,6 +246,28 @@ def test_cli_renders_and_rerenders_from_the_sidecar_larger(tmp_path, capsys):
     assert settings.size == 128 and settings.shape.pulse == "beats"
 
 
+def test_cli_flags_come_from_dance_settings():
+    """The stretch and format flags are DanceSettings' fields (cli.common.add_settings_flags); their text
+    reaches the settings, which read and check it."""
+    from cgn_art.cli import build_parser
+    from cgn_art.cli.dance import FLAGS, settings_from
+
+    dance = build_parser()._subparsers._group_actions[0].choices["dance"]
+    helps = {a.dest: a.help for a in dance._actions}
+    for name in FLAGS:
+        default = getattr(DanceSettings(), name)
+        assert helps[name].endswith(f"(default: {'to the end' if default is None else default})"), name
+    assert helps["size"].startswith("video side in pixels, even, 64 to 1080")
+    args = build_parser().parse_args(["dance", "--demo-song", "--size", "128", "--max-duration", "90",
+                                      "--duration", "30", "--seed", "7", "--set", "shape.pulse=beats"])
+    assert (args.size, args.max_duration, args.truncation) == ("128", "90", None)
+    settings, _ = settings_from(args)
+    assert (settings.size, settings.max_duration, settings.duration, settings.seed) == (128, 90.0, 30.0, 7)
+    assert settings.truncation == DanceSettings.from_preset("groove").truncation and settings.shape.pulse == "beats"
+    with pytest.raises(CgnArtError, match="size 255 is odd"):
+        settings_from(build_parser().parse_args(["dance", "--size", "255"]))
+
+
 def test_cli_errors_are_one_line(tmp_path, songs, capsys):
     assert main(["dance", str(songs / "clicks.wav"), "-o", str(tmp_path / "x.mp4"), "--set", "shape.pulse=drums"]) == 1
     assert main(["dance", str(tmp_path / "none.mp3")]) == 1

@@ -88,6 +88,35 @@ def test_settings_are_checked_in_one_place(tmp_path, monkeypatch):
         ImageNetTrainer(ImageNetTrainSettings(weights=str(tmp_path), **FAST))
 
 
+@pytest.mark.parametrize("name", ["steps", "batch_size", "accumulate", "sample_every", "checkpoint_every", "seed"])
+def test_a_boolean_is_not_a_whole_number(name):
+    """As TrainSettings does (both read with settings_checks): True would otherwise pass as 1."""
+    words = name.replace("_", " ")
+    for flag in (True, False):
+        with pytest.raises(CgnArtError, match=f"^{words} {flag} is not a whole number$"):
+            ImageNetTrainSettings(**{name: flag}).validate()
+
+
+def test_settings_are_read_as_every_job_reads_them():
+    settings = ImageNetTrainSettings(steps="40", accumulate=8.0, lr_shape="1e-5", weight_l1="50",
+                                     mask_interval=["0.2", 0.8], precision=" FP32").validate()
+    assert (settings.steps, settings.accumulate, settings.precision) == (40, 8, "fp32")
+    assert type(settings.steps) is int and type(settings.accumulate) is int
+    assert (settings.lr_shape, settings.weight_l1, settings.mask_interval) == (1e-5, 50.0, (0.2, 0.8))
+    with pytest.raises(CgnArtError, match=r"^truncation 0 is out of range: give a number in \(0, 1\]$"):
+        ImageNetTrainSettings(truncation=0).validate()
+    with pytest.raises(CgnArtError, match=r"^lr texture 1 is out of range: give a number in \[0, 1\)$"):
+        ImageNetTrainSettings(lr_texture=1).validate()
+    with pytest.raises(CgnArtError, match="^weight binary -1 is out of range"):
+        ImageNetTrainSettings(weight_binary=-1).validate()
+    with pytest.raises(CgnArtError, match="^mask interval 'wide' is not two numbers"):
+        ImageNetTrainSettings(mask_interval="wide").validate()
+    with pytest.raises(CgnArtError, match="^unknown precision 'fp8'; choose one of"):
+        ImageNetTrainSettings(precision="fp8").validate()
+    with pytest.raises(CgnArtError, match="^seed -1 is out of range"):
+        ImageNetTrainSettings(seed=-1).validate()
+
+
 def test_cli_trains_and_resumes(weights, tmp_path, capsys):
     out = tmp_path / "run"
     base = ["train-imagenet", "-o", str(out), "--weights", str(weights), "--batch-size", "1", "--accumulate", "1",

@@ -13,13 +13,26 @@ import time
 from pathlib import Path
 
 from cgn_art.audio.demo_song import SHIPPED as DEMO_SONG
-from cgn_art.cli.common import output_path, stops_on_signals
+from cgn_art.cli.common import add_settings_flags, output_path, stops_on_signals
 from cgn_art.cli.progress import ProgressBar
 from cgn_art.errors import CgnArtError
+from cgn_art.settings_checks import MAX_SEED
+
+# DanceSettings' top-level fields that are flags (the mappings are changed with --set).
+FLAGS = ("size", "fps", "start", "duration", "seed", "truncation", "max_duration")
+FLAG_HELP = {
+    "size": "video side in pixels, even",
+    "fps": "frames per second",
+    "start": "start of the stretch in seconds",
+    "duration": "length of the stretch in seconds",
+    "seed": f"seed of every noise walk, 0 to {MAX_SEED}",
+    "truncation": "noise truncation in (0, 1]; a preset may set its own",
+    "max_duration": "longest stretch allowed, seconds",
+}
 
 
 def add_commands(commands) -> None:
-    from cgn_art.dance.settings import LIMITS, PRESETS
+    from cgn_art.dance.settings import LIMITS, PRESETS, DanceSettings
 
     p = commands.add_parser("dance", help="a music video: the CGN's three mechanisms dance to a song",
                             description="Render a music-synchronised CGN video (H.264 + AAC mp4) and a JSON "
@@ -31,13 +44,9 @@ def add_commands(commands) -> None:
     p.add_argument("--preset", choices=list(PRESETS), default=None, help="a mapping preset (default: groove)")
     p.add_argument("--settings", metavar="SIDECAR.json", help="start from a dance sidecar's settings "
                    "(the song must be the same file); flags given here change them")
-    p.add_argument("--size", help="video side in pixels, {}-{}, even (default: 512)".format(*LIMITS["size"]))
-    p.add_argument("--fps", help="frames per second, {}-{} (default: 24)".format(*LIMITS["fps"]))
-    p.add_argument("--start", help="start of the stretch in seconds (default: 0)")
-    p.add_argument("--duration", help="length of the stretch in seconds (default: to the end)")
-    p.add_argument("--seed", help="seed of every noise walk (default: 0)")
-    p.add_argument("--truncation", help="noise truncation in (0, 1] (default: the preset's)")
-    p.add_argument("--max-duration", help="longest stretch allowed, seconds (default: 600)")
+    # The stretch and format come from DanceSettings' fields; the text goes to the settings, which read it.
+    add_settings_flags(p, DanceSettings, FLAG_HELP, names=FLAGS, as_text=True,
+                       limits={name: LIMITS[name] for name in ("size", "fps")}, none_shown="to the end")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="change one mapping setting, e.g. shape.pulse=beats, texture.classes=0,3,7, "
                         "background.speed=0.5 (repeatable)")
@@ -64,8 +73,7 @@ def settings_from(args):
             settings = DanceSettings.from_preset(args.preset)
     else:
         settings = DanceSettings.from_preset(args.preset or "groove")
-    changes = {key: getattr(args, key) for key in ("size", "fps", "start", "duration", "seed", "truncation",
-                                                   "max_duration") if getattr(args, key) is not None}
+    changes = {key: getattr(args, key) for key in FLAGS if getattr(args, key) is not None}
     for item in args.set:
         key, sep, value = item.partition("=")
         if not sep:

@@ -33,6 +33,7 @@ from cgn_art.features import ENCODER_NAMES, make_encoder
 from cgn_art.mechanisms.base import truncated_noise
 from cgn_art.mechanisms.imagenet import PRECISIONS, ImageNetCGN, ImageNetCGNConfig
 from cgn_art.mechanisms.imagenet_presets import SAMPLE_SHEET_CLASSES
+from cgn_art.settings_checks import MAX_SEED, choice, number, whole
 from cgn_art.train import checkpoint
 
 MECHANISM_PARTS = {"shape": "f_shape", "texture": "f_text", "background": "f_bg"}
@@ -67,25 +68,28 @@ class ImageNetTrainSettings:
     checkpoint_every: int = 50
 
     def validate(self) -> "ImageNetTrainSettings":
+        """Check every field that has a range (with :mod:`cgn_art.settings_checks`, as TrainSettings and every
+        job's settings are); return self. Whole numbers refuse True and False, which Python would count as 1
+        and 0; text ("300", "1e-5") is read as the CLI and a checkpoint's JSON give it."""
         for name in ("steps", "batch_size", "accumulate", "sample_every", "checkpoint_every"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise CgnArtError(f"{name.replace('_', ' ')} must be a whole number >= 1, not {value!r}")
-        if not 0 < self.truncation <= 1:
-            raise CgnArtError(f"truncation must be in (0, 1], not {self.truncation}")
+            setattr(self, name, whole(name.replace("_", " "), getattr(self, name), 1))
+        self.seed = whole("seed", self.seed, 0, MAX_SEED)
+        self.truncation = number("truncation", self.truncation, 0, 1, low_open=True)
         for name in ("lr_shape", "lr_texture", "lr_background"):
-            if not 0 <= getattr(self, name) < 1:
-                raise CgnArtError(f"{name.replace('_', ' ')} must be in [0, 1)")
+            setattr(self, name, number(name.replace("_", " "), getattr(self, name), 0, 1, high_open=True))
         for f in fields(self):
-            if f.name.startswith("weight_") and not getattr(self, f.name) >= 0:
-                raise CgnArtError(f"{f.name.replace('_', ' ')} must be >= 0")
-        low, high = self.mask_interval
-        if not 0 <= low < high <= 1:
-            raise CgnArtError(f"mask interval must be two numbers 0 <= low < high <= 1, not {self.mask_interval}")
-        if self.feature_extractor not in ENCODER_NAMES:
-            raise CgnArtError(f"feature extractor must be one of {', '.join(ENCODER_NAMES)}")
-        if self.precision not in PRECISIONS:
-            raise CgnArtError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
+            if f.name.startswith("weight_"):
+                setattr(self, f.name, number(f.name.replace("_", " "), getattr(self, f.name), 0))
+        interval = self.mask_interval
+        if isinstance(interval, str) or not hasattr(interval, "__len__") or len(interval) != 2:
+            raise CgnArtError(f"mask interval {interval!r} is not two numbers: give low and high, "
+                              "0 <= low < high <= 1")
+        low, high = (number("mask interval", value, 0, 1) for value in interval)
+        if not low < high:
+            raise CgnArtError(f"mask interval ({low:g}, {high:g}) is empty: give two numbers 0 <= low < high <= 1")
+        self.mask_interval = (low, high)
+        self.feature_extractor = choice("feature extractor", self.feature_extractor, ENCODER_NAMES)
+        self.precision = choice("precision", self.precision, PRECISIONS)
         return self
 
     def paths(self) -> tuple[Path, Path]:
