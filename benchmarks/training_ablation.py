@@ -6,14 +6,16 @@ line holds every arm's figures and its ratios against the full recipe.
 
     python benchmarks/training_ablation.py [--steps 1500] [--arms full,no_background_texture,...]
     python benchmarks/training_ablation.py --evaluate runs/ablation   # judge arms trained earlier
+    python benchmarks/training_ablation.py --steps 500 --arms full,no_composite_texture --threads 1 \
+        --out runs/ablation-500                                       # a cheaper run of two arms
 
 Arms:
 - full: the shipped recipe (cgn_art.train.cgn.TrainSettings defaults);
 - no_mask_border: without the prior that the mask is empty in the outer 4 px;
 - no_background_texture: without the Gram loss tying the background to real border strips;
 - no_composite_texture: without the Gram loss between composites and real images;
-- loose_mask_priors: the naive mask priors (area 0.1-0.6 per image, no batch prior, a weak
-  constant binary loss), as in shared/guides/cgn-training-notes.md.
+- loose_mask_priors: loose mask priors (area 0.1-0.6 per image, no batch prior, a weak constant
+  binary loss).
 """
 import argparse
 import json
