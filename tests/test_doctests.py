@@ -26,6 +26,7 @@ MODULES = [
     "cgn_art.typeset",
     "cgn_art.typeset.settings",
     "cgn_art.robustness.classifier",
+    "cgn_art.robustness.validation",
 ]
 
 

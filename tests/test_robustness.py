@@ -17,6 +17,7 @@ from cgn_art.errors import CgnArtError
 from cgn_art.robustness import counterfactuals as cfdata
 from cgn_art.robustness.classifier import accuracy, predict, train_classifier
 from cgn_art.robustness.experiment import RobustnessSettings, cue_conflict_set, cue_following, run_experiment
+from cgn_art.robustness.validation import validation_cut
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -167,10 +168,61 @@ def test_experiment_reports_progress_and_can_be_cancelled():
     ({"epochs": 0}, "epochs 0 is out of range"), ({"counterfactuals": 1.5}, "not a whole number"),
     ({"models": {"wildlife": "x"}, "variants": ("colored",)}, "not among the variants"),
     ({"counterfactual_data": {"colored": "no-such-folder"}}, "no dataset.json"),
+    ({"dropout": 1}, r"dropout 1 is out of range: give a number in \[0, 1\)"),
 ])
 def test_experiment_settings_explain_mistakes(bad, message):
     with pytest.raises(CgnArtError, match=message):
         RobustnessSettings(**bad).validate()
+
+
+def test_counterfactual_classifier_beats_the_original_on_a_tiny_run():
+    """The paper's claim, small: on the randomised test split the classifier trained on 2,000 CGN
+    counterfactuals reads shapes and the one trained on the biased split reads colours."""
+    torch.set_num_threads(1)
+    result = run_experiment(RobustnessSettings(variants=("colored",), counterfactuals=2_000, epochs=2,
+                                               cue_conflict=200))
+    original, counterfactual = result.get("colored", "original"), result.get("colored", "counterfactual")
+    assert counterfactual.test_accuracy > original.test_accuracy + 0.2
+    assert counterfactual.cue_following["shape"] > original.cue_following["shape"] + 0.2
+    assert original.cue_following["texture"] > counterfactual.cue_following["texture"]
+
+
+def test_validation_split_holds_out_whole_shape_samples():
+    groups = np.arange(1_000) // 10  # 100 shape samples of 10 counterfactuals each
+    fit, held = validation_cut(groups, 0.1, seed=0)
+    assert len(held) == 100 and len(fit) == 900 and not set(groups[fit]) & set(groups[held])
+    assert sorted(np.concatenate([fit, held]).tolist()) == list(range(1_000))
+    again, other = validation_cut(groups, 0.1, seed=0)[1], validation_cut(groups, 0.1, seed=1)[1]
+    assert (again == held).all() and set(other) != set(held)
+    with pytest.raises(CgnArtError, match="at least two shape samples"):
+        validation_cut(np.zeros(5, int), 0.1, seed=0)
+
+
+def test_settings_are_chosen_without_the_test_split(monkeypatch):
+    from cgn_art.data import mnist
+    from cgn_art.robustness import validation
+
+    real_load = mnist.load
+
+    def load(variant, split="train", **kw):
+        assert split != "test", "choosing settings read the test split"
+        return real_load(variant, split, **kw)
+
+    monkeypatch.setattr(mnist, "load", load)
+    seen = []
+    real_train = validation.train_classifier
+
+    def train(x, y, *args, **kw):
+        seen.append((len(y), kw["dropout"]))
+        return real_train(x, y, *args, **kw)
+
+    monkeypatch.setattr(validation, "train_classifier", train)
+    settings = RobustnessSettings(variants=("colored",), counterfactuals=300, epochs=1)
+    chosen = validation.choose_on_validation(settings, "colored", {"a": {}, "b": {"dropout": 0.0, "per_shape": 5}})
+    assert seen == [(270, 0.5), (270, 0.0)]
+    assert [r["validation_images"] for r in chosen.values()] == [30, 30]
+    assert all(0 <= r["validation_accuracy"] <= 1 for r in chosen.values())
+    assert chosen["b"]["changes"] == {"dropout": 0.0, "per_shape": 5}
 
 
 def test_cli_shards_merge_and_classify(tmp_path, capsys):
