@@ -16,6 +16,7 @@ from playwright.sync_api import expect
 from test_typeset import letters_dir  # noqa: F401 - the fixture
 
 from cgn_art.io import read_png_settings
+from cgn_art.typeset import roll_labels
 
 pytestmark = pytest.mark.browser
 # A shared, loaded 2-core machine: a fresh server's first page (torch import, model load) can take
@@ -102,7 +103,8 @@ def test_type_poster_main_flow(page, app_server, letters_dir, artifacts, tmp_pat
     # 4. One roll button per letter; rolling the R gives it a seed of its own and changes the poster.
     rolls = page.locator("[class*='st-key-type_roll_']:not(.st-key-type_roll_all)").get_by_role("button")
     expect(rolls).to_have_count(LETTERS, timeout=WAIT_MS)
-    assert "".join(rolls.all_inner_texts()) == PHRASE.replace(" ", "").upper()
+    # repeated letters are numbered (C₁ ... C₂) so that each button names one letter
+    assert rolls.all_inner_texts() == roll_labels(list(PHRASE.replace(" ", "").upper()))
     src = preview(page).get_attribute("src")
     assert "letter_seeds" not in query(page)
     page.get_by_role("button", name="R", exact=True).click()

@@ -15,7 +15,7 @@ from cgn_art.errors import CgnArtError
 from cgn_art.io import read_png_settings, save_png
 from cgn_art.mechanisms.base import Mechanisms, truncated_noise
 from cgn_art.typeset import FORMATS, TypeSettings, letter_classes, render_poster
-from cgn_art.typeset.layout import split_text
+from cgn_art.typeset.layout import roll_labels, split_text
 
 CAPS = [chr(65 + i) for i in range(26)]
 TEXTURES = torch.tensor([[1.0, 0, 0], [0, 1.0, 0], [0, 0, 1.0], [1.0, 1.0, 1.0]])
@@ -94,6 +94,14 @@ def ink(poster) -> np.ndarray:
 
 
 # Layout ---------------------------------------------------------------------------------------
+
+def test_roll_labels_number_only_repeated_letters():
+    assert roll_labels(list("HELLO")) == ["H", "E", "L₁", "L₂", "O"]
+    assert roll_labels(list("ABC")) == ["A", "B", "C"]
+    labels = roll_labels(list("COUNTERFACTUAL"))
+    assert len(set(labels)) == len(labels)  # every roll button names one letter
+    assert labels[0] == "C₁" and labels[9] == "C₂" and labels[6] == "R"
+
 
 def test_widths_come_from_each_masks_extent_and_gaps_from_tracking(boxes):
     settings = TypeSettings(text="IWAM", letter_size=200, tracking=0.1, format="landscape")

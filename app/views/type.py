@@ -21,6 +21,7 @@ from cgn_art.typeset import (
     is_letters_model,
     letters_status,
     render_poster,
+    roll_labels,
 )
 
 ROLLS = "type_letter_seeds"
@@ -142,9 +143,11 @@ def roll_buttons(letters: list[tuple[int, str]]) -> None:
     st.caption("Roll one letter: a new seed for that letter alone (its shape, and its texture when textures go "
                "by letter).")
     per_row = 13
+    labels = roll_labels([char for _, char in letters])
     for row in range(0, len(letters), per_row):
-        for column, (index, char) in zip(st.columns(per_row), letters[row:row + per_row]):
-            column.button(char, key=f"type_roll_{index}", on_click=_roll, args=(index,), width="stretch",
+        for column, (index, char), label in zip(st.columns(per_row), letters[row:row + per_row],
+                                                labels[row:row + per_row]):
+            column.button(label, key=f"type_roll_{index}", on_click=_roll, args=(index,), width="stretch",
                           help=f"Roll letter {index + 1} ({char}): draw it again with a new seed.")
 
 
@@ -178,7 +181,7 @@ def main() -> None:
                                mime="image/png", key="type_download", on_click="ignore", icon=":material/download:",
                                help="The poster as a PNG with its settings inside: `cgn-art type --settings "
                                     "cgn-type.png` makes it again.")
-            st.code("cgn-art type --settings cgn-type.png -o again.png", language="bash")
+            st.code("cgn-art type --settings cgn-type.png -o again.png", language="bash", wrap_lines=True)
         roll_buttons(letters)
     except cgn_art.CgnArtError as e:
         error_box(e)

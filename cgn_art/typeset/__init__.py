@@ -8,7 +8,7 @@ tests; tests/test_typeset.py renders posters with a stand-in letters model.
 >>> poster = render_poster(load_letters(), settings)  # doctest: +SKIP
 >>> poster.image.save("hello.png")  # doctest: +SKIP
 """
-from cgn_art.typeset.layout import Glyph, Layout, Text, arrange, letter_seed, split_text
+from cgn_art.typeset.layout import Glyph, Layout, Text, arrange, letter_seed, roll_labels, split_text
 from cgn_art.typeset.render import (
                                     KIND,
                                     LETTERS,
@@ -27,4 +27,4 @@ from cgn_art.typeset.settings import ALIGNS, BACKGROUND_BY, FORMATS, LIMITS, TEX
 __all__ = ["ALIGNS", "BACKGROUND_BY", "FORMATS", "KIND", "LETTERS", "LIMITS", "NOT_SHIPPED", "TEXTURE_BY", "Glyph",
            "Layout", "Poster", "Text", "TypeSettings", "arrange", "digit_model_name", "is_letters_model",
            "letter_classes", "letter_seed", "letters_status", "load_digits", "load_letters", "render_poster",
-           "split_text"]
+           "roll_labels", "split_text"]

@@ -27,6 +27,23 @@ def letter_seed(seed: int, index: int) -> int:
     return (int(seed) * 1_000_003 + 7919 * (int(index) + 1)) % MAX_SEED
 
 
+_SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+
+def roll_labels(chars: list[str]) -> list[str]:
+    """A button label per glyph: the character, numbered by a subscript when it occurs more than once
+    ("L₁", "L₂" in HELLO), so every roll button names one letter."""
+    totals: dict[str, int] = {}
+    for c in chars:
+        totals[c] = totals.get(c, 0) + 1
+    seen: dict[str, int] = {}
+    labels = []
+    for c in chars:
+        seen[c] = seen.get(c, 0) + 1
+        labels.append(c if totals[c] == 1 else c + str(seen[c]).translate(_SUBSCRIPTS))
+    return labels
+
+
 @dataclass
 class Glyph:
     """One glyph to draw: its character, which model draws it (letters or digits) and its shape class."""
