@@ -29,6 +29,8 @@ TRAIN_HELP = {
                                 "from noise (0: none)",
     "weight_field_adversarial": "decomposed: weight of the patch critic on fine texture and background "
                                 "windows (0: none)",
+    "weight_field_patches": "decomposed: weight of the match of fine texture and background windows to the "
+                            "real regions' 7 px patch distributions (0: none)",
 }
 # Changing these would make the checkpoint's weights or data not fit, so resume refuses them.
 FIXED_ON_RESUME = ("variant", "width", "discriminator_width", "recipe")

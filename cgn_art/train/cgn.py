@@ -95,6 +95,9 @@ class TrainSettings:
     weight_shape_adversarial: float = 0.0
     # decomposed: a patch critic on fine texture/background windows (0: none; see decomposed.PatchCritic)
     weight_field_adversarial: float = 0.0
+    # decomposed: match the real regions' raw patch distributions on fine windows (0: none; see
+    # decomposed.patch_distribution_loss)
+    weight_field_patches: float = 0.0
 
     @classmethod
     def for_data(cls, variant: str = "wildlife", **overrides) -> "TrainSettings":

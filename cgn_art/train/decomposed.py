@@ -19,6 +19,10 @@ composites themselves say:
    the class's mean Gram matrices (cross-channel pattern). Both at native size on whole fields and
    at 4x on windows of the detail levels against the 256 px training images (a fully
    convolutional mechanism makes a window of its field from the matching window of its noise).
+   Optionally (``weight_field_patches``), the fine windows also match the distribution of the real
+   regions' raw 7 px patches at three pyramid levels (sliced Wasserstein, as in Elnekave & Weiss's
+   patch-distribution matching): Gram statistics of random filters make grass and gravel but not
+   the mortar of a brick wall, which the patches' distribution does carry.
 """
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cgn_art.errors import CgnArtError
 from cgn_art.features import RandomEncoder
 from cgn_art.train import losses, pseudo_masks
 from cgn_art.train.cgn import Trainer, detail_window
@@ -222,6 +227,78 @@ class RealStatistics:
         return self.by_class[c][pick], self.colour_by_class[c][pick]
 
 
+# Patch distributions -----------------------------------------------------------------------------
+
+PATCH = 7          # px: the side of the patches whose distribution the fine fields match
+PATCH_LEVELS = 3   # the fine scale and two halvings: patches span 7, 14 and 28 fine px
+
+
+def _patches(images: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) -> (N, positions, C * PATCH * PATCH): every PATCH x PATCH patch, flattened."""
+    return F.unfold(images, PATCH).transpose(1, 2)
+
+
+class PatchBank:
+    """Real patches of each class at each pyramid level: from every image, up to ``per_image`` of
+    the patches that lie wholly inside its class's region (the found masks for textures, their
+    complement for backgrounds). Kept as float16; a level a class has no patch at is borrowed
+    from the finer level."""
+
+    def __init__(self, images: torch.Tensor, regions: torch.Tensor, classes: np.ndarray, num_classes: int,
+                 rng: np.random.Generator, per_image: int = 600):
+        found: list[list[list[torch.Tensor]]] = [[[] for _ in range(PATCH_LEVELS)] for _ in range(num_classes)]
+        with torch.no_grad():
+            for i in range(len(images)):
+                x = images[i: i + 1].float() / 255
+                r = regions[i: i + 1].float()
+                for level in range(PATCH_LEVELS):
+                    if level:
+                        x, r = F.avg_pool2d(x, 2), F.avg_pool2d(r, 2)
+                    inside = _patches((r > 0.99).float()).amin(2)[0] > 0.5
+                    rows = torch.nonzero(inside)[:, 0]
+                    if len(rows) == 0:
+                        continue
+                    pick = rows[torch.from_numpy(rng.choice(len(rows), min(per_image, len(rows)), replace=False))]
+                    found[int(classes[i])][level].append(_patches(x)[0, pick].half())
+        self.by_class = []
+        for c in range(num_classes):
+            levels = []
+            for level in range(PATCH_LEVELS):
+                bank = torch.cat(found[c][level]) if found[c][level] else None
+                levels.append(bank if bank is not None else (levels[-1] if levels else None))
+            if levels[0] is None:
+                raise CgnArtError(f"class {c} has no real region wide enough for a {PATCH} px patch")
+            self.by_class.append(levels)
+
+    def sample(self, c: int, level: int, m: int, rng: np.random.Generator) -> torch.Tensor:
+        bank = self.by_class[c][level]
+        return bank[torch.from_numpy(rng.integers(0, len(bank), m))].float()
+
+
+def patch_distribution_loss(fine: torch.Tensor, classes: np.ndarray, bank: PatchBank, rng: np.random.Generator,
+                            projections: int = 64, max_patches: int = 4096) -> torch.Tensor:
+    """Sliced Wasserstein distance between each class's generated patches (of ``fine``, one class
+    per row in ``classes``) and its real ones, at every pyramid level; each projection is divided
+    by the real patches' spread there, so a level and a class count alike whatever their contrast."""
+    total, terms = fine.new_zeros(()), 0
+    x = fine
+    for level in range(PATCH_LEVELS):
+        if level:
+            x = F.avg_pool2d(x, 2)
+        if min(x.shape[-2:]) < PATCH:
+            break
+        patches = _patches(x)
+        for c in np.unique(classes):
+            mine = patches[torch.from_numpy(classes == c)].reshape(-1, patches.shape[-1])
+            mine = mine[torch.randperm(len(mine), device=mine.device)[:max_patches]]
+            real = bank.sample(int(c), level, len(mine), rng).to(fine.device)
+            directions = F.normalize(torch.randn(patches.shape[-1], projections, device=fine.device), dim=0)
+            a, b = (mine @ directions).sort(0)[0], (real @ directions).sort(0)[0]
+            total = total + ((a - b).pow(2).mean(0) / (b.var(0) + 1e-4)).mean()
+            terms += 1
+    return total / max(terms, 1)
+
+
 # The trainer ---------------------------------------------------------------------------------------
 
 class DecomposedTrainer(Trainer):
@@ -277,6 +354,12 @@ class DecomposedTrainer(Trainer):
                                            PatchCritic.RECEPTIVE_FIELD // 2)
         self.patch_critic = PatchCritic(self.counts["texture"] + self.counts["background"]).to(self.device)
         self._fakes: dict = {}
+        self.patch_banks = {}
+        if s.weight_field_patches:
+            say(None, "collecting the real patches")
+            for kind, region in (("texture", fine_masks), ("background", 1 - fine_masks)):
+                classes = np.asarray(data.texture_class if kind == "texture" else data.background_class)[fine_index]
+                self.patch_banks[kind] = PatchBank(fine, region, classes, self.counts[kind], self.rng)
 
         self.opt_g = torch.optim.Adam(self.generator.parameters(), s.lr_generator, betas=(0.5, 0.99))
         self.opt_e = torch.optim.Adam(list(self.mask_encoder.parameters()) + list(self.mask_classifier.parameters()),
@@ -362,6 +445,9 @@ class DecomposedTrainer(Trainer):
             out[f"{kind}_{name}_gram"] = s.weight_detail_texture * gram_loss / len(chosen)
             out[f"{kind}_{name}_colour"] = s.weight_colour * colour_loss / len(chosen)
         out[f"{kind}_consistency"] = s.weight_detail_consistency * F.l1_loss(F.avg_pool2d(fine, 4), coarse_window)
+        if s.weight_field_patches:
+            out[f"{kind}_patches"] = s.weight_field_patches * patch_distribution_loss(
+                fine, classes, self.patch_banks[kind], self.rng)
         if s.weight_field_adversarial:
             offset = 0 if kind == "texture" else self.counts["texture"]
             labels = torch.as_tensor(classes + offset, device=self.device)[:, None, None]
