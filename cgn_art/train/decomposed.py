@@ -233,7 +233,7 @@ PATCH = 7          # px: the side of the patches whose distribution the fine fie
 PATCH_LEVELS = 3   # the fine scale and two halvings: patches span 7, 14 and 28 fine px
 
 
-def _patches(images: torch.Tensor) -> torch.Tensor:
+def image_patches(images: torch.Tensor) -> torch.Tensor:
     """(N, C, H, W) -> (N, positions, C * PATCH * PATCH): every PATCH x PATCH patch, flattened."""
     return F.unfold(images, PATCH).transpose(1, 2)
 
@@ -254,12 +254,12 @@ class PatchBank:
                 for level in range(PATCH_LEVELS):
                     if level:
                         x, r = F.avg_pool2d(x, 2), F.avg_pool2d(r, 2)
-                    inside = _patches((r > 0.99).float()).amin(2)[0] > 0.5
+                    inside = image_patches((r > 0.99).float()).amin(2)[0] > 0.5
                     rows = torch.nonzero(inside)[:, 0]
                     if len(rows) == 0:
                         continue
                     pick = rows[torch.from_numpy(rng.choice(len(rows), min(per_image, len(rows)), replace=False))]
-                    found[int(classes[i])][level].append(_patches(x)[0, pick].half())
+                    found[int(classes[i])][level].append(image_patches(x)[0, pick].half())
         self.by_class = []
         for c in range(num_classes):
             levels = []
@@ -287,7 +287,7 @@ def patch_distribution_loss(fine: torch.Tensor, classes: np.ndarray, bank: Patch
             x = F.avg_pool2d(x, 2)
         if min(x.shape[-2:]) < PATCH:
             break
-        patches = _patches(x)
+        patches = image_patches(x)
         for c in np.unique(classes):
             mine = patches[torch.from_numpy(classes == c)].reshape(-1, patches.shape[-1])
             mine = mine[torch.randperm(len(mine), device=mine.device)[:max_patches]]
