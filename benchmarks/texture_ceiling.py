@@ -20,6 +20,7 @@ crops, so it should not expect to do better than the picture optimised directly.
 import argparse
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -27,6 +28,7 @@ import torch.nn.functional as F
 
 from cgn_art.data import letters
 from cgn_art.features import RandomEncoder
+from cgn_art.mechanisms.base import to_pil
 from cgn_art.train import fidelity
 from cgn_art.train.decomposed import PATCH_LEVELS, image_patches
 
@@ -55,7 +57,7 @@ def _patch_objective(real: torch.Tensor, projections: int = 64, count: int = 163
         levels = [x]
         for _ in range(PATCH_LEVELS - 1):
             levels.append(F.avg_pool2d(levels[-1], 2))
-        return [image_patches(level).reshape(-1, image_patches(level).shape[-1]) for level in levels]
+        return [image_patches(level).flatten(0, 1) for level in levels]
 
     target = pyramid(real)
 
@@ -129,9 +131,6 @@ def main():
             picture = synthesise(real, name, args.iterations, args.seed + c)
             row[name] = float((judge.classify(nine_crops(picture)) == c).float().mean())
             if args.save:
-                from pathlib import Path
-
-                from cgn_art.mechanisms.base import to_pil
                 Path(args.save).mkdir(parents=True, exist_ok=True)
                 to_pil(picture[0]).save(Path(args.save) / f"{args.kind}-{c}-{name}.png")
         for name, value in row.items():

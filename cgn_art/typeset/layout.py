@@ -9,6 +9,7 @@ advance. Lines are filled greedily, words never split; the cap height is the lar
 from __future__ import annotations
 
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,13 +34,11 @@ _SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 def roll_labels(chars: list[str]) -> list[str]:
     """A button label per glyph: the character, numbered by a subscript when it occurs more than once
     ("L₁", "L₂" in HELLO), so every roll button names one letter."""
-    totals: dict[str, int] = {}
-    for c in chars:
-        totals[c] = totals.get(c, 0) + 1
-    seen: dict[str, int] = {}
+    totals = Counter(chars)
+    seen: Counter = Counter()
     labels = []
     for c in chars:
-        seen[c] = seen.get(c, 0) + 1
+        seen[c] += 1
         labels.append(c if totals[c] == 1 else c + str(seen[c]).translate(_SUBSCRIPTS))
     return labels
 
