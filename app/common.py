@@ -9,12 +9,35 @@ import time
 from pathlib import Path
 
 import streamlit as st
+from page_registry import KEY_OWNERS
 
 import cgn_art
 from cgn_art.io import png_bytes
 from cgn_art.settings_checks import MAX_SEED
 
-SOURCE_KEY = "_model_source"
+# Keys --------------------------------------------------------------------------------------
+
+def state_key(prefix: str, *parts, private: bool = False) -> str:
+    """The one way to spell a session-state or widget key: ``prefix`` and ``parts`` joined by "_",
+    e.g. state_key("type", "roll", 3) is "type_roll_3"; ``private`` adds a leading "_" for what no
+    widget shows.
+
+    Streamlit keeps one session state for the whole app, so each page starts its keys with a prefix
+    it claims in app/page_registry.py (``keys``); no two pages claim one, so keys of different pages
+    never collide, and a prefix nobody claimed is refused here. ``prefix`` may also be a key made
+    here, to which a shared widget adds its own part (the seed "mix_shape_seed" -> its dice
+    "mix_shape_seed_roll").
+    """
+    key = "_".join(str(part) for part in (prefix, *parts))
+    if key.split("_", 1)[0] not in KEY_OWNERS:
+        raise ValueError(f"the key {key!r} starts with no prefix a page claims in app/page_registry.py")
+    return "_" + key if private else key
+
+
+MODEL_KEY = state_key("model")
+FOLDER_KEY = state_key("model", "folder")
+SOURCE_KEY = state_key("model", "source", private=True)
+PAGES_KEY = state_key("pages", private=True)
 
 
 # Models ------------------------------------------------------------------------------------
@@ -54,17 +77,17 @@ def model_picker():
         st.error("No models found in assets/models. Train one (see the README) or reinstall cgn-art.")
         st.stop()
     names = list(models)
-    if st.session_state.get("model") not in names:
+    if st.session_state.get(MODEL_KEY) not in names:
         linked = st.query_params.get("model")  # a shared link names its model
-        st.session_state["model"] = linked if linked in names else "wildlife" if "wildlife" in names else names[0]
+        st.session_state[MODEL_KEY] = linked if linked in names else "wildlife" if "wildlife" in names else names[0]
     st.sidebar.header("Model")
     name = st.sidebar.selectbox(
-        "Model", names, key="model",
+        "Model", names, key=MODEL_KEY,
         help="A CGN that ships with cgn-art (or the ImageNet CGN, when its weights are set up). 'wildlife' "
              "paints digits with photo textures on photo backgrounds; 'colored' and 'double-colored' use "
              "plain colours.")
     folder = st.sidebar.text_input(
-        "Model folder (optional)", key="model_folder", placeholder="e.g. runs/wildlife/model",
+        "Model folder (optional)", key=FOLDER_KEY, placeholder="e.g. runs/wildlife/model",
         help="A folder holding a model's .safetensors weights and config.json, e.g. one a training run wrote "
              "or a converted ImageNet CGN. When set it replaces the model picked above; leave it empty to "
              "use that one.").strip()
@@ -187,11 +210,11 @@ def job_queue():
 
 
 def _job_key(key: str) -> str:
-    return f"_job_{key}"
+    return state_key("job", key, private=True)
 
 
 def _notice_key(key: str) -> str:
-    return f"_job_notice_{key}"
+    return state_key("job", "notice", key, private=True)
 
 
 def start_job(key: str, label: str, work) -> None:
@@ -258,7 +281,7 @@ def _live_job(key: str) -> None:
         if job.preview is not None:
             image, caption = job.preview
             st.image(quick_png(image), caption=f"In progress: {caption}")
-    st.button("Cancel", key=f"{key}_cancel", icon=":material/cancel:", on_click=job.cancel,
+    st.button("Cancel", key=state_key(key, "cancel"), icon=":material/cancel:", on_click=job.cancel,
               disabled=job.cancelled(),
               help="Stop this job now (or leave the line): partial files are removed.")
 
@@ -267,13 +290,13 @@ def _live_job(key: str) -> None:
 
 def set_pages(pages: list) -> None:
     """``pages``: (PageInfo from app/page_registry.py, its st.Page) pairs, in the navigation's order."""
-    st.session_state["_pages"] = pages
+    st.session_state[PAGES_KEY] = pages
     _workspace()  # on the server's first run: sweep folders of dead servers, start the janitor
 
 
 def pages() -> list:
     """The app's pages as app/Home.py set them up (for links between them): (PageInfo, st.Page) pairs."""
-    return st.session_state.get("_pages", [])
+    return st.session_state.get(PAGES_KEY, [])
 
 
 # Widgets -----------------------------------------------------------------------------------
@@ -288,19 +311,18 @@ def class_picker(model, mechanism: str, label: str, key: str, help: str, contain
     return container.selectbox(label, range(len(names)), format_func=names.__getitem__, key=key, help=help)
 
 
-
 def _roll(key: str) -> None:
     st.session_state[key] = random.randint(0, MAX_SEED)
 
 
-def seed_input(key: str = "seed", container=st, label: str = "Seed",
+def seed_input(key: str, container=st, label: str = "Seed",
                help: str = "The noise every mechanism starts from. The same seed and settings always give "
                            "the same image.") -> int:
     """A seed number input with a dice button beside it that rolls a new seed."""
     st.session_state.setdefault(key, 0)
     left, right = container.columns([3, 2], vertical_alignment="bottom")
     seed = left.number_input(label, min_value=0, max_value=MAX_SEED, step=1, key=key, help=help)
-    right.button("Roll", icon=":material/casino:", key=f"{key}_roll", on_click=_roll, args=(key,),
+    right.button("Roll", icon=":material/casino:", key=state_key(key, "roll"), on_click=_roll, args=(key,),
                  help=f"Roll the dice: pick a random {label.lower()}.", width="stretch")
     return int(seed)
 
@@ -313,7 +335,7 @@ def quick_png(image) -> bytes:
     return buffer.getvalue()
 
 
-def download_png(cf, index: int = 0, key: str = "download") -> None:
+def download_png(cf, key: str, index: int = 0) -> None:
     """A button that downloads one composite as PNG with its settings in the PNG's text metadata.
 
     The file is made when the button is clicked, not on every rerun of the page.

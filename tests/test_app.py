@@ -68,6 +68,20 @@ def test_every_page_is_registered_once_with_a_description():
         REGISTRY.PageInfo("views/sketch.py", "Sketch", ":material/draw:")
 
 
+def test_no_two_pages_can_claim_one_key_prefix():
+    """Widget and session-state keys are one namespace for the whole app (common.state_key starts each with a
+    prefix its page claims), so a prefix claimed twice, or one that another's key could start with, is refused."""
+    assert set(REGISTRY.key_owners()) >= {"mix", "type", "dance", "sty", "lab", "model"}
+    sketch = dict(file="views/sketch.py", title="Sketch", icon=":material/draw:", description="Draw by hand, then "
+                  "paint the drawing with the model's textures.")
+    with pytest.raises(ValueError, match="'mix' is claimed by Mixer"):
+        REGISTRY.key_owners([*REGISTRY.PAGES, REGISTRY.PageInfo(**sketch, keys=("sketch", "mix"))])
+    with pytest.raises(ValueError, match="'job' is claimed by shared"):
+        REGISTRY.key_owners([*REGISTRY.PAGES, REGISTRY.PageInfo(**sketch, keys=("job",))])
+    with pytest.raises(ValueError, match="'mix_sketch' must be one word"):
+        REGISTRY.key_owners([*REGISTRY.PAGES, REGISTRY.PageInfo(**sketch, keys=("mix_sketch",))])
+
+
 def test_shuffle_draws_a_new_gallery(app):
     before = urls(app)
     app.button(key="gallery_shuffle").click().run()

@@ -5,7 +5,16 @@ import os
 from pathlib import Path
 
 import streamlit as st
-from common import MAX_SEED, current_model, error_box, job_panel, job_running, session_dir, start_job
+from common import (
+    MAX_SEED,
+    current_model,
+    error_box,
+    job_panel,
+    job_running,
+    session_dir,
+    start_job,
+    state_key,
+)
 from lyrics_upload import lyrics_upload
 
 import cgn_art
@@ -29,8 +38,8 @@ from cgn_art.dance import (
 
 MAX_UPLOAD_MB = float(os.environ.get("CGN_ART_MAX_UPLOAD_MB", "50"))  # the server's own cap is 200 MB
 PREVIEW_SECONDS = 5
-RESULT_KEY = "dance_result"
-JOB_KEY = "dance_job"
+RESULT_KEY = state_key("dance", "result")
+JOB_KEY = state_key("dance", "job")
 EXPLAIN = {"shape": "the mask (which digit, its outline)", "texture": "the foreground painted inside the mask",
            "background": "what is behind it"}
 
@@ -45,7 +54,7 @@ def song_file(source: str) -> Path | None:
     """The chosen song on disk: the demo, or the upload saved in this session's folder."""
     if source == "Demo song":
         return DEMO_SONG
-    upload = st.file_uploader("Song", type=[s.lstrip(".") for s in AUDIO_SUFFIXES], key="dance_upload",
+    upload = st.file_uploader("Song", type=[s.lstrip(".") for s in AUDIO_SUFFIXES], key=state_key("dance", "upload"),
                               help=f"wav, mp3, ogg, flac or m4a, up to {MAX_UPLOAD_MB:g} MB.")
     if upload is None:
         st.info("Upload a song to dance to, or pick the demo song above.")
@@ -70,7 +79,7 @@ def stretch_picker(path: Path, limit: float) -> tuple[float, float]:
         st.warning(f"This song is {total / 60:.1f} minutes long, over the {limit / 60:.0f}-minute limit: "
                    f"pick a stretch of at most {limit / 60:.0f} minutes below.")
     start, end = st.slider("Stretch (seconds)", 0.0, float(round(total, 1)), (0.0, float(round(min(total, limit), 1))),
-                           step=0.5, key=f"dance_stretch_{path.name}",
+                           step=0.5, key=state_key("dance", "stretch", path.name),
                            help="The part of the song to dance to.")
     if end - start > limit:
         raise cgn_art.CgnArtError(f"the stretch is {end - start:.0f} s, over the {limit:.0f} s limit: make it shorter")
@@ -82,34 +91,35 @@ def mapping_controls(model, preset: DanceSettings) -> dict:
     changes = {}
     for column, mechanism in zip(st.columns(3), MECHANISMS):
         mapping = getattr(preset, mechanism)
-        key = f"dance_{preset.preset}_{mechanism}"  # new preset, fresh widgets
+        key = state_key("dance", preset.preset, mechanism)  # new preset, fresh widgets
         names = model.class_names[mechanism]
         column.markdown(f"**{mechanism.capitalize()}**: {EXPLAIN[mechanism]}")
         chosen = column.multiselect("Classes", range(len(names)), default=mapping.classes or [],
-                                    format_func=names.__getitem__, key=f"{key}_classes",
+                                    format_func=names.__getitem__, key=state_key(key, "classes"),
                                     help="The classes it may use; none picked means the model's suggested classes "
                                          "(all of them for the small models, the paper's picks for ImageNet).")
         changes[f"{mechanism}.classes"] = list(chosen) or None
         changes[f"{mechanism}.classes_by"] = column.selectbox(
-            "Class changes on", CLASS_DRIVERS, CLASS_DRIVERS.index(mapping.classes_by), key=f"{key}_classes_by",
+            "Class changes on", CLASS_DRIVERS, CLASS_DRIVERS.index(mapping.classes_by),
+            key=state_key(key, "classes_by"),
             help="chroma: the 12 pitch classes pick (and blend) classes; an event moves to the next class.")
         changes[f"{mechanism}.pulse"] = column.selectbox(
-            "Pulse on", PULSE_DRIVERS, PULSE_DRIVERS.index(mapping.pulse), key=f"{key}_pulse",
+            "Pulse on", PULSE_DRIVERS, PULSE_DRIVERS.index(mapping.pulse), key=state_key(key, "pulse"),
             help="What kicks the noise in a new direction for a moment.")
         changes[f"{mechanism}.sensitivity"] = column.slider(
-            "Pulse sensitivity", 0.0, 1.0, float(mapping.sensitivity), 0.05, key=f"{key}_sensitivity",
+            "Pulse sensitivity", 0.0, 1.0, float(mapping.sensitivity), 0.05, key=state_key(key, "sensitivity"),
             help="How hard a pulse kicks the noise: 0 ignores the music, 1 makes every hit jump.")
         changes[f"{mechanism}.drift"] = column.selectbox(
-            "Drift with", DRIFT_DRIVERS, DRIFT_DRIVERS.index(mapping.drift), key=f"{key}_drift",
+            "Drift with", DRIFT_DRIVERS, DRIFT_DRIVERS.index(mapping.drift), key=state_key(key, "drift"),
             help="What moves the slow noise walk: a level sets its pace, an event takes a step.")
         changes[f"{mechanism}.speed"] = column.slider(
-            "Drift speed", 0.0, 2.0, float(min(mapping.speed, 2.0)), 0.05, key=f"{key}_speed",
+            "Drift speed", 0.0, 2.0, float(min(mapping.speed, 2.0)), 0.05, key=state_key(key, "speed"),
             help="How fast the slow noise walk moves: 0 holds still, 2 wanders quickly.")
         changes[f"{mechanism}.smoothing"] = column.slider(
-            "Smoothing (s)", 0.0, 2.0, float(min(mapping.smoothing, 2.0)), 0.05, key=f"{key}_smoothing",
+            "Smoothing (s)", 0.0, 2.0, float(min(mapping.smoothing, 2.0)), 0.05, key=state_key(key, "smoothing"),
             help="How long pulses take to fade and class changes to cross-fade.")
         changes[f"{mechanism}.jitter"] = column.slider(
-            "Jitter", 0.0, 1.0, float(mapping.jitter), 0.05, key=f"{key}_jitter",
+            "Jitter", 0.0, 1.0, float(mapping.jitter), 0.05, key=state_key(key, "jitter"),
             help="A small seeded wobble added to the noise walk, for a restless look.")
     # Only a real change makes the settings 'custom'.
     preset_values = {f"{m}.{f.name}": getattr(getattr(preset, m), f.name)
@@ -188,74 +198,109 @@ def show_result(result: dict) -> None:
     st.video(result["video"])
     left, right = st.columns(2)
     left.download_button("Download the video (mp4)", result["video"], file_name=result["name"] + ".mp4",
-                         mime="video/mp4", icon=":material/download:", key="dance_download_mp4", on_click="ignore",
+                         mime="video/mp4", icon=":material/download:", key=state_key("dance", "download_mp4"),
+                         on_click="ignore",
                          help="The video: H.264 with AAC sound, plays in browsers and phones.")
     right.download_button("Download the settings (JSON sidecar)", result["sidecar"], file_name=result["name"] + ".json",
-                          mime="application/json", icon=":material/download:", key="dance_download_json",
+                          mime="application/json", icon=":material/download:", key=state_key("dance", "download_json"),
                           on_click="ignore",
                           help="Re-render this video exactly (or larger): cgn-art dance SONG --settings THIS.json")
     st.caption(result["caption"])
 
 
-st.title("Latent Dance")
-st.write("A song in, a music video out. A CGN draws with three independent mechanisms, so each can follow "
-         "its own part of the music: by default the **drums pulse the shape**, the **harmony paints the "
-         "texture** (12 pitch classes pick the texture classes) and the song's **sections and loudness move "
-         "the background**.")
-_warm_up_started()
-model, source = current_model()
+def header() -> None:
+    st.title("Latent Dance")
+    st.write("A song in, a music video out. A CGN draws with three independent mechanisms, so each can follow "
+             "its own part of the music: by default the **drums pulse the shape**, the **harmony paints the "
+             "texture** (12 pitch classes pick the texture classes) and the song's **sections and loudness move "
+             "the background**.")
 
-try:
-    song_source = st.radio("Song", ["Demo song", "Upload a song"], horizontal=True, key="dance_source",
-                           help="The demo song is a 20 s piece synthesized by cgn-art (drums, bass, chords).")
-    path = song_file(song_source)
-    if path is not None:
-        a, b, c, d = st.columns(4)
-        preset_name = a.selectbox("Preset", list(PRESETS), key="dance_preset",
-                                  help="groove: the default mapping; calm: slow and gentle; punchy: every beat "
-                                       "hits; texture storm: textures flicker with every onset.")
-        size = b.select_slider("Video size (px)", [256, 384, 512, 720, 1080], value=512, key="dance_size",
-                               help="Pixels per side of the video. Larger takes longer to encode and download.")
-        fps = c.select_slider("Frames per second", [12, 24, 30], value=24, key="dance_fps",
-                              help="Frames per second of the video: more is smoother and takes longer.")
-        seed = d.number_input("Seed", 0, MAX_SEED, 0, key="dance_seed",
-                              help="Seeds every noise walk: the same seed and settings give the same video.")
-        limit = DanceSettings().max_duration
-        start, duration = stretch_picker(path, limit)
-        preset = DanceSettings.from_preset(preset_name)
-        with st.expander("Tune the mapping (advanced)"):
-            changes = mapping_controls(model, preset)
+
+def song_choice() -> str:
+    return st.radio("Song", ["Demo song", "Upload a song"], horizontal=True, key=state_key("dance", "source"),
+                    help="The demo song is a 20 s piece synthesized by cgn-art (drums, bass, chords).")
+
+
+def video_controls() -> tuple[str, dict]:
+    """The preset's name, and the video's size, frame rate and seed."""
+    a, b, c, d = st.columns(4)
+    preset_name = a.selectbox("Preset", list(PRESETS), key=state_key("dance", "preset"),
+                              help="groove: the default mapping; calm: slow and gentle; punchy: every beat "
+                                   "hits; texture storm: textures flicker with every onset.")
+    size = b.select_slider("Video size (px)", [256, 384, 512, 720, 1080], value=512, key=state_key("dance", "size"),
+                           help="Pixels per side of the video. Larger takes longer to encode and download.")
+    fps = c.select_slider("Frames per second", [12, 24, 30], value=24, key=state_key("dance", "fps"),
+                          help="Frames per second of the video: more is smoother and takes longer.")
+    seed = d.number_input("Seed", 0, MAX_SEED, 0, key=state_key("dance", "seed"),
+                          help="Seeds every noise walk: the same seed and settings give the same video.")
+    return preset_name, dict(size=size, fps=fps, seed=int(seed))
+
+
+def tune_mapping(model, preset_name: str) -> dict:
+    """The advanced controls, folded away: the changes made to the preset's mapping."""
+    preset = DanceSettings.from_preset(preset_name)
+    with st.expander("Tune the mapping (advanced)"):
+        return mapping_controls(model, preset)
+
+
+def analysis(path: Path, settings: DanceSettings):
+    """The song's features for the chosen stretch, summed up and plotted."""
+    bar = st.progress(0.0, "Analysing the song…")
+    features = analyse_file(path, settings.start, settings.duration, max_duration=settings.max_duration,
+                            progress=lambda f, m: bar.progress(f, m))
+    bar.empty()
+    s = features.summary()
+    st.caption(f"{s['duration']:.1f} s · {s['tempo']:.1f} BPM · {s['beats']} beats · {s['onsets']} onsets · "
+               f"{s['sections']} section(s). Grey lines: beats; dashed: downbeats; orange: section changes.")
+    plot_key = f"{features.file_hash}:{features.start:.3f}:{features.duration:.3f}:{features.n_frames}"
+    st.image(feature_plot_png(plot_key, features), width="stretch")
+    return features
+
+
+def render_buttons(model, path: Path, settings: DanceSettings, features, lyrics, letters, digits) -> None:
+    """Preview and Render; either queues the job (a lyric video when lyrics were uploaded)."""
+    preview_col, render_col = st.columns(2)
+    busy = job_running(JOB_KEY)
+    preview = preview_col.button(f"Preview ({PREVIEW_SECONDS} s, small)", icon=":material/play_circle:",
+                                 key=state_key("dance", "preview"), width="stretch", disabled=busy,
+                                 help=f"Render the first {PREVIEW_SECONDS} s of the stretch at up to 256 px, "
+                                      "to check the mapping quickly.")
+    render = render_col.button("Render the video", icon=":material/movie:", type="primary",
+                               key=state_key("dance", "render"), width="stretch", disabled=busy,
+                               help="Render the whole stretch at the chosen size and frame rate, with the song "
+                                    "as its soundtrack. The Cancel button below it stops it.")
+    if preview or render:
+        if lyrics is None:
+            start_render(model, path, settings, features, preview)
+        else:
+            start_render(letters, path, settings, features, preview, lyrics, digits)
+
+
+def result() -> None:
+    """The job while it runs, then the video and its downloads."""
+    job_panel(JOB_KEY, keep_result, cancelled_text="Render cancelled: no video was written.")
+    if RESULT_KEY in st.session_state:
+        show_result(st.session_state[RESULT_KEY])
+
+
+def main() -> None:
+    header()
+    _warm_up_started()
+    model, _ = current_model()
+    try:
+        path = song_file(song_choice())
+        if path is None:
+            return
+        preset_name, video = video_controls()
+        start, duration = stretch_picker(path, DanceSettings().max_duration)
+        changes = tune_mapping(model, preset_name)
         lyrics, letters, digits = lyrics_upload(model, path)
-        settings = DanceSettings.from_preset(preset_name, size=size, fps=fps, seed=int(seed), start=start,
-                                             duration=duration).with_changes(changes)
+        settings = DanceSettings.from_preset(preset_name, **video, start=start, duration=duration).with_changes(changes)
+        features = analysis(path, settings)
+        render_buttons(model, path, settings, features, lyrics, letters, digits)
+        result()
+    except cgn_art.CgnArtError as e:
+        error_box(e)
 
-        bar = st.progress(0.0, "Analysing the song…")
-        features = analyse_file(path, settings.start, settings.duration, max_duration=settings.max_duration,
-                                progress=lambda f, m: bar.progress(f, m))
-        bar.empty()
-        s = features.summary()
-        st.caption(f"{s['duration']:.1f} s · {s['tempo']:.1f} BPM · {s['beats']} beats · {s['onsets']} onsets · "
-                   f"{s['sections']} section(s). Grey lines: beats; dashed: downbeats; orange: section changes.")
-        plot_key = f"{features.file_hash}:{features.start:.3f}:{features.duration:.3f}:{features.n_frames}"
-        st.image(feature_plot_png(plot_key, features), width="stretch")
 
-        preview_col, render_col = st.columns(2)
-        busy = job_running(JOB_KEY)
-        preview = preview_col.button(f"Preview ({PREVIEW_SECONDS} s, small)", icon=":material/play_circle:",
-                                     key="dance_preview", width="stretch", disabled=busy,
-                                     help=f"Render the first {PREVIEW_SECONDS} s of the stretch at up to 256 px, "
-                                          "to check the mapping quickly.")
-        render = render_col.button("Render the video", icon=":material/movie:", type="primary",
-                                   key="dance_render", width="stretch", disabled=busy,
-                                   help="Render the whole stretch at the chosen size and frame rate, with the song "
-                                        "as its soundtrack. The Cancel button below it stops it.")
-        if preview or render:
-            if lyrics is None:
-                start_render(model, path, settings, features, preview)
-            else:
-                start_render(letters, path, settings, features, preview, lyrics, digits)
-        job_panel(JOB_KEY, keep_result, cancelled_text="Render cancelled: no video was written.")
-        if RESULT_KEY in st.session_state:
-            show_result(st.session_state[RESULT_KEY])
-except cgn_art.CgnArtError as e:
-    error_box(e)
+main()

@@ -18,6 +18,7 @@ from common import (
     seed_input,
     session_dir,
     start_job,
+    state_key,
 )
 
 import cgn_art
@@ -34,10 +35,10 @@ except ImportError:
     st_canvas = None
 
 DEFAULTS = StylizeSettings()
-RESULT = "sty_result"
-WALK = "sty_walk"
-STYLIZE_JOB = "sty_job"
-WALK_JOB = "sty_walk_job"
+RESULT = state_key("sty", "result")
+WALK = state_key("sty", "walk")
+STYLIZE_JOB = state_key("sty", "job")
+WALK_JOB = state_key("sty", "walk_job")
 # The uploader refuses other types with only a red icon, so the page says in words what it takes.
 PHOTO_TYPES = ["jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff"]
 TYPES_IN_WORDS = "JPEG, PNG, WebP, GIF (its first frame), BMP or TIFF"
@@ -58,7 +59,7 @@ def uploaded_image(upload, kind: str):
     """An upload saved into this session's own temporary folder, then read safely (one message if bad)."""
     if upload is None:
         return None, None
-    cache = st.session_state.setdefault("sty_uploads", {})
+    cache = st.session_state.setdefault(state_key("sty", "uploads"), {})
     key = (kind, upload.file_id)
     if key not in cache:
         path = session_dir() / f"{kind}-{Path(upload.name).name}"
@@ -84,7 +85,7 @@ def subject_box_input(photo) -> tuple[int, int, int, int]:
     width, height = photo.size
     x0, y0, x1, y1 = default_box(width, height)
     ways = (["Draw a box on the photo"] if st_canvas else []) + ["Four sliders"]
-    way = st.radio("Subject box", ways, horizontal=True, key="sty_box_way",
+    way = st.radio("Subject box", ways, horizontal=True, key=state_key("sty", "box_way"),
                    help="Drag a rectangle around the subject, or set its edges with sliders. Outside the box is "
                         "background; inside, GrabCut tells the subject from the rest by colour.")
     if way == "Draw a box on the photo":
@@ -93,7 +94,7 @@ def subject_box_input(photo) -> tuple[int, int, int, int]:
         shown = (max(1, round(width * scale)), max(1, round(height * scale)))
         drawn = st_canvas(fill_color="rgba(255, 140, 0, 0.15)", stroke_width=2, stroke_color="#ff8c00",
                           background_image=photo.resize(shown), height=shown[1], width=shown[0],
-                          drawing_mode="rect", key="sty_box_canvas")
+                          drawing_mode="rect", key=state_key("sty", "box_canvas"))
         rects = [o for o in ((drawn.json_data or {}).get("objects", []) if drawn is not None else [])
                  if o.get("type") == "rect"]
         if not rects:
@@ -105,9 +106,9 @@ def subject_box_input(photo) -> tuple[int, int, int, int]:
         box = [min(left, right) / scale, min(top, bottom) / scale, max(left, right) / scale, max(top, bottom) / scale]
         return (max(0, round(box[0])), max(0, round(box[1])), min(width, round(box[2])), min(height, round(box[3])))
     a, b = st.columns(2)
-    xs = a.slider("Subject: left and right edges (px)", 0, width, (x0, x1), key="sty_box_x",
+    xs = a.slider("Subject: left and right edges (px)", 0, width, (x0, x1), key=state_key("sty", "box_x"),
                   help="Where the subject starts and ends across the photo.")
-    ys = b.slider("Subject: top and bottom edges (px)", 0, height, (y0, y1), key="sty_box_y",
+    ys = b.slider("Subject: top and bottom edges (px)", 0, height, (y0, y1), key=state_key("sty", "box_y"),
                   help="Where the subject starts and ends down the photo.")
     return xs[0], ys[0], xs[1], ys[1]
 
@@ -116,14 +117,14 @@ def subject_and_background(photo, model, settings_values: dict):
     """Two regions: what the subject and the background get, and the subject's mask (found by
     GrabCut in a box, or uploaded). Returns (mask or None, mask name or None)."""
     st.subheader("Subject and background")
-    regions = st.radio("Regions", ["one", "two"], horizontal=True, key="sty_regions",
+    regions = st.radio("Regions", ["one", "two"], horizontal=True, key=state_key("sty", "regions"),
                        format_func={"one": "One: the whole photo", "two": "Two: subject and background apart"}.get,
                        help=HELP["regions"])
     settings_values["regions"] = regions
     if regions == "one":
         return None, None
     a, b, c = st.columns(3)
-    subject_gets = a.radio("The subject gets", ["texture", "photo"], key="sty_subject_gets",
+    subject_gets = a.radio("The subject gets", ["texture", "photo"], key=state_key("sty", "subject_gets"),
                            format_func={"texture": "The texture above", "photo": "The photo, untouched"}.get,
                            help=HELP["keep_subject_photo"])
     settings_values["keep_subject_photo"] = subject_gets == "photo"
@@ -136,20 +137,21 @@ def subject_and_background(photo, model, settings_values: dict):
         mechanism, index = option.split(":")
         return f"{model.class_names[mechanism][int(index)]} ({mechanism})"
 
-    background = b.selectbox("The background gets", options, index=1, format_func=option_name, key="sty_background",
+    background = b.selectbox("The background gets", options, index=1, format_func=option_name,
+                             key=state_key("sty", "background"),
                              help="A texture class, a background class of the CGN (e.g. galaxy), or the photo.")
     if background != "photo":
         mechanism, index = background.split(":")
         settings_values.update(background_mechanism=mechanism, background_texture_class=int(index))
-    settings_values["feather"] = c.slider("Seam softness", 0.0, 0.05, 0.01, 0.005, key="sty_feather",
+    settings_values["feather"] = c.slider("Seam softness", 0.0, 0.05, 0.01, 0.005, key=state_key("sty", "feather"),
                                           help=HELP["feather"])
-    mask_from = st.radio("The subject", ["box", "upload"], horizontal=True, key="sty_mask_from",
+    mask_from = st.radio("The subject", ["box", "upload"], horizontal=True, key=state_key("sty", "mask_from"),
                          format_func={"box": "Found in a box (GrabCut)", "upload": "My mask (PNG)"}.get,
                          help="GrabCut finds the subject inside a box around it; or upload a mask you made, white "
                               "where the subject is (a mask downloaded here works too).")
     if mask_from == "upload":
         upload = st.file_uploader("Upload the subject's mask (PNG, white = subject)", type=["png"],
-                                  key="sty_mask_upload",
+                                  key=state_key("sty", "mask_upload"),
                                   help="The photo's size or the same shape scaled; white = subject, "
                                        "black = background.")
         if upload is None:
@@ -173,7 +175,7 @@ def subject_and_background(photo, model, settings_values: dict):
     left.image(quick_png(overlay), caption="The subject (the background tinted orange)")
     right.image(quick_png(mask.resize(shown)), caption=f"The mask ({name}), white = subject")
     right.download_button("Download the mask (PNG)", quick_png(mask), file_name="subject-mask.png", mime="image/png",
-                          key="sty_mask_download", on_click="ignore",
+                          key=state_key("sty", "mask_download"), on_click="ignore",
                           help="The subject's mask at the photo's size: edit it in any paint program and upload it.")
     return mask, name
 
@@ -211,44 +213,51 @@ def keep_walk(result: dict) -> None:
     st.session_state[WALK] = result
 
 
-st.title("Texture Stylizer")
-st.write("Repaint a photo with a texture the CGN's **texture mechanism** generates: the photo keeps its "
-         "layout, the texture gives it its colours and grain (Gram-matrix style transfer, optimised coarse "
-         "to fine so it runs on a CPU).")
+def header() -> None:
+    st.title("Texture Stylizer")
+    st.write("Repaint a photo with a texture the CGN's **texture mechanism** generates: the photo keeps its "
+             "layout, the texture gives it its colours and grain (Gram-matrix style transfer, optimised coarse "
+             "to fine so it runs on a CPU).")
 
-try:
-    model, source = current_model()
 
+def photo_choice():
+    """1. The photo: (image, name), a demo photo or an upload; the page stops here until there is one."""
     st.subheader("1. The photo")
-    photo_from = st.radio("Photo from", ["A demo photo", "My photo"], horizontal=True, key="sty_photo_from",
+    photo_from = st.radio("Photo from", ["A demo photo", "My photo"], horizontal=True,
+                          key=state_key("sty", "photo_from"),
                           help="The demo photos ship with scikit-image and scikit-learn; or upload your own.")
     photo, photo_name = None, None
     if photo_from == "A demo photo":
-        photo_name = st.selectbox("Demo photo", DEMO_PHOTOS, key="sty_demo",
+        photo_name = st.selectbox("Demo photo", DEMO_PHOTOS, key=state_key("sty", "demo"),
                                   help="Photos that ship with scikit-image (astronaut, chelsea, coffee, rocket) "
                                        "and scikit-learn (china, flower).")
         photo = demo(photo_name)
     else:
-        upload = st.file_uploader(f"Upload a photo ({TYPES_IN_WORDS})", type=PHOTO_TYPES, key="sty_photo_upload",
+        upload = st.file_uploader(f"Upload a photo ({TYPES_IN_WORDS})", type=PHOTO_TYPES,
+                                  key=state_key("sty", "photo_upload"),
                                   help=f"{TYPES_IN_WORDS}, up to 50 MB and 40 megapixels. Phone photos are "
                                        "turned upright from their EXIF orientation.")
         photo, photo_name = uploaded_image(upload, "photo")
     if photo is None:
         st.info("Upload a photo, or pick a demo photo, to start.")
         st.stop()
+    return photo, photo_name
 
+
+def texture_choice(model, settings_values: dict):
+    """2. The texture: a class, a blend of two, or an upload. Fills ``settings_values``; returns
+    (the uploaded texture or None, the texture's name)."""
     st.subheader("2. The texture")
     texture_from = st.radio("Texture from", ["A texture class", "A blend of two classes", "My texture image"],
-                            horizontal=True, key="sty_texture_from",
+                            horizontal=True, key=state_key("sty", "texture_from"),
                             help="A texture the CGN generates for a class, a mix of two classes, or an image "
                                  "you upload.")
-    settings_values = {}
     texture_image, texture_name = None, None
     left, right = st.columns([2, 1])
     with left:
         if texture_from == "My texture image":
             upload = st.file_uploader(f"Upload a texture ({TYPES_IN_WORDS})", type=PHOTO_TYPES,
-                                      key="sty_texture_upload",
+                                      key=state_key("sty", "texture_upload"),
                                       help="Any image: its colours and grain repaint the photo. It is tiled "
                                            "mirrored, so it need not repeat seamlessly.")
             texture_image, texture_name = uploaded_image(upload, "texture")
@@ -257,62 +266,69 @@ try:
                 st.stop()
         else:
             names = model.class_names["texture"]
-            settings_values["texture_class"] = class_picker(model, "texture", "Texture class", key="sty_class",
+            settings_values["texture_class"] = class_picker(model, "texture", "Texture class",
+                                                            key=state_key("sty", "class"),
                                                             help="The texture class the CGN paints.")
             texture_name = names[settings_values["texture_class"]]
             if texture_from == "A blend of two classes":
-                settings_values["blend_class"] = class_picker(model, "texture", "Blend with", key="sty_blend_class",
+                settings_values["blend_class"] = class_picker(model, "texture", "Blend with",
+                                                              key=state_key("sty", "blend_class"),
                                                               help=HELP["blend_class"])
-                settings_values["blend"] = st.slider("Blend", 0.0, 1.0, 0.5, 0.05, key="sty_blend",
+                settings_values["blend"] = st.slider("Blend", 0.0, 1.0, 0.5, 0.05, key=state_key("sty", "blend"),
                                                      help=HELP["blend"])
                 texture_name = f"{texture_name} + {names[settings_values['blend_class']]}"
             a, b = st.columns(2)
-            settings_values["texture_seed"] = seed_input("sty_texture_seed", container=a, label="Texture seed",
-                                                         help=HELP["texture_seed"])
-            settings_values["truncation"] = b.slider("Truncation", 0.1, 1.0, 1.0, 0.05, key="sty_truncation",
-                                                     help=HELP["truncation"])
+            settings_values["texture_seed"] = seed_input(state_key("sty", "texture_seed"), container=a,
+                                                         label="Texture seed", help=HELP["texture_seed"])
+            settings_values["truncation"] = b.slider("Truncation", 0.1, 1.0, 1.0, 0.05,
+                                                     key=state_key("sty", "truncation"), help=HELP["truncation"])
         settings_values["texture_scale"] = st.slider("Texture scale", 0.05, 0.5, DEFAULTS.texture_scale, 0.025,
-                                                     key="sty_scale",
-                                                     help=HELP["texture_scale"])
+                                                     key=state_key("sty", "scale"), help=HELP["texture_scale"])
+    return texture_image, texture_name
 
-    mask, mask_name = subject_and_background(photo, model, settings_values)
 
+def settings_controls(model, settings_values: dict) -> StylizeSettings:
+    """3. Size, strength, colours, seed and the optimisation; with ``settings_values``, the settings."""
     st.subheader("3. Settings")
     a, b, c = st.columns(3)
     sizes = [256, 384, 512, 768, 1024] + ([1536, 2048] if model.device.type == "cuda" else [])
     settings_values["size"] = a.select_slider(
-        "Size (px)", sizes, value=512, key="sty_size",
+        "Size (px)", sizes, value=512, key=state_key("sty", "size"),
         help=f"{HELP['size']}. About a minute for 512 px on a 2-core CPU.")
-    settings_values["strength"] = b.slider("Style strength", 0.0, 10.0, 1.0, 0.25, key="sty_strength",
+    settings_values["strength"] = b.slider("Style strength", 0.0, 10.0, 1.0, 0.25, key=state_key("sty", "strength"),
                                            help=HELP["strength"])
-    settings_values["content_weight"] = c.slider("Content weight", 0.0, 5.0, 1.0, 0.1, key="sty_content",
-                                                 help=HELP["content_weight"])
+    settings_values["content_weight"] = c.slider("Content weight", 0.0, 5.0, 1.0, 0.1,
+                                                 key=state_key("sty", "content"), help=HELP["content_weight"])
     a, b, c = st.columns(3)
-    settings_values["smoothness"] = a.slider("Smoothness", 0.0, 10.0, 1.0, 0.5, key="sty_smoothness",
+    settings_values["smoothness"] = a.slider("Smoothness", 0.0, 10.0, 1.0, 0.5, key=state_key("sty", "smoothness"),
                                              help=HELP["smoothness"])
     colours = {"texture": "The texture's colours", "luminance": "Keep the photo's colours",
                "palette": "Texture in the photo's palette"}
-    settings_values["colors"] = b.selectbox("Colours", list(colours), format_func=colours.get, key="sty_colors",
-                                            help=HELP["colors"])
+    settings_values["colors"] = b.selectbox("Colours", list(colours), format_func=colours.get,
+                                            key=state_key("sty", "colors"), help=HELP["colors"])
     with c:
-        settings_values["seed"] = seed_input("sty_seed", label="Seed", help=HELP["seed"])
+        settings_values["seed"] = seed_input(state_key("sty", "seed"), label="Seed", help=HELP["seed"])
     with st.expander("Optimisation"):
         a, b, c, d = st.columns(4)
-        settings_values["optimizer"] = a.selectbox("Optimizer", ["lbfgs", "adam"], key="sty_optimizer",
+        settings_values["optimizer"] = a.selectbox("Optimizer", ["lbfgs", "adam"], key=state_key("sty", "optimizer"),
                                                    help=HELP["optimizer"])
-        settings_values["steps"] = b.slider("Steps", 5, 200, DEFAULTS.steps, 5, key="sty_steps", help=HELP["steps"])
-        settings_values["levels"] = c.slider("Pyramid levels", 1, 4, DEFAULTS.levels, key="sty_levels",
-                                            help=HELP["levels"])
+        settings_values["steps"] = b.slider("Steps", 5, 200, DEFAULTS.steps, 5, key=state_key("sty", "steps"),
+                                            help=HELP["steps"])
+        settings_values["levels"] = c.slider("Pyramid levels", 1, 4, DEFAULTS.levels, key=state_key("sty", "levels"),
+                                             help=HELP["levels"])
         encoders = ["random"] + (["vgg19"] if vgg19_available() else [])
-        settings_values["encoder"] = d.selectbox("Features", encoders, key="sty_encoder",
+        settings_values["encoder"] = d.selectbox("Features", encoders, key=state_key("sty", "encoder"),
                                                  help="random: fixed random filters, no download. vgg19: higher "
                                                       "quality, slower; offered when its ImageNet weights are in "
                                                       "the torch cache.")
         st.caption(f"Active features: **{settings_values['encoder']}** — "
                    f"{available_encoders()[settings_values['encoder']]}."
                    + ("" if vgg19_available() else f" VGG19: {available_encoders()['vgg19'].split(' - ')[-1]}."))
-    settings = StylizeSettings(**settings_values, device=str(model.device)).validate(model.device)
+    return StylizeSettings(**settings_values, device=str(model.device)).validate(model.device)
 
+
+def previews(photo, photo_name, settings: StylizeSettings, source: str, texture_image, texture_name) -> None:
+    """The photo and the texture side by side, the texture at the scale it will have."""
     left, right = st.columns(2)
     left.image(quick_png(photo.resize((max(1, round(256 * photo.width / max(photo.size))),
                                        max(1, round(256 * photo.height / max(photo.size)))))),
@@ -323,70 +339,112 @@ try:
         texture_png = quick_png(texture_preview(settings, texture_image=texture_image, size=256))
     right.image(texture_png, caption=f"Texture: {texture_name} (a 256 px view at the scale it will have)")
 
+
+def stylize_button(photo, photo_name, settings: StylizeSettings, model, texture_image, texture_name,
+                   mask, mask_name) -> None:
+    """Stylize: queues the job, which then shows below the button while it runs."""
     meta = {"photo": photo_name, "texture": texture_name, "model": Path(model.name).name}
     if settings.regions == "two" and mask_name != "GrabCut":
         meta["subject_mask"] = mask_name
-    run = st.button("Stylize", type="primary", icon=":material/brush:", key="sty_run",
+    run = st.button("Stylize", type="primary", icon=":material/brush:", key=state_key("sty", "run"),
                     disabled=job_running(STYLIZE_JOB),
                     help="Start the optimisation. Progress and in-between pictures show below; Cancel stops it.")
     if run:
         start_stylize(photo, photo_name, settings, model, texture_image, meta, mask=mask)
     job_panel(STYLIZE_JOB, keep_stylized, cancelled_text="Stylization cancelled: the last result is kept.")
 
-    saved = st.session_state.get(RESULT)
-    if saved:
-        st.subheader("Before and after")
-        before, after = st.columns(2)
-        before.image(saved["photo"], caption="Before", width="stretch")
-        after.image(saved["png"], caption=f"After ({saved['size'][0]} x {saved['size'][1]}, "
-                                          f"{saved['seconds']:.1f} s)", width="stretch")
-        stem = Path(str(saved["name"])).stem
-        st.download_button("Download PNG", saved["png"], file_name=f"stylized-{stem}.png", mime="image/png",
-                           key="sty_download", on_click="ignore",
-                           help="The result as a PNG; every setting that made it is stored inside the file.")
-        if saved.get("mask"):
-            st.download_button("Download the mask (PNG)", saved["mask"], file_name=f"mask-{stem}.png",
-                               mime="image/png", key="sty_result_mask_download", on_click="ignore",
-                               help="The subject's mask this result was made with (white = subject).")
 
+def before_and_after() -> None:
+    """The last result beside its photo, and its downloads."""
+    saved = st.session_state.get(RESULT)
+    if not saved:
+        return
+    st.subheader("Before and after")
+    before, after = st.columns(2)
+    before.image(saved["photo"], caption="Before", width="stretch")
+    after.image(saved["png"], caption=f"After ({saved['size'][0]} x {saved['size'][1]}, "
+                                      f"{saved['seconds']:.1f} s)", width="stretch")
+    stem = Path(str(saved["name"])).stem
+    st.download_button("Download PNG", saved["png"], file_name=f"stylized-{stem}.png", mime="image/png",
+                       key=state_key("sty", "download"), on_click="ignore",
+                       help="The result as a PNG; every setting that made it is stored inside the file.")
+    if saved.get("mask"):
+        st.download_button("Download the mask (PNG)", saved["mask"], file_name=f"mask-{stem}.png",
+                           mime="image/png", key=state_key("sty", "result_mask_download"), on_click="ignore",
+                           help="The subject's mask this result was made with (white = subject).")
+
+
+def walk_form(model) -> tuple[WalkSettings, int] | None:
+    """The walk's settings and its video size; returns (walk, size) when Render was pressed, else None."""
+    with st.form(state_key("sty", "walk_form")):
+        a, b, c = st.columns(3)
+        walk_path = a.selectbox("Walk", ["class", "seed"], key=state_key("sty", "walk_path"),
+                                format_func={"class": "to another class", "seed": "to another seed"}.get,
+                                help=WALK_HELP["path"])
+        to_class = b.selectbox("To class", range(model.num_classes("texture")),
+                               index=1 % model.num_classes("texture"),
+                               format_func=model.class_names["texture"].__getitem__,
+                               key=state_key("sty", "walk_to_class"), help=WALK_HELP["to_class"])
+        to_seed = c.number_input("To seed", 0, MAX_SEED, 1, key=state_key("sty", "walk_to_seed"),
+                                 help=WALK_HELP["to_seed"])
+        a, b, c, d = st.columns(4)
+        seconds = a.slider("Seconds", 1.0, 20.0, 4.0, 0.5, key=state_key("sty", "walk_seconds"),
+                           help=WALK_HELP["seconds"])
+        fps = b.select_slider("Frames per second", [6, 8, 12, 24], value=12, key=state_key("sty", "walk_fps"),
+                              help=WALK_HELP["fps"])
+        walk_size = c.select_slider("Video size (px)", [128, 192, 256, 384, 512], value=256,
+                                    key=state_key("sty", "walk_size"),
+                                    help="The video's longer side. 4 s at 256 px takes a few minutes on a CPU.")
+        frame_steps = d.slider("Steps per frame", 1, 30, 6, key=state_key("sty", "walk_steps"),
+                               help=WALK_HELP["frame_steps"])
+        render = st.form_submit_button("Render the walk", icon=":material/movie:", key=state_key("sty", "walk_run"),
+                                       help="Render the video with the settings above and the texture "
+                                            "and settings chosen on this page.")
+    if not render:
+        return None
+    walk = WalkSettings(seconds=seconds, fps=fps, path=walk_path, to_class=int(to_class), to_seed=int(to_seed),
+                        frame_steps=frame_steps).validate()
+    return walk, walk_size
+
+
+def texture_walk_section(photo, settings: StylizeSettings, model, texture_image) -> None:
+    """The texture walk: its form, the job while it runs, then the video and its download."""
     st.subheader("Texture walk")
     st.write("Stylize the photo along a walk through the texture space, as a video. Each frame starts from the "
              "previous one, so the picture changes smoothly instead of flickering.")
     if texture_image is not None:
         st.info("The walk moves through the CGN's texture classes or seeds: pick a texture class above to use it.")
-    else:
-        with st.form("sty_walk_form"):
-            a, b, c = st.columns(3)
-            walk_path = a.selectbox("Walk", ["class", "seed"], key="sty_walk_path",
-                                    format_func={"class": "to another class", "seed": "to another seed"}.get,
-                                    help=WALK_HELP["path"])
-            to_class = b.selectbox("To class", range(model.num_classes("texture")),
-                                   index=1 % model.num_classes("texture"),
-                                   format_func=model.class_names["texture"].__getitem__, key="sty_walk_to_class",
-                                   help=WALK_HELP["to_class"])
-            to_seed = c.number_input("To seed", 0, MAX_SEED, 1, key="sty_walk_to_seed", help=WALK_HELP["to_seed"])
-            a, b, c, d = st.columns(4)
-            seconds = a.slider("Seconds", 1.0, 20.0, 4.0, 0.5, key="sty_walk_seconds", help=WALK_HELP["seconds"])
-            fps = b.select_slider("Frames per second", [6, 8, 12, 24], value=12, key="sty_walk_fps",
-                                  help=WALK_HELP["fps"])
-            walk_size = c.select_slider("Video size (px)", [128, 192, 256, 384, 512], value=256, key="sty_walk_size",
-                                        help="The video's longer side. 4 s at 256 px takes a few minutes on a CPU.")
-            frame_steps = d.slider("Steps per frame", 1, 30, 6, key="sty_walk_steps", help=WALK_HELP["frame_steps"])
-            render = st.form_submit_button("Render the walk", icon=":material/movie:", key="sty_walk_run",
-                                           help="Render the video with the settings above and the texture "
-                                                "and settings chosen on this page.")
-        if render:
-            walk = WalkSettings(seconds=seconds, fps=fps, path=walk_path, to_class=int(to_class), to_seed=int(to_seed),
-                                frame_steps=frame_steps).validate()
-            start_walk(photo, settings.replace(size=walk_size), walk, model)
-        job_panel(WALK_JOB, keep_walk, cancelled_text="Texture walk cancelled: no video was written.")
-        walked = st.session_state.get(WALK)
-        if walked and Path(walked["path"]).is_file():
-            data = Path(walked["path"]).read_bytes()
-            st.video(data, format="video/mp4")
-            st.caption(f"{walked['frames']} frames, rendered in {walked['seconds']:.0f} s.")
-            st.download_button("Download the walk (mp4)", data, file_name="texture-walk.mp4", mime="video/mp4",
-                               key="sty_walk_download", on_click="ignore",
-                               help="H.264 mp4: plays in browsers and most players.")
-except cgn_art.CgnArtError as e:
-    error_box(e)
+        return
+    asked = walk_form(model)
+    if asked is not None:
+        walk, walk_size = asked
+        start_walk(photo, settings.replace(size=walk_size), walk, model)
+    job_panel(WALK_JOB, keep_walk, cancelled_text="Texture walk cancelled: no video was written.")
+    walked = st.session_state.get(WALK)
+    if walked and Path(walked["path"]).is_file():
+        data = Path(walked["path"]).read_bytes()
+        st.video(data, format="video/mp4")
+        st.caption(f"{walked['frames']} frames, rendered in {walked['seconds']:.0f} s.")
+        st.download_button("Download the walk (mp4)", data, file_name="texture-walk.mp4", mime="video/mp4",
+                           key=state_key("sty", "walk_download"), on_click="ignore",
+                           help="H.264 mp4: plays in browsers and most players.")
+
+
+def main() -> None:
+    header()
+    try:
+        model, source = current_model()
+        photo, photo_name = photo_choice()
+        settings_values = {}
+        texture_image, texture_name = texture_choice(model, settings_values)
+        mask, mask_name = subject_and_background(photo, model, settings_values)
+        settings = settings_controls(model, settings_values)
+        previews(photo, photo_name, settings, source, texture_image, texture_name)
+        stylize_button(photo, photo_name, settings, model, texture_image, texture_name, mask, mask_name)
+        before_and_after()
+        texture_walk_section(photo, settings, model, texture_image)
+    except cgn_art.CgnArtError as e:
+        error_box(e)
+
+
+main()
