@@ -255,3 +255,29 @@ def test_the_fields_train_on_patch_distributions(tiny_family, tmp_path):
     record = trainer.train_step()
     assert record["texture_patches"] > 0 and record["background_patches"] > 0
     assert np.isfinite(record["texture_patches"]) and np.isfinite(record["background_patches"])
+
+
+def test_exemplar_fields_are_quilted_from_the_found_regions_and_only_the_shape_trains(tiny_family, tmp_path,
+                                                                                        monkeypatch):
+    from cgn_art.mechanisms.weights import load_model
+    from cgn_art.train import exemplars
+    from cgn_art.train.cgn import TrainSettings, train
+
+    # the tiny bars are 24 px wide at 4x: no room for a margin
+    for name, value in (("EDGE", 0), ("BACKGROUND_EDGE", 4), ("BACKGROUND_BLOCK", 20)):
+        monkeypatch.setattr(exemplars, name, value)
+    settings = TrainSettings.for_data("tiny", steps=2, mask_steps=60, sample_every=2, checkpoint_every=2, threads=1,
+                                      shape_substeps=0, fields="exemplar")
+    result = train(settings, tmp_path)
+    assert not any(k.startswith(("texture", "background")) for k in result.history[-1])
+    model = load_model(tmp_path / "model")
+    assert model.texture.exemplars.shape == (3, 3, 128, 128)
+    # each exemplar wears its class's colour (as found, without ground-truth masks), not its neighbour's
+    for kind, colours in (("texture", TEXTURE_COLOURS), ("background", BACKGROUND_COLOURS)):
+        means = getattr(model, kind).exemplars.float().mean(dim=(2, 3))
+        nearest = torch.cdist(means, torch.from_numpy(colours).float()).argmin(1)
+        assert nearest.tolist() == list(range(len(colours))), kind
+    # a resumed run keeps the quilted exemplars (read from its checkpoint, not quilted again)
+    train(TrainSettings.for_data("tiny", steps=3, sample_every=3, checkpoint_every=3, threads=1, shape_substeps=0,
+                                 fields="exemplar"), tmp_path, resume=True)
+    assert torch.equal(load_model(tmp_path / "model").texture.exemplars, model.texture.exemplars)

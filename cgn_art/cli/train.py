@@ -31,9 +31,11 @@ TRAIN_HELP = {
                                 "windows (0: none)",
     "weight_field_patches": "decomposed: weight of the match of fine texture and background windows to the "
                             "real regions' 7 px patch distributions (0: none)",
+    "fields": "decomposed: network (texture and background mechanisms are networks trained on texture "
+              "statistics) or exemplar (one seamless texture per class, quilted from the found regions)",
 }
 # Changing these would make the checkpoint's weights or data not fit, so resume refuses them.
-FIXED_ON_RESUME = ("variant", "width", "discriminator_width", "recipe")
+FIXED_ON_RESUME = ("variant", "width", "discriminator_width", "recipe", "fields")
 
 
 def cmd_train(args) -> int:
@@ -61,7 +63,7 @@ def cmd_train(args) -> int:
 
 def add_commands(commands) -> None:
     from cgn_art.data.registry import DATASETS
-    from cgn_art.train.cgn import TrainSettings
+    from cgn_art.train.cgn import FIELDS, TrainSettings
 
     p = commands.add_parser("train", help="train a small CGN on a data set: letters or an MNIST variant (resumable)",
                             description="Train a small CGN. Writes checkpoints, sample sheets and a "
@@ -70,6 +72,6 @@ def add_commands(commands) -> None:
     p.add_argument("--resume", action="store_true",
                    help="continue the checkpoint in OUTDIR (its settings, overridden by the flags given)")
     p.add_argument("--overwrite", action="store_true", help="start again even if OUTDIR holds a checkpoint")
-    add_settings_flags(p, TrainSettings, TRAIN_HELP, {"variant": tuple(DATASETS)})
+    add_settings_flags(p, TrainSettings, TRAIN_HELP, {"variant": tuple(DATASETS), "fields": FIELDS})
     p.set_defaults(run=cmd_train)
 

@@ -10,6 +10,8 @@
   model makes its field at 256 px, so the detail comes from the mechanism, not from upscaling.
   The fine noise of every level is packed into the same noise tensor (pixel-unshuffled onto the
   coarse grid), so a seed still means one tensor that strips and dances can interpolate.
+- exemplar fields (``fields="exemplar"``): instead of the two networks, one learned seamless texture
+  per class, made at the render scale (see mechanisms/exemplar.py).
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from torch import nn
 from cgn_art.device import pick_device
 from cgn_art.errors import CgnArtError
 from cgn_art.mechanisms.base import Mechanisms, truncated_noise, validate_size
+from cgn_art.mechanisms.exemplar import ExemplarField
 
 # How much finer than native the texture field is computed when rendering large: 2 keeps texture
 # detail crisp at 512 px for a few milliseconds; beyond the factor the field is upsampled.
@@ -42,6 +45,10 @@ class SmallCGNConfig:
     embed_dim: int = 16
     width: int = 64
     detail_levels: int = 0  # 2x refinement stages of the texture/background field (0: none)
+    # "network": texture/background are the convolutional FieldMechanism; "exemplar": one learned
+    # seamless texture per class (mechanisms/exemplar.py), ``exemplar_side`` px across one image
+    fields: str = "network"
+    exemplar_side: int = 256
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -171,14 +178,24 @@ class SmallCGN(nn.Module, Mechanisms):
         self.name = f"small-{self.config.variant}"
         self.native_size = self.config.native_size
         self.shape = ShapeMechanism(self.config)
-        self.texture = FieldMechanism(self.config, len(self.config.texture_classes))
-        self.background = FieldMechanism(self.config, len(self.config.background_classes))
+        if self.config.fields == "exemplar":
+            self.texture = ExemplarField(len(self.config.texture_classes), self.config.exemplar_side)
+            self.background = ExemplarField(len(self.config.background_classes), self.config.exemplar_side)
+        elif self.config.fields == "network":
+            self.texture = FieldMechanism(self.config, len(self.config.texture_classes))
+            self.background = FieldMechanism(self.config, len(self.config.background_classes))
+        else:
+            raise CgnArtError(f"unknown fields {self.config.fields!r}: use 'network' or 'exemplar'")
         self.texture_detail = DEFAULT_TEXTURE_DETAIL
         self.to(pick_device(device))
 
     @property
     def device(self) -> torch.device:  # type: ignore[override]
         return next(self.parameters()).device
+
+    @property
+    def exemplar_fields(self) -> bool:
+        return self.config.fields == "exemplar"
 
     @property
     def class_names(self) -> dict[str, list[str]]:
@@ -198,6 +215,8 @@ class SmallCGN(nn.Module, Mechanisms):
     def noise(self, mechanism: str, seeds: Sequence[int], truncation: float, size: int) -> torch.Tensor:
         if mechanism == "shape":
             shape = (self.config.shape_noise_dim,)
+        elif self.exemplar_fields:
+            shape = getattr(self, mechanism).noise_shape()
         else:
             cells = self.field_size(validate_size(size)) // 4
             channels = getattr(self, mechanism).noise_channels()
@@ -219,6 +238,8 @@ class SmallCGN(nn.Module, Mechanisms):
         size = validate_size(size)
         if mechanism == "shape":
             return torch.sigmoid(resize(self.shape(weights, noise), size, smooth=True))
+        if mechanism in ("texture", "background") and self.exemplar_fields:
+            return getattr(self, mechanism)(weights, noise, size).clamp(0, 1)
         if mechanism in ("texture", "background"):
             field = getattr(self, mechanism)(weights, noise, self.detail_levels_for(size))
             return resize(field, size).clamp(0, 1)

@@ -47,6 +47,7 @@ from cgn_art.settings_checks import choice, number, whole
 from cgn_art.train import checkpoint, losses
 
 RECIPES = ("adversarial", "decomposed")
+FIELDS = ("network", "exemplar")
 
 
 @dataclass
@@ -98,6 +99,9 @@ class TrainSettings:
     # decomposed: match the real regions' raw patch distributions on fine windows (0: none; see
     # decomposed.patch_distribution_loss)
     weight_field_patches: float = 0.0
+    # decomposed: "network" (convolutional texture/background mechanisms trained on the losses above) or
+    # "exemplar" (one seamless texture per class quilted from the found regions; see train/exemplars.py)
+    fields: str = "network"
 
     @classmethod
     def for_data(cls, variant: str = "wildlife", **overrides) -> "TrainSettings":
@@ -112,6 +116,9 @@ class TrainSettings:
             setattr(self, name, whole(name.replace("_", " "), getattr(self, name), 1))
         self.shape_substeps = whole("shape substeps", self.shape_substeps, 0)
         self.recipe = choice("recipe", self.recipe, RECIPES)
+        self.fields = choice("fields", self.fields, FIELDS)
+        if self.fields == "exemplar" and self.recipe != "decomposed":
+            raise CgnArtError("exemplar fields are built from found masks, so they need --recipe decomposed")
         self.feature_extractor = choice("feature extractor", self.feature_extractor, ENCODER_NAMES)
         self.ema_decay = number("ema decay", self.ema_decay, 0, 1, high_open=True)
         for name in ("lr_generator", "lr_discriminator"):
@@ -146,7 +153,8 @@ class Trainer:
         names = self.family.class_names()
         cfg = SmallCGNConfig(variant=s.variant, shape_classes=names["shape"], texture_classes=names["texture"],
                              background_classes=names["background"], width=s.width,
-                             native_size=self.family.native_size, detail_levels=self.family.detail_levels)
+                             native_size=self.family.native_size, detail_levels=self.family.detail_levels,
+                             fields=s.fields, exemplar_side=self.family.native_size * 2 ** self.family.detail_levels)
         self.generator = SmallCGN(cfg, device=self.device).train()
         self.ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
         self.step = 0
@@ -346,7 +354,7 @@ def train(settings: TrainSettings, out_dir: str | Path | None = None, resume: bo
     if settings.validate().recipe == "decomposed":
         from cgn_art.train.decomposed import DecomposedTrainer
 
-        trainer = DecomposedTrainer(settings, progress, out_dir)
+        trainer = DecomposedTrainer(settings, progress, out_dir, resume=resume)
     else:
         trainer = Trainer(settings)
     if resume:

@@ -38,6 +38,7 @@ from cgn_art.errors import CgnArtError
 from cgn_art.features import RandomEncoder
 from cgn_art.train import losses, pseudo_masks
 from cgn_art.train.cgn import Trainer, detail_window
+from cgn_art.train.exemplars import build_exemplars
 
 
 def mask_body(size: int, width: int) -> tuple[nn.Sequential, int]:
@@ -306,7 +307,8 @@ class DecomposedTrainer(Trainer):
 
     PER_CLASS = 4  # samples per class in a step's field batch (the sliced Wasserstein sets)
 
-    def __init__(self, settings, progress: Callable[[float | None, str], None] | None = None, out_dir=None):
+    def __init__(self, settings, progress: Callable[[float | None, str], None] | None = None, out_dir=None,
+                 resume: bool = False):
         data, names, cfg = self._setup(settings)
         s = self.settings
         self.mask_encoder = MaskEncoder(len(names["shape"]), cfg.shape_noise_dim, cfg.native_size).to(self.device)
@@ -330,17 +332,26 @@ class DecomposedTrainer(Trainer):
         self.masks = torch.from_numpy(found.astype(np.float32))[:, None]
         self.labels = torch.from_numpy(np.asarray(data.labels))
 
-        # 2. real texture statistics, native and fine, inside and outside the masks
-        say(None, "measuring the real textures")
         images = torch.from_numpy(data.images).permute(0, 3, 1, 2)
-        self.native_encoder = RandomEncoder(kernels=(3, 5), channels=16, scales=1, seed=s.seed).to(self.device)
-        self.fine_encoder = RandomEncoder(kernels=(3, 5), channels=16, scales=2, seed=s.seed + 1).to(self.device)
         fine_index = np.asarray(data.fine_index)
         fine = torch.from_numpy(data.fine_images).permute(0, 3, 1, 2)
         fine_masks = F.interpolate(self.masks[fine_index], scale_factor=fine.shape[-1] // images.shape[-1],
                                    mode="nearest")
+        if self.generator.exemplar_fields and not resume:  # (a resumed run's are in its checkpoint)
+            # 2'. exemplar fields: quilted once from the real regions; only the shape trains after that
+            for kind, region in (("texture", fine_masks), ("background", 1 - fine_masks)):
+                classes = np.asarray(data.texture_class if kind == "texture" else data.background_class)[fine_index]
+                quilted = build_exemplars(fine, region, classes, self.counts[kind], kind, self.rng,
+                                          side=cfg.exemplar_side,
+                                          progress=lambda m: say(None, f"quilting the exemplars: {m}"))
+                for model in (self.generator, self.ema):
+                    getattr(model, kind).exemplars.copy_(quilted)
+        # 2. real texture statistics, native and fine, inside and outside the masks
+        say(None, "measuring the real textures")
+        self.native_encoder = RandomEncoder(kernels=(3, 5), channels=16, scales=1, seed=s.seed).to(self.device)
+        self.fine_encoder = RandomEncoder(kernels=(3, 5), channels=16, scales=2, seed=s.seed + 1).to(self.device)
         self.real = {}
-        for kind, inside in (("texture", True), ("background", False)):
+        for kind, inside in (("texture", True), ("background", False)) if not self.generator.exemplar_fields else ():
             classes = np.asarray(data.texture_class if inside else data.background_class)
             region, fine_region = (self.masks, fine_masks) if inside else (1 - self.masks, 1 - fine_masks)
             self.real[kind] = (
@@ -506,7 +517,7 @@ class DecomposedTrainer(Trainer):
         for _ in range(self.settings.shape_substeps):
             self._shape_only_step()
         parts = self._shape_losses()
-        for kind in ("texture", "background"):
+        for kind in ("texture", "background") if not self.generator.exemplar_fields else ():
             parts.update(self._field_losses(kind))
         loss = sum(parts.values())
         self.opt_g.zero_grad(set_to_none=True)

@@ -1,0 +1,132 @@
+"""Training exemplar fields: one seamless texture per class, from the pixels the found masks give it.
+
+For each texture class, square blocks are cut from the 4x training images wherever a block lies
+wholly inside the found mask (for a background class: wholly outside), a few pixels clear of the
+mask's edge, since found masks are not exact there. The exemplar is then quilted from those blocks
+(Efros & Freeman's image quilting, on a torus so that it tiles): blocks go down in raster order,
+each chosen at random among those that agree best with what its overlaps already hold, and joined
+along the seam of least difference. Unsupervised like the rest of the recipe: no ground-truth
+mask is read, only the composites, their class labels and the masks found in them.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from cgn_art.errors import CgnArtError
+
+BLOCK = 20     # px of a texture's block at the 4x scale: holds a gravel stone or a mortar joint, fits a stroke
+OVERLAP = 4    # px two neighbouring blocks share; block - OVERLAP must divide the exemplar's side
+EDGE = 4       # px kept between a texture's block and the found mask's edge
+# Backgrounds have room for larger blocks (a pagoda's roof, a flag's star), and keep further from the
+# letter: where a found mask misses a serif or a thin stroke, the piece it missed lies next to it.
+BACKGROUND_BLOCK = 36
+BACKGROUND_EDGE = 12
+CANDIDATES = 4000  # blocks per class the quilting chooses from
+TOLERANCE = 0.1    # a block is a candidate if its overlap error is within 10 % of the best one's
+MIN_BLOCKS = 50
+
+
+def region_blocks(images: torch.Tensor, regions: torch.Tensor, rng: np.random.Generator, block: int | None = None,
+                  edge: int | None = None, limit: int = CANDIDATES) -> np.ndarray:
+    """Up to ``limit`` blocks (n, 3, block, block), float32 in [0, 1], of ``images`` (M, 3, H, W)
+    uint8 that lie wholly inside ``regions`` (M, 1, H, W) in [0, 1], ``edge`` px clear of its border
+    (defaults: ``BLOCK`` and ``EDGE``)."""
+    block = BLOCK if block is None else block
+    edge = EDGE if edge is None else edge
+    inside = (regions.float() > 0.99).float()
+    if edge:
+        inside = -F.max_pool2d(-inside, 2 * edge + 1, stride=1, padding=edge)
+    ok = F.avg_pool2d(inside, block, stride=2) > 0.999  # block corners on a 2 px grid
+    found = torch.nonzero(ok[:, 0])
+    if len(found) == 0:
+        return np.zeros((0, 3, block, block), np.float32)
+    pick = found[torch.from_numpy(rng.choice(len(found), min(limit, len(found)), replace=False))]
+    return np.stack([images[i, :, 2 * y: 2 * y + block, 2 * x: 2 * x + block].numpy()
+                     for i, y, x in pick.tolist()]).astype(np.float32) / 255
+
+
+def seam(error: np.ndarray) -> np.ndarray:
+    """The cheapest top-to-bottom path through ``error`` (h, w) (each row's step moves at most one
+    column): returns a mask (h, w) that is True right of the path, where the new block is kept."""
+    h, w = error.shape
+    cost = error.astype(np.float64).copy()
+    back = np.zeros((h, w), np.int64)
+    for i in range(1, h):
+        for j in range(w):
+            lo = max(j - 1, 0)
+            k = lo + int(np.argmin(cost[i - 1, lo: j + 2]))
+            back[i, j], cost[i, j] = k, cost[i, j] + cost[i - 1, k]
+    keep = np.zeros((h, w), bool)
+    j = int(np.argmin(cost[-1]))
+    for i in range(h - 1, -1, -1):
+        keep[i, j:] = True
+        j = back[i, j]
+    return keep
+
+
+def quilt(blocks: np.ndarray, side: int, rng: np.random.Generator, overlap: int = OVERLAP,
+          tolerance: float = TOLERANCE) -> np.ndarray:
+    """A seamless (3, side, side) texture quilted from ``blocks`` (n, 3, B, B) on a torus."""
+    block = blocks.shape[-1]
+    step = block - overlap
+    if side % step:
+        raise CgnArtError(f"an exemplar of {side} px cannot be quilted from {block} px blocks overlapping {overlap}")
+    canvas = np.zeros((3, side, side), np.float32)
+    filled = np.zeros((side, side), bool)
+    # a block agrees perfectly with its own copy, so without this rule quilting repeats a few blocks
+    # in rows; each block is used once while there are enough, else never twice in a row
+    once = len(blocks) >= 4 * (side // step) ** 2
+    used = np.zeros(len(blocks), bool)
+    last = -1
+    for y in range(0, side, step):
+        for x in range(0, side, step):
+            ys, xs = (y + np.arange(block)) % side, (x + np.arange(block)) % side
+            old, have = canvas[:, ys][:, :, xs], filled[ys][:, xs]
+            if have.any():
+                error = (((blocks - old) ** 2).sum(1) * have).sum((1, 2))
+            else:
+                error = np.zeros(len(blocks), np.float32)
+            error[used if once else np.arange(len(blocks)) == last] = np.inf
+            choice = rng.choice(np.nonzero(error <= error.min() * (1 + tolerance) + 1e-9)[0])
+            used[choice], last = True, choice
+            new = blocks[choice]
+            diff = ((new - old) ** 2).sum(0)
+            keep = np.ones((block, block), bool)
+            if have[:, :overlap].all():   # left neighbour: the seam runs down the left strip
+                keep[:, :overlap] &= seam(diff[:, :overlap])
+            if have[:, -overlap:].all():  # right neighbour (the torus wraps to the first column)
+                keep[:, -overlap:] &= seam(diff[:, -overlap:][:, ::-1])[:, ::-1]
+            if have[:overlap].all():      # top neighbour
+                keep[:overlap] &= seam(diff[:overlap].T).T
+            if have[-overlap:].all():     # bottom neighbour (wraps to the first row)
+                keep[-overlap:] &= seam(diff[-overlap:][::-1].T).T[::-1]
+            keep |= ~have
+            canvas[:, ys[:, None], xs[None]] = np.where(keep[None], new, old)
+            filled[ys[:, None], xs[None]] = True
+    return canvas
+
+
+def build_exemplars(images: torch.Tensor, regions: torch.Tensor, classes: np.ndarray, count: int, kind: str,
+                    rng: np.random.Generator, side: int | None = None,
+                    progress: Callable[[str], None] | None = None) -> torch.Tensor:
+    """(count, 3, side, side) uint8 exemplars, class c quilted from the blocks of ``images`` whose
+    label in ``classes`` is c, inside ``regions`` (the found masks, or their complement for a
+    background). ``side`` defaults to the images' side (one native image at their scale)."""
+    side = side or images.shape[-1]
+    classes = np.asarray(classes)
+    out = torch.zeros(count, 3, side, side, dtype=torch.uint8)
+    block, edge = (BLOCK, EDGE) if kind == "texture" else (BACKGROUND_BLOCK, BACKGROUND_EDGE)
+    for c in range(count):
+        rows = torch.from_numpy(np.nonzero(classes == c)[0])
+        blocks = region_blocks(images[rows], regions[rows], rng, block=block, edge=edge)
+        if len(blocks) < MIN_BLOCKS:
+            raise CgnArtError(f"{kind} class {c}: only {len(blocks)} blocks of {block} px lie {edge} px inside its "
+                              f"found regions (need {MIN_BLOCKS}); its masks are too thin or too few to learn from")
+        out[c] = torch.from_numpy(np.round(quilt(blocks, side, rng) * 255).clip(0, 255).astype(np.uint8))
+        if progress:
+            progress(f"{kind} {c + 1}/{count}")
+    return out

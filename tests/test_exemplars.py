@@ -1,0 +1,117 @@
+"""Exemplar fields: the quilted per-class textures of the Letters CGN (mechanisms/exemplar.py,
+train/exemplars.py)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from skimage import data as skdata
+
+from cgn_art.errors import CgnArtError
+from cgn_art.mechanisms.exemplar import ExemplarField
+from cgn_art.mechanisms.small import SmallCGN, SmallCGNConfig
+from cgn_art.train import exemplars
+
+
+def _brick_blocks(n: int = 600, block: int = 20, seed: int = 0) -> np.ndarray:
+    """Blocks of scikit-image's brick photo (grey, as RGB), float32 in [0, 1]."""
+    brick = skdata.brick().astype(np.float32) / 255
+    rng = np.random.default_rng(seed)
+    ys, xs = rng.integers(0, brick.shape[0] - block, n), rng.integers(0, brick.shape[1] - block, n)
+    return np.stack([np.repeat(brick[None, y: y + block, x: x + block], 3, 0) for y, x in zip(ys, xs)])
+
+
+def _wrap_jump(canvas: np.ndarray) -> float:
+    """Mean difference across the torus' wrap (last column -> first, last row -> first) as a
+    ratio to the mean difference between neighbouring columns and rows inside it."""
+    inside = (np.abs(np.diff(canvas, axis=2)).mean() + np.abs(np.diff(canvas, axis=1)).mean()) / 2
+    wrap = (np.abs(canvas[:, :, 0] - canvas[:, :, -1]).mean() + np.abs(canvas[:, 0] - canvas[:, -1]).mean()) / 2
+    return float(wrap / inside)
+
+
+def test_a_quilted_exemplar_tiles_without_a_seam_and_a_cut_photo_does_not():
+    rng = np.random.default_rng(0)
+    canvas = exemplars.quilt(_brick_blocks(), 64, rng)
+    assert canvas.shape == (3, 64, 64)
+    assert _wrap_jump(canvas) < 1.5
+    # the constructed failure: a 64 px cut of the same photo has an edge where it wraps
+    photo = np.repeat(skdata.brick()[None, 100:164, 37:101].astype(np.float32) / 255, 3, 0)
+    assert _wrap_jump(photo) > 2.5
+
+
+def test_quilting_keeps_the_material_sharp():
+    """Whole blocks joined at seams, not averaged: the exemplar keeps the photo's local contrast."""
+    blocks = _brick_blocks()
+    canvas = exemplars.quilt(blocks, 64, np.random.default_rng(1))
+    contrast = lambda x: float(np.abs(np.diff(x, axis=-1)).mean())  # noqa: E731
+    assert contrast(canvas) > 0.8 * contrast(blocks)
+
+
+def test_blocks_come_only_from_inside_the_region_and_clear_of_its_edge():
+    images = torch.zeros(2, 3, 64, 64, dtype=torch.uint8)
+    images[:, 0, :, :32] = 255       # red inside the region (left half)
+    images[:, 1, :, 29:32] = 255     # a green rim along its edge (red + green = yellow)
+    images[:, 2, :, 32:] = 255       # blue outside
+    regions = torch.zeros(2, 1, 64, 64)
+    regions[:, :, :, :32] = 1
+    blocks = exemplars.region_blocks(images, regions, np.random.default_rng(0), block=12, edge=4)
+    assert len(blocks) > 0
+    assert blocks[:, 0].min() == 1.0 and blocks[:, 1:].max() == 0.0  # all red: no rim, no outside
+    rim = exemplars.region_blocks(images, regions, np.random.default_rng(0), block=12, edge=0)
+    assert rim[:, 1].max() == 1.0  # without the edge margin the rim is taken
+
+
+def test_a_class_with_no_room_for_a_block_is_refused_in_words():
+    images = torch.zeros(3, 3, 64, 64, dtype=torch.uint8)
+    regions = torch.zeros(3, 1, 64, 64)
+    regions[:, :, 10:20, 10:20] = 1  # 10 px: no 20 px block fits
+    with pytest.raises(CgnArtError, match="texture class 0: only 0 blocks"):
+        exemplars.build_exemplars(images, regions, np.zeros(3), 1, "texture", np.random.default_rng(0), side=64)
+
+
+def _exemplar_field() -> ExemplarField:
+    field = ExemplarField(2, 64)
+    g = torch.Generator().manual_seed(0)
+    field.exemplars.copy_(torch.randint(0, 256, (2, 3, 64, 64), generator=g, dtype=torch.uint8))
+    return field
+
+
+def test_the_noise_moves_the_window_and_the_class_weights_blend():
+    field = _exemplar_field()
+    one = torch.tensor([[1.0, 0.0]])
+    a = field(one, torch.tensor([[0.3, -1.2]]), 64)
+    assert torch.equal(a, field(one, torch.tensor([[0.3, -1.2]]), 64))  # a seed is a picture
+    b = field(one, torch.tensor([[0.5, -1.2]]), 64)
+    assert not torch.allclose(a, b)
+    # a window of the same torus: some roll of the exemplar gives it back
+    dy, dx = field.offsets(torch.tensor([[0.5, -1.2]]))[0].tolist()
+    assert torch.allclose(b[0], torch.roll(field.exemplars[0].float() / 255, (-dy, -dx), (1, 2)))
+    half = field(torch.tensor([[0.5, 0.5]]), torch.zeros(1, 2), 64)
+    ends = [field(torch.tensor([w]), torch.zeros(1, 2), 64) for w in ([1.0, 0.0], [0.0, 1.0])]
+    assert torch.allclose(half, (ends[0] + ends[1]) / 2, atol=1e-6)
+    assert field(one, torch.zeros(1, 2), 16).shape[-1] == 16 and field(one, torch.zeros(1, 2), 200).shape[-1] == 200
+
+
+def test_a_model_with_exemplar_fields_saves_loads_and_renders(tmp_path):
+    from cgn_art.mechanisms.weights import load_model, save_model
+
+    cfg = SmallCGNConfig(variant="letters", shape_classes=list("ABC"), texture_classes=["t0", "t1"],
+                         background_classes=["b0", "b1"], native_size=16, width=16, fields="exemplar",
+                         exemplar_side=64)
+    model = SmallCGN(cfg)
+    model.texture.exemplars.copy_(_exemplar_field().exemplars)
+    save_model(model, tmp_path / "m")
+    again = load_model(tmp_path / "m", device="cpu")
+    assert again.config.fields == "exemplar" and torch.equal(again.texture.exemplars, model.texture.exemplars)
+    assert again.noise("texture", [1, 2], 1.0, 64).shape == (2, 2)
+    cf = again.counterfactual([0], [1], [0], seed=[4], size=128)
+    assert cf.foreground.shape == (1, 3, 128, 128) and float(cf.foreground.std()) > 0.1
+
+
+def test_exemplar_fields_need_the_decomposed_recipe():
+    from cgn_art.train.cgn import TrainSettings
+
+    with pytest.raises(CgnArtError, match="decomposed"):
+        TrainSettings(fields="exemplar", recipe="adversarial").validate()
+    with pytest.raises(CgnArtError, match="fields"):
+        TrainSettings(fields="pasted").validate()
