@@ -13,6 +13,7 @@ from page_registry import KEY_OWNERS
 
 import cgn_art
 from cgn_art.io import png_bytes
+from cgn_art.mechanisms.weights import DEFAULT_MODEL
 from cgn_art.settings_checks import MAX_SEED
 
 # Keys --------------------------------------------------------------------------------------
@@ -79,13 +80,14 @@ def model_picker():
     names = list(models)
     if st.session_state.get(MODEL_KEY) not in names:
         linked = st.query_params.get("model")  # a shared link names its model
-        st.session_state[MODEL_KEY] = linked if linked in names else "wildlife" if "wildlife" in names else names[0]
+        st.session_state[MODEL_KEY] = (linked if linked in names else DEFAULT_MODEL if DEFAULT_MODEL in names
+                                       else names[0])
     st.sidebar.header("Model")
     name = st.sidebar.selectbox(
         "Model", names, key=MODEL_KEY,
-        help="A CGN that ships with cgn-art (or the ImageNet CGN, when its weights are set up). 'wildlife' "
-             "paints digits with photo textures on photo backgrounds; 'colored' and 'double-colored' use "
-             "plain colours.")
+        help="A CGN that ships with cgn-art (or the ImageNet CGN, when its weights are set up). 'letters' "
+             "(the default) sets capital letters in photo textures on photo backgrounds; 'wildlife' does the "
+             "same with digits at 32 px; 'colored' and 'double-colored' use plain colours.")
     folder = st.sidebar.text_input(
         "Model folder (optional)", key=FOLDER_KEY, placeholder="e.g. runs/wildlife/model",
         help="A folder holding a model's .safetensors weights and config.json, e.g. one a training run wrote "

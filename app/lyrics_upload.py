@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import streamlit as st
-from common import get_model
+from common import get_model, state_key
 
 from cgn_art.audio import AUDIO_SUFFIXES, audio_duration
 from cgn_art.errors import CgnArtError
@@ -21,7 +21,7 @@ def lyrics_upload(model, song: Path):
     # No type filter: the browser would refuse a song dropped here with only a red icon, and this is
     # the one drop zone in sight while the page is still switching to "Upload a song". Say it in words.
     upload = st.file_uploader(
-        "Lyrics (optional): LRC or plain text", key="dance_lyrics",
+        "Lyrics (optional): LRC or plain text", key=state_key("dance", "lyrics"),
         help="Makes a lyric video: each line (and, with <mm:ss.xx> word times, each word) appears at its time in "
              "the Letters CGN's letters, which pulse on onsets. LRC lines start with [mm:ss.xx]; plain text is "
              f"timed to the beat. Up to {MAX_BYTES // 1024} kB, UTF-8.")
@@ -33,7 +33,7 @@ def lyrics_upload(model, song: Path):
     text = decode_lyrics(upload.getvalue(), upload.name)
     lyrics = parse_lyrics(text, name=upload.name)
     if lyrics.kind == "plain":
-        timing = st.selectbox("Plain-text lyrics: one word per", PLAIN_TIMINGS, key="dance_lyrics_timing",
+        timing = st.selectbox("Plain-text lyrics: one word per", PLAIN_TIMINGS, key=state_key("dance", "lyrics_timing"),
                               help=TIMING_HELP)
         lyrics = parse_lyrics(text, timing=timing, name=upload.name)
     else:

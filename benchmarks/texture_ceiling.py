@@ -1,19 +1,20 @@
 """What texture synthesis itself reaches on the letters structure judges: one JSON line.
 
-No CGN here. For each chosen class, a picture is synthesised by optimising its pixels (a
-four-level pyramid, so no pixel-scale speckle) to match real crops of that class, shown at the
-judge's scale (4x), with one of two objectives:
+No CGN here. For each chosen class, a picture is synthesised from real crops of that class, shown
+at the judge's scale (4x), by optimising its pixels (a four-level pyramid, so no pixel-scale
+speckle) with one of two objectives, or by quilting:
 
 - ``gram``: Gram matrices and means of a random multi-scale encoder's maps (Gatys et al.'s
   objective with the random filters of Ustyuzhaninov et al.; the decomposed recipe's statistics);
 - ``patches``: the distribution of raw 7 px patches at three pyramid levels by sliced Wasserstein
-  (Elnekave & Weiss's objective; the recipe's ``--weight-field-patches``).
+  (Elnekave & Weiss's objective; the recipe's ``--weight-field-patches``);
+- ``quilting``: image quilting of blocks of the crops, as the exemplar fields are made
+  (train/exemplars.py; the Letters CGN takes its blocks from the found masks instead).
 
 Each picture's nine 64 px crops are classified by the structure judge that texture_quality.py
 uses. The baseline, in the same process, is the same judge on nine fresh real crops per class.
-This is the reference point for a texture mechanism trained with the same objective: it makes a
-field from noise with far fewer free parameters, from windows of composites instead of whole
-crops, so it should not expect to do better than the picture optimised directly.
+This is the reference point for a texture mechanism made the same way: it learns from windows of
+composites instead of whole crops, so it should not expect to do better than the picture here.
 
     python benchmarks/texture_ceiling.py [--kind texture] [--classes 0 1 2] [--iterations 300]
 """
@@ -29,7 +30,7 @@ import torch.nn.functional as F
 from cgn_art.data import letters
 from cgn_art.features import RandomEncoder
 from cgn_art.mechanisms.base import to_pil
-from cgn_art.train import fidelity
+from cgn_art.train import exemplars, fidelity
 from cgn_art.train.decomposed import PATCH_LEVELS, image_patches
 
 SIDE = 192   # px of the synthesised picture at the 4x scale: nine 64 px judge crops
@@ -74,6 +75,17 @@ def _patch_objective(real: torch.Tensor, projections: int = 64, count: int = 163
 
 
 OBJECTIVES = {"gram": _gram_objective, "patches": _patch_objective}
+METHODS = (*OBJECTIVES, "quilting")
+
+
+def quilted(real: torch.Tensor, kind: str, seed: int) -> torch.Tensor:
+    """A (1, 3, SIDE, SIDE) picture quilted from blocks of the real crops, as the exemplar fields
+    are (same block size, seams and rules; here the blocks come from whole crops, not found masks)."""
+    rng = np.random.default_rng(seed)
+    block = exemplars.BLOCK if kind == "texture" else exemplars.BACKGROUND_BLOCK
+    images = (real * 255).round().to(torch.uint8)
+    blocks = exemplars.region_blocks(images, torch.ones_like(real[:, :1]), rng, block=block, edge=0)
+    return torch.from_numpy(exemplars.quilt(blocks, SIDE, rng))[None]
 
 
 def synthesise(real: torch.Tensor, objective: str, iterations: int, seed: int) -> torch.Tensor:
@@ -104,8 +116,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kind", choices=("texture", "background"), default="texture")
     parser.add_argument("--classes", type=int, nargs="*", help="class indices (default: all)")
-    parser.add_argument("--objective", choices=tuple(OBJECTIVES), action="append",
-                        help="repeatable (default: both)")
+    parser.add_argument("--objective", choices=METHODS, action="append",
+                        help="repeatable (default: all three); quilting copies blocks instead of optimising")
     parser.add_argument("--iterations", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0)
@@ -117,7 +129,7 @@ def main():
     start = time.perf_counter()
     judge = fidelity.structure_judge("letters", args.kind)
     classes = args.classes if args.classes else list(range(len(judge.class_names)))
-    objectives = args.objective or list(OBJECTIVES)
+    objectives = args.objective or list(METHODS)
     rng = np.random.default_rng([args.seed, 5])
     out = {"benchmark": "texture_ceiling", "kind": args.kind, "iterations": args.iterations, "seed": args.seed,
            "judge_chance": round(judge.chance, 4), "per_class": {}}
@@ -128,7 +140,8 @@ def main():
         fresh = torch.from_numpy(letters.material_crops(args.kind, [c], SIDE, rng, scale=SCALE)).permute(0, 3, 1, 2)
         row = {"real": float((judge.classify(nine_crops(fresh)) == c).float().mean())}
         for name in objectives:
-            picture = synthesise(real, name, args.iterations, args.seed + c)
+            picture = (quilted(real, args.kind, args.seed + c) if name == "quilting"
+                       else synthesise(real, name, args.iterations, args.seed + c))
             row[name] = float((judge.classify(nine_crops(picture)) == c).float().mean())
             if args.save:
                 Path(args.save).mkdir(parents=True, exist_ok=True)

@@ -46,7 +46,7 @@ def test_home_shows_a_gallery_and_links_to_the_pages(app):
     assert not app.error
     assert len(urls(app)) == 8 and len(set(urls(app))) == 8
     captions = [image.proto.imgs[0].caption for image in app.image]
-    names = cgn_art.load_model("wildlife", device="cpu").class_names
+    names = cgn_art.load_model(device="cpu").class_names  # the default model
     assert all(c.startswith("shape ") and " · texture " in c for c in captions)
     assert any(name in captions[0] for name in names["texture"])
     links = [link.proto.label for link in app.get("page_link")]

@@ -179,7 +179,7 @@ def test_unwritable_or_non_png_output_fails_cleanly(tmp_path, capsys):
 
 def test_grid_is_shapes_by_textures(tmp_path):
     out = tmp_path / "grid.png"
-    assert main(["grid", "--device", "cpu", "--shapes", "1,3", "--textures", "0,red cat fur,2",
+    assert main(["grid", "--device", "cpu", "--model", "wildlife", "--shapes", "1,3", "--textures", "0,red cat fur,2",
                  "--background", "4", "--size", "16", "-o", str(out)]) == 0
     with Image.open(out) as image:
         assert image.size == (3 * 16, 2 * 16)
@@ -187,7 +187,8 @@ def test_grid_is_shapes_by_textures(tmp_path):
     assert settings["shape_class"] == [1, 3] and settings["texture_class"] == [0, 0, 2]
     assert settings["background_class"] == 4
     labelled = tmp_path / "labelled.png"
-    assert main(["grid", "--device", "cpu", "--shapes", "1,3", "--textures", "0,2", "--background", "4",
+    assert main(["grid", "--device", "cpu", "--model", "wildlife", "--shapes", "1,3", "--textures", "0,2",
+                 "--background", "4",
                  "--size", "16", "--labels", "-o", str(labelled)]) == 0
     with Image.open(out) as plain, Image.open(labelled) as image:
         # Names take room on the left and on top; the tiles themselves are the same pixels.
@@ -197,17 +198,18 @@ def test_grid_is_shapes_by_textures(tmp_path):
         assert list(image.crop((right - 18, bottom - 18, right - 2, bottom - 2)).getdata()) == list(tile.getdata())
 
 
-def test_models_lists_the_three_variants(capsys, monkeypatch, tmp_path):
+def test_models_lists_the_shipped_models(capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("CGN_ART_IMAGENET", str(tmp_path / "no-imagenet-here"))
     assert main(["models"]) == 0
     out = capsys.readouterr().out
     for name in ("colored", "double-colored", "wildlife"):
         assert any(line.startswith(f"{name}  (32 px native)") for line in out.splitlines())
-    assert "blue coins" in out
+    assert any(line.startswith("letters  (64 px native") for line in out.splitlines())
+    assert "blue coins" in out and "dahlia petals" in out
     assert "imagenet  (not available)" in out and "import-cgn" in out  # says how to get it
     assert main(["models", "--json"]) == 0
     listing = json.loads(capsys.readouterr().out)
-    assert set(listing) == {"colored", "double-colored", "wildlife", "imagenet"}
+    assert set(listing) == {"letters", "colored", "double-colored", "wildlife", "imagenet"}
     assert listing["wildlife"]["classes"]["texture"][7] == "blue coins"
     assert listing["imagenet"]["available"] is False
 

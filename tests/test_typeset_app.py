@@ -65,6 +65,7 @@ def test_without_a_letters_model_the_page_says_so(monkeypatch):
 
     monkeypatch.setattr(typeset, "letters_status", lambda: (False, typeset.NOT_SHIPPED))
     at = AppTest.from_file("../app/Home.py", default_timeout=90).run()
+    at.selectbox(key="model").select("wildlife").run()  # the default is the Letters CGN itself
     at.switch_page("views/type.py").run()
     assert not at.exception and not at.error
     assert len(at.info) == 1 and "Letters CGN is not shipped" in at.info[0].value

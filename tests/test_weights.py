@@ -40,11 +40,12 @@ def test_loading_never_unpickles(saved, monkeypatch):
 
 def test_shipped_models_load_in_one_call():
     names = shipped_models()
-    assert {"wildlife", "colored", "double-colored"} <= set(names)
+    assert {"letters", "wildlife", "colored", "double-colored"} <= set(names)
     model = cgn_art.load_model()
-    assert model.name == "wildlife"
-    assert model.class_names["shape"] == [str(i) for i in range(10)]
-    assert len(model.class_names["texture"]) == 10
+    assert model.name == "letters" and model.native_size == 64
+    assert model.class_names["shape"] == [chr(c) for c in range(ord("A"), ord("Z") + 1)]
+    assert len(model.class_names["texture"]) == 10 and len(model.class_names["background"]) == 8
+    assert cgn_art.load_model("wildlife", device="cpu").class_names["shape"] == [str(i) for i in range(10)]
     assert cgn_art.load_model("colored", device="cpu").class_names["background"] == ["black"]
 
 
@@ -119,7 +120,7 @@ def test_missing_model_lists_the_shipped_ones(tmp_path):
         load_model(tmp_path / "empty")
 
 
-@pytest.mark.parametrize("name", ["wildlife", "colored", "double-colored"])
+@pytest.mark.parametrize("name", ["letters", "wildlife", "colored", "double-colored"])
 def test_shipped_models_are_trained(name):
     """Placeholders would ignore their classes; trained models give each texture its own colour."""
     model = cgn_art.load_model(name, device="cpu")
@@ -128,4 +129,4 @@ def test_shipped_models_are_trained(name):
     gaps = torch.cdist(colours, colours) + torch.eye(10)
     assert gaps.min() > 0.03
     area = cf.mask.mean().item()
-    assert 0.05 < area < 0.3  # a digit, not an empty or full mask
+    assert 0.05 < area < 0.3  # a digit or letter, not an empty or full mask

@@ -19,7 +19,7 @@ from cgn_art.errors import CgnArtError
 from cgn_art.mechanisms.small import SmallCGN, SmallCGNConfig
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets" / "models"
-DEFAULT_MODEL = "wildlife"
+DEFAULT_MODEL = "letters"  # the Letters CGN: 64 px capitals in photo textures on photo backgrounds
 FORMAT = "cgn-art/small-cgn"
 
 
@@ -164,10 +164,10 @@ def imagenet_status(imagenet: str | Path | None = None) -> tuple[bool, str]:
 
 def load_model(name_or_path: str | Path = DEFAULT_MODEL, device: str | torch.device | None = "auto",
                imagenet: str | Path | None = None):
-    """Load a shipped model by name ('wildlife', 'colored', 'double-colored'), 'imagenet' (the
+    """Load a shipped model by name ('letters', 'wildlife', 'colored', 'double-colored'), 'imagenet' (the
     folder given as ``imagenet`` or in $CGN_ART_IMAGENET), or a model folder of either kind.
 
-    >>> model = load_model()            # the embedded Wildlife CGN, on the best device
+    >>> model = load_model()            # the embedded Letters CGN, on the best device
     >>> model = load_model("colored", device="cpu")
     >>> model = load_model("imagenet")  # doctest: +SKIP
     """

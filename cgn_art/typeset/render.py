@@ -203,6 +203,15 @@ def sample(canvas: torch.Tensor, width: int, height: int, rows: slice, cols: sli
     return F.grid_sample(canvas, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
+def tiled(canvas: torch.Tensor, rows: slice, cols: slice, period: float) -> torch.Tensor:
+    """The part (rows, cols) of a plane tiled with ``canvas`` (1, 3, s, s), one tile every ``period``
+    poster px: how a seamless (exemplar) texture is shown at the scale the letters are drawn at."""
+    ys = ((torch.arange(rows.start, rows.stop, dtype=torch.float32) + 0.5) / period) % 1 * 2 - 1
+    xs = ((torch.arange(cols.start, cols.stop, dtype=torch.float32) + 0.5) / period) % 1 * 2 - 1
+    grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1)[None]
+    return F.grid_sample(canvas, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
 def band_weights(layout: Layout, rows: int, zoom: float = 1.0) -> torch.Tensor:
     """(lines, rows) weights that give each line its own background band, cross-faded between lines."""
     side = max(layout.width, layout.height) * zoom
@@ -320,6 +329,13 @@ def render_poster(model, settings: TypeSettings, digit_model=None) -> Poster:
     zoom = settings.texture_scale
     image = upscale(bg, width, height, zoom).clone()
 
+    # Exemplar textures are seamless tiles of one native image: each letter box shows one tile, at the
+    # detail a Mixer render of that size has, instead of a piece of one painting stretched over the poster.
+    period = None
+    if getattr(model, "exemplar_fields", False):
+        tex_work = model.config.exemplar_side
+        period = zoom * float(np.median([g.side for g in layout.glyphs if g.source == "letters"]
+                                        or [g.side for g in layout.glyphs]))
     textures = paint(model, "texture", weights, tex_seeds, settings.truncation, tex_work)
     need = {s: max(8, math.ceil(max(g.side for g in layout.glyphs if g.source == s)))
             for s in models if any(g.source == s for g in layout.glyphs)}
@@ -338,11 +354,14 @@ def render_poster(model, settings: TypeSettings, digit_model=None) -> Poster:
         if one_texture:
             torch.maximum(target, m, out=target)
             continue
-        fg = sample(textures[key_of[g.index]:key_of[g.index] + 1], width, height, rows, cols, zoom)
+        canvas = textures[key_of[g.index]:key_of[g.index] + 1]
+        fg = tiled(canvas, rows, cols, period) if period else sample(canvas, width, height, rows, cols, zoom)
         region = image[..., rows, cols]
         image[..., rows, cols] = region + m * (fg - region)
         torch.maximum(target, m, out=target)
     if one_texture:
-        image = image + canvas_mask * (upscale(textures, width, height, zoom) - image)
+        fg = tiled(textures, slice(0, height), slice(0, width), period) if period else upscale(textures, width, height,
+                                                                                               zoom)
+        image = image + canvas_mask * (fg - image)
     return Poster(image=to_pil(image[0]), mask=canvas_mask[0], layout=layout, text=text, settings=settings,
                   model=getattr(model, "name", ""), digit_model=getattr(digit_model, "name", None) if digits else None)
