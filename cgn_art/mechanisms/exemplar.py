@@ -1,4 +1,4 @@
-"""Exemplar fields: a texture or background mechanism that holds one learned texture per class.
+"""Exemplar fields: a texture or background mechanism that holds one texture per class, made at training time.
 
 Each class owns an exemplar: a seamless (toroidal) RGB texture, ``side`` px across, that spans one
 native image at ``side / native_size`` times its resolution (256 px for a 64 px model: the field

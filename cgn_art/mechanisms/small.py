@@ -10,8 +10,8 @@
   model makes its field at 256 px, so the detail comes from the mechanism, not from upscaling.
   The fine noise of every level is packed into the same noise tensor (pixel-unshuffled onto the
   coarse grid), so a seed still means one tensor that strips and dances can interpolate.
-- exemplar fields (``fields="exemplar"``): instead of the two networks, one learned seamless texture
-  per class, made at the render scale (see mechanisms/exemplar.py).
+- exemplar fields (``fields="exemplar"``): instead of the two networks, one seamless texture per class
+  quilted at training time, made at the render scale (see mechanisms/exemplar.py).
 """
 from __future__ import annotations
 
@@ -45,8 +45,8 @@ class SmallCGNConfig:
     embed_dim: int = 16
     width: int = 64
     detail_levels: int = 0  # 2x refinement stages of the texture/background field (0: none)
-    # "network": texture/background are the convolutional FieldMechanism; "exemplar": one learned
-    # seamless texture per class (mechanisms/exemplar.py), ``exemplar_side`` px across one image
+    # "network": texture/background are the convolutional FieldMechanism; "exemplar": one seamless
+    # texture per class quilted at training time (mechanisms/exemplar.py), ``exemplar_side`` px across one image
     fields: str = "network"
     exemplar_side: int = 256
 
