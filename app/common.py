@@ -1,6 +1,7 @@
 """Caching and widgets every page shares. Pages call the library through these, never a model's layers."""
 from __future__ import annotations
 
+import faulthandler
 import io
 import logging
 import random
@@ -15,6 +16,11 @@ import cgn_art
 from cgn_art.io import png_bytes
 from cgn_art.mechanisms.weights import DEFAULT_MODEL
 from cgn_art.settings_checks import MAX_SEED
+
+# A crash in native code (numba, torch, ffmpeg bindings) kills the server: leave the Python stack
+# of every thread in its log.
+if not faulthandler.is_enabled():
+    faulthandler.enable()
 
 # Keys --------------------------------------------------------------------------------------
 

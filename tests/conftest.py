@@ -107,12 +107,24 @@ def serve(tmp_path_factory):
     def start(command_for_port) -> str:
         port = free_port()
         log = tmp_path_factory.mktemp("server") / "server.log"
-        started.append(start_server(command_for_port(port), port, log))
+        started.append((start_server(command_for_port(port), port, log), log))
         return f"http://127.0.0.1:{port}"
 
     yield start
-    for process in started:
+    deaths = [death(process, log) for process, log in started]
+    for process, _ in started:
         stop_server(process)
+    if any(deaths):
+        raise RuntimeError(next(d for d in deaths if d))
+
+
+def death(process: subprocess.Popen, log: Path) -> str | None:
+    """Why a server died before its tests ended (its tests then fail with "connection refused"):
+    its exit status and the end of its log, where faulthandler writes a native crash's stack."""
+    if process.poll() is None:
+        return None
+    last_words = log.read_text(errors="replace")[-4000:]
+    return f"the app server died during the tests (exit {process.returncode}):\n{last_words}"
 
 
 def streamlit_command(port: int) -> list[str]:

@@ -230,8 +230,8 @@ def test_a_rerun_finds_a_known_file_without_decoding_it_and_a_changed_file_is_re
 
 
 def test_an_analysis_waits_for_the_warm_up_instead_of_running_beside_it(monkeypatch):
-    """Two threads compiling librosa's numba code at once crashed the app's server (a segfault on a
-    fresh install): the page's first analysis must wait for its background warm-up."""
+    """The page's first analysis waits for its background warm-up instead of compiling librosa's
+    numba code a second time beside it."""
     import threading
     import time
 
@@ -255,3 +255,40 @@ def test_an_analysis_waits_for_the_warm_up_instead_of_running_beside_it(monkeypa
     thread.join(60)
     (a_start, a_end, a_name), (b_start, b_end, b_name) = sorted(spans)
     assert a_name == "librosa-warm-up" and a_end <= b_start  # the warm-up ran first, alone
+
+
+def test_other_processes_wait_for_the_librosa_lock_and_share_one_cache(tmp_path):
+    """Two processes compiling librosa's numba code at once can leave a cache that crashes every
+    later process with signal 11 (numba issue 10128; CI lost the dance server and three renders to
+    it). A process that finds the lock taken must wait before it touches librosa, then go on."""
+    import fcntl
+    import sys
+    import time
+    from pathlib import Path
+
+    from cgn_art.audio import numba_cache
+
+    folder = numba_cache.configure()
+    assert folder == numba_cache.cache_folder() and os.environ["NUMBA_CACHE_DIR"] == str(folder)
+    assert numba_cache.cache_folder({}) == Path.home() / ".cache" / "cgn-art" / "numba"
+    with open(folder / numba_cache.LOCK_NAME, "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # as if another process were compiling
+        inode = os.fstat(lock.fileno()).st_ino
+        process = subprocess.Popen(
+            [sys.executable, "-c", "from cgn_art.audio import warm_up; warm_up(); print('warm')"],
+            env={**os.environ, "CGN_ART_CACHE": str(tmp_path)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+        def waiting() -> bool:  # /proc/locks marks a blocked request with "->"
+            lines = Path("/proc/locks").read_text().splitlines()
+            return any("->" in line and f" {process.pid} " in line and line.split()[-3].endswith(f":{inode}")
+                       for line in lines)
+
+        deadline = time.monotonic() + 300  # imports first: slow on a busy machine
+        while not waiting() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert process.poll() is None and waiting(), process.stderr.read().decode()[-2000:]
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    out, err = process.communicate(timeout=600)
+    assert process.returncode == 0 and out.decode().strip() == "warm", err.decode()[-2000:]
+    # the beat tracker's kernel and wrapper (the pair that can mismatch) live in cgn-art's folder
+    assert any(folder.rglob("beat.__beat_track_dp-*.nbi")) and any(folder.rglob("guf-beat.__beat_track_dp-*.nbi"))

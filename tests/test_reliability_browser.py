@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import free_port, song_box, start_server, stop_server, streamlit_command
+from conftest import death, free_port, song_box, start_server, stop_server, streamlit_command
 from PIL import Image
 from playwright.sync_api import expect
 
@@ -24,17 +24,21 @@ pytestmark = pytest.mark.browser
 def one_slot_server(tmp_path_factory):
     """The app with one heavy job at a time (as on a 2-core machine), and its server process."""
     port = free_port()
+    log = tmp_path_factory.mktemp("server") / "server.log"
     before = os.environ.get("CGN_ART_HEAVY_JOBS")
     os.environ["CGN_ART_HEAVY_JOBS"] = "1"
     try:
-        process = start_server(streamlit_command(port), port, tmp_path_factory.mktemp("server") / "server.log")
+        process = start_server(streamlit_command(port), port, log)
     finally:
         if before is None:
             os.environ.pop("CGN_ART_HEAVY_JOBS")
         else:
             os.environ["CGN_ART_HEAVY_JOBS"] = before
     yield f"http://127.0.0.1:{port}", process
+    died = death(process, log)
     stop_server(process)
+    if died:
+        raise RuntimeError(died)
 
 
 def open_dance(page, url, wait_for_app):

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
+from cgn_art.audio import numba_cache
 from cgn_art.audio.load import SAMPLE_RATE, Audio
 
 HOP = 256
@@ -102,14 +103,18 @@ class AudioFeatures:
 
 def analyse(audio: Audio) -> AudioFeatures:
     """Analyse loaded audio; see :func:`cgn_art.audio.analyse_file` for the cached version."""
-    # Wait for a warm-up in progress (or run it) first: on a fresh install the page's background
-    # warm-up and the first analysis compiled librosa's numba code in two threads at once, and the
-    # app's server died of a segfault in CI.
-    warm_up()
+    warm_up()  # waits for a warm-up in progress, so the first analysis does not compile twice
     return _analyse(audio)
 
 
 def _analyse(audio: Audio) -> AudioFeatures:
+    # librosa's numba code is compiled (or loaded from disk) under a lock that other processes
+    # respect: two processes compiling at once can leave a cache that crashes every later one.
+    with numba_cache.exclusive():
+        return _analyse_locked(audio)
+
+
+def _analyse_locked(audio: Audio) -> AudioFeatures:
     import librosa
 
     y, sr = audio.samples, audio.sample_rate

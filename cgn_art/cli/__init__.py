@@ -15,6 +15,7 @@ exit status: 2 for a malformed command line, 1 for everything else.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import importlib
 import sys
 
@@ -46,6 +47,8 @@ class Parser(argparse.ArgumentParser):
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
+    if not faulthandler.is_enabled():  # a crash in native code (numba, torch) then says where it was
+        faulthandler.enable()
     try:
         args = build_parser().parse_args(argv)
         return args.run(args) or 0
