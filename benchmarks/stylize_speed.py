@@ -28,7 +28,7 @@
 
     python benchmarks/stylize_speed.py [--size 512] [--baseline gatys|autograd|none] [--baseline-steps 300]
         [--grid-size 256] [--photos astronaut,chelsea,coffee] [--classes 0,4,7] [--seeds 0,1]
-        [--threads 2] [--skip-walk] [--skip-default] [--large 1024] [--two-regions] [--model wildlife]
+        [--threads 2] [--skip-walk] [--skip-default] [--large 1024] [--two-regions] [--model letters]
 """
 import argparse
 import json
@@ -221,7 +221,7 @@ def main():
     parser.add_argument("--baseline", choices=("gatys", "autograd", "none"), default="gatys")
     parser.add_argument("--large", type=int, default=0, help="also time this size at the defaults (e.g. 1024)")
     parser.add_argument("--two-regions", action="store_true")
-    parser.add_argument("--model", default="wildlife")
+    parser.add_argument("--model", default="letters", help="model name or folder (default: the shipped default)")
     parser.add_argument("--grid-size", type=int, default=256, help="side of the pyramid vs single-scale grid")
     parser.add_argument("--photos", default="astronaut,chelsea,coffee")
     parser.add_argument("--classes", default="0,4,7", help="texture classes of the grid")

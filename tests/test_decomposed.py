@@ -11,7 +11,7 @@ import torch
 from cgn_art.data import registry
 from cgn_art.features import RandomEncoder
 from cgn_art.train import pseudo_masks
-from cgn_art.train.decomposed import region_statistics, sliced_wasserstein
+from cgn_art.train.decomposed import region_statistics, shape_pool, sliced_wasserstein
 
 SIZE = 32
 TEXTURE_COLOURS = np.array([[230, 40, 40], [40, 200, 60], [240, 220, 60]], np.uint8)
@@ -71,6 +71,19 @@ def test_labels_that_do_not_match_the_pictures_find_no_letters():
     net = pseudo_masks.fit(data.images, t, b, 3, 2, steps=300, width=16, receptive_field=5, crop=SIZE)
     soft = pseudo_masks.masks(net, data.images, t, b, 3)
     assert _iou(pseudo_masks.clean(soft, 2), data.alpha) < 0.6
+
+
+def test_the_shape_learns_from_letter_sized_masks_and_no_class_is_left_without_any():
+    found = np.zeros((6, 10, 10), np.uint8)
+    found[0, :5] = 1     # class 0: half the image
+    found[1, 0, :3] = 1  # class 0: a speck (3 %), where the labeller lost the letter
+    found[2, :2] = 1     # class 1: 20 %
+    found[3, :1] = 1     # class 1: 10 %
+    found[4, 0, :2] = 1  # class 2: only specks
+    found[5, 0, :1] = 1
+    labels = np.array([0, 0, 1, 1, 2, 2])
+    assert shape_pool(found, labels, 0.06).tolist() == [0, 2, 3, 4, 5]
+    assert shape_pool(found, labels, 0.15).tolist() == [0, 2, 4, 5]
 
 
 def test_region_statistics_only_count_pixels_inside_the_region():

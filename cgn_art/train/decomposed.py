@@ -142,6 +142,20 @@ def position_labels(masks: torch.Tensor, texture: np.ndarray, background: np.nda
 
 # Texture statistics ------------------------------------------------------------------------------
 
+def shape_pool(found: np.ndarray, labels: np.ndarray, least_area: float) -> np.ndarray:
+    """Indices of the found masks the shape mechanism learns from: those covering at least
+    ``least_area`` of the image (the size the CGN's own masks must reach). Where the labeller
+    could not tell a letter's texture from its background (coins' dark gaps on the retina, tissue
+    on the garage), it finds a stroke or two; taught those, the shape mechanism drew Z and G as
+    specks. A class none of whose masks is that large keeps them all rather than vanish."""
+    area = found.reshape(len(found), -1).mean(1)
+    keep = area >= least_area
+    for c in np.unique(labels):
+        if not keep[labels == c].any():
+            keep[labels == c] = True
+    return np.flatnonzero(keep)
+
+
 def _erode(mask: torch.Tensor, pixels: int) -> torch.Tensor:
     return -F.max_pool2d(-mask, 2 * pixels + 1, stride=1, padding=pixels) if pixels else mask
 
@@ -331,6 +345,7 @@ class DecomposedTrainer(Trainer):
                 np.savez_compressed(cached, masks=found.astype(np.uint8))
         self.masks = torch.from_numpy(found.astype(np.float32))[:, None]
         self.labels = torch.from_numpy(np.asarray(data.labels))
+        self.shape_pool = shape_pool(found, np.asarray(data.labels), s.mask_area_per_image[0])
 
         images = torch.from_numpy(data.images).permute(0, 3, 1, 2)
         fine_index = np.asarray(data.fine_index)
@@ -383,7 +398,7 @@ class DecomposedTrainer(Trainer):
 
     def _shape_losses(self) -> dict:
         s, g = self.settings, self.generator
-        idx = torch.from_numpy(self.rng.integers(0, len(self.labels), s.batch_size))
+        idx = torch.from_numpy(self.shape_pool[self.rng.integers(0, len(self.shape_pool), s.batch_size)])
         target = self.masks[idx].to(self.device)
         onehot = g.one_hot("shape", self.labels[idx].tolist())
         mu, logvar = self.mask_encoder(target, onehot)
