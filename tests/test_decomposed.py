@@ -11,7 +11,7 @@ import torch
 from cgn_art.data import registry
 from cgn_art.features import RandomEncoder
 from cgn_art.train import pseudo_masks
-from cgn_art.train.decomposed import region_statistics, shape_pool, sliced_wasserstein
+from cgn_art.train.decomposed import _erode, region_statistics, shape_pool, sliced_wasserstein
 
 SIZE = 32
 TEXTURE_COLOURS = np.array([[230, 40, 40], [40, 200, 60], [240, 220, 60]], np.uint8)
@@ -84,6 +84,17 @@ def test_the_shape_learns_from_letter_sized_masks_and_no_class_is_left_without_a
     labels = np.array([0, 0, 1, 1, 2, 2])
     assert shape_pool(found, labels, 0.06).tolist() == [0, 2, 3, 4, 5]
     assert shape_pool(found, labels, 0.15).tolist() == [0, 2, 4, 5]
+
+
+@pytest.mark.parametrize("pixels", [0, 1, 4])
+def test_erosion_in_two_passes_is_the_square_minimum(pixels):
+    mask = (torch.rand(3, 1, 17, 23, generator=torch.Generator().manual_seed(pixels)) > 0.2).float()
+    square = torch.zeros_like(mask)
+    padded = torch.nn.functional.pad(mask, (pixels,) * 4, value=1.0)  # the edge does not count
+    for y in range(17):
+        for x in range(23):
+            square[..., y, x] = padded[..., y: y + 2 * pixels + 1, x: x + 2 * pixels + 1].amin(dim=(-2, -1))
+    assert torch.equal(_erode(mask, pixels), square)
 
 
 def test_region_statistics_only_count_pixels_inside_the_region():

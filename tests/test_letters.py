@@ -153,8 +153,13 @@ def test_registry_knows_every_family_and_refuses_others():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("recipe", ["decomposed", "adversarial"])
-def test_trainer_runs_on_letters(tmp_path, recipe):
+def test_trainer_runs_on_letters(tmp_path, recipe, monkeypatch):
     from cgn_art.train.cgn import TrainSettings, train
+
+    # one copy of each letter per font (416 images) instead of six: the real texture statistics of
+    # the whole set took minutes, and every letter, texture and background is still there
+    monkeypatch.setattr(letters, "load", lambda split="train", seed=0, rebuild=False:
+                        letters.build(split, seed, per_font=1, fine_per_letter=2))
 
     settings = TrainSettings.for_data("letters", recipe=recipe, steps=3, batch_size=4, width=8, discriminator_width=8,
                                       detail_start=1, mask_steps=5, sample_every=3, checkpoint_every=3, threads=1)

@@ -157,7 +157,14 @@ def shape_pool(found: np.ndarray, labels: np.ndarray, least_area: float) -> np.n
 
 
 def _erode(mask: torch.Tensor, pixels: int) -> torch.Tensor:
-    return -F.max_pool2d(-mask, 2 * pixels + 1, stride=1, padding=pixels) if pixels else mask
+    """The minimum over the (2 ``pixels`` + 1)^2 square around each pixel (the image's edge does not
+    count), taken as a row pass then a column pass: the same result as one square max-pool, at
+    2k instead of k^2 comparisons a pixel (a 41 px square cost minutes on 256 px training masks)."""
+    if not pixels:
+        return mask
+    k = 2 * pixels + 1
+    rows = -F.max_pool2d(-mask, (1, k), stride=1, padding=(0, pixels))
+    return -F.max_pool2d(-rows, (k, 1), stride=1, padding=(pixels, 0))
 
 
 def region_statistics(encoder: RandomEncoder, images: torch.Tensor, region: torch.Tensor | None = None,
@@ -224,7 +231,10 @@ class RealStatistics:
         vectors, valid, colours = torch.cat(vectors), torch.cat(valid), torch.cat(colours)
         grams = [torch.cat([g[k] for g in grams]) for k in range(len(grams[0]))]
         ok = valid.numpy()
-        self.scale = vectors[valid].std(0).clamp_min(1e-3)  # every statistic counts alike
+        # every statistic counts alike; with fewer than two clean regions (a tiny data set), every
+        # region counts, and a lone one gives no spread at all (scale 1, not NaN)
+        usable = vectors[valid] if int(valid.sum()) >= 2 else vectors
+        self.scale = usable.std(0).nan_to_num(1.0).clamp_min(1e-3)
         self.by_class = []
         self.colour_by_class = []
         self.mean_gram = []
