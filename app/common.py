@@ -1,7 +1,6 @@
 """Caching and widgets every page shares. Pages call the library through these, never a model's layers."""
 from __future__ import annotations
 
-import faulthandler
 import io
 import logging
 import random
@@ -13,14 +12,12 @@ import streamlit as st
 from page_registry import KEY_OWNERS
 
 import cgn_art
+from cgn_art.diagnostics import trace_native_crashes
 from cgn_art.io import png_bytes
 from cgn_art.mechanisms.weights import DEFAULT_MODEL
 from cgn_art.settings_checks import MAX_SEED
 
-# A crash in native code (numba, torch, ffmpeg bindings) kills the server: leave the Python stack
-# of every thread in its log.
-if not faulthandler.is_enabled():
-    faulthandler.enable()
+trace_native_crashes()  # a crash in native code kills the server: leave every thread's stack in its log
 
 # Keys --------------------------------------------------------------------------------------
 

@@ -379,3 +379,26 @@ def test_console_script_exit_code_and_one_line(args, status, problem, tmp_path):
     assert run.returncode == status
     assert problem in one_error_line(run.stderr)
     assert run.stdout == "" and not (tmp_path / "x.png").exists()
+
+
+def test_a_native_crash_leaves_a_python_stack_and_a_captured_stderr_is_no_error(monkeypatch):
+    """CI lost renders to segfaults that said nothing; now the CLI (and the app) trace them."""
+    import faulthandler
+    import io
+
+    from cgn_art.diagnostics import trace_native_crashes
+
+    crash = ("import ctypes; from cgn_art.cli import main\n"
+             "def deep_in_the_render():\n    ctypes.string_at(0)\n"
+             "main(['models']); deep_in_the_render()")
+    done = subprocess.run([sys.executable, "-c", crash], capture_output=True, text=True, timeout=300)
+    assert done.returncode == -11 and "Segmentation fault" in done.stderr and "deep_in_the_render" in done.stderr
+    was_on = faulthandler.is_enabled()
+    faulthandler.disable()
+    try:
+        monkeypatch.setattr(sys, "stderr", io.StringIO())  # a host that captured stderr: no descriptor
+        trace_native_crashes()
+        assert not faulthandler.is_enabled()
+    finally:
+        if was_on:
+            faulthandler.enable(file=sys.__stderr__)

@@ -15,10 +15,10 @@ exit status: 2 for a malformed command line, 1 for everything else.
 from __future__ import annotations
 
 import argparse
-import faulthandler
 import importlib
 import sys
 
+from cgn_art.diagnostics import trace_native_crashes
 from cgn_art.errors import CgnArtError
 
 PROG = "cgn-art"
@@ -47,8 +47,7 @@ class Parser(argparse.ArgumentParser):
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
-    if not faulthandler.is_enabled():  # a crash in native code (numba, torch) then says where it was
-        faulthandler.enable()
+    trace_native_crashes()
     try:
         args = build_parser().parse_args(argv)
         return args.run(args) or 0
