@@ -140,8 +140,6 @@ def position_labels(masks: torch.Tensor, texture: np.ndarray, background: np.nda
     return torch.where(inside, t.expand_as(labels), torch.where(outside, b.expand_as(labels), labels))
 
 
-# Texture statistics ------------------------------------------------------------------------------
-
 def shape_pool(found: np.ndarray, labels: np.ndarray, least_area: float) -> np.ndarray:
     """Indices of the found masks the shape mechanism learns from: those covering at least
     ``least_area`` of the image (the size the CGN's own masks must reach). Where the labeller
@@ -155,6 +153,8 @@ def shape_pool(found: np.ndarray, labels: np.ndarray, least_area: float) -> np.n
             keep[labels == c] = True
     return np.flatnonzero(keep)
 
+
+# Texture statistics ------------------------------------------------------------------------------
 
 def _erode(mask: torch.Tensor, pixels: int) -> torch.Tensor:
     """The minimum over the (2 ``pixels`` + 1)^2 square around each pixel (the image's edge does not
