@@ -7,6 +7,7 @@ Until the Letters CGN ships, the sidebar's Model folder points at a tiny letters
 (test_typeset's fixture), as the README's "Type" section tells users to do with a stand-in."""
 import io
 import re
+import time
 from urllib.parse import parse_qs, urlparse
 
 import numpy as np
@@ -157,6 +158,11 @@ def test_type_poster_main_flow(page, app_server, letters_dir, artifacts, tmp_pat
     use_letters_model(page, letters_dir, wait_for_app)
     expect(page.get_by_role("textbox", name="Text", exact=True)).to_have_value(PHRASE)
     expect(caption(page, *SIZE["landscape"], LETTERS)).to_be_visible(timeout=WAIT_MS)
+    # The reopened page first draws with the default model, whose caption reads the same; the
+    # folder's rerun then replaces the picture. Wait for that (a wait, not a speed bar).
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while not np.array_equal(np.asarray(shown_image(page)), np.asarray(landscape)) and time.monotonic() < deadline:
+        page.wait_for_timeout(500)
     assert np.array_equal(np.asarray(shown_image(page)), np.asarray(landscape))
     assert query(page) == shared
 
