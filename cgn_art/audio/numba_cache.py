@@ -25,7 +25,10 @@ LOCK_NAME = ".cgn-art-compile.lock"
 
 
 def cache_folder(environ: Mapping[str, str] = os.environ) -> Path:
-    """``$NUMBA_CACHE_DIR`` when the user set it, else ``~/.cache/cgn-art/numba``."""
+    """``$NUMBA_CACHE_DIR`` when the user set it, else ``~/.cache/cgn-art/numba``.
+
+    Not under ``$CGN_ART_CACHE`` like the analysis cache (audio/cache.py): tests and users point that
+    at fresh folders, and each would then recompile librosa (40 s and more) and lock a different file."""
     return Path(environ.get("NUMBA_CACHE_DIR") or Path.home() / ".cache" / "cgn-art" / "numba")
 
 
