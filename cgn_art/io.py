@@ -25,6 +25,22 @@ from cgn_art.errors import CgnArtError
 KEY = "cgn-art"
 
 
+def normal_file_mode() -> int:
+    """0666 less the process's umask: the mode ``open()`` gives a new file. Writers that make
+    their files another way (mkstemp, safetensors' ``save_file``) leave them 0600, unreadable to
+    the other users of a shared model folder; chmod them to this."""
+    try:  # Linux: read the umask without changing it (os.umask would, for a moment, for every thread)
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def png_bytes(image: Image.Image, settings: dict) -> bytes:
     """The PNG file (with ``settings`` embedded) as bytes, e.g. for a download button."""
     buffer = io.BytesIO()

@@ -56,6 +56,7 @@ import numpy as np
 import torch
 
 from cgn_art.errors import CgnArtError
+from cgn_art.io import normal_file_mode
 from cgn_art.jobs import JobCancelled, current_job
 
 __all__ = ["VideoCancelled", "VideoWriter", "check_output", "ffmpeg_exe", "sweep_partials", "to_uint8_frames",
@@ -124,19 +125,6 @@ def sweep_partials(folder) -> list[Path]:
             except OSError:
                 pass
     return removed
-
-
-def _umask() -> int:
-    try:  # Linux: read it without changing it (os.umask would, for a moment, for every thread)
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def _child_setup(nice: int = 0):
@@ -365,7 +353,7 @@ class VideoWriter:
             self._cleanup()
             raise CgnArtError(f"the video encoder failed: {message}")
         try:
-            os.chmod(self._tmp, 0o666 & ~_umask())  # mkstemp made it 0600
+            os.chmod(self._tmp, normal_file_mode())  # mkstemp made it 0600
             os.replace(self._tmp, self.path)
         except OSError as e:
             self._cleanup()

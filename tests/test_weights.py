@@ -28,6 +28,26 @@ def test_round_trip_gives_the_same_images(saved):
     assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors"]
 
 
+def test_weights_and_checkpoints_get_the_umask_mode_like_the_config(tmp_path):
+    # safetensors' save_file makes its file 0600: a model folder shared with other users (or a
+    # web server's account) could not be read, though its config.json could
+    import os
+    import stat
+
+    from cgn_art.train.checkpoint import save_checkpoint
+
+    model = SmallCGN(SmallCGNConfig(width=8, variant="test"), device="cpu")
+    old = os.umask(0o022)
+    try:
+        folder = save_model(model, tmp_path / "m")
+        save_checkpoint(tmp_path / "run", {"step": 1}, modules={"cgn": model})
+    finally:
+        os.umask(old)
+    for path in (folder / "model.safetensors", tmp_path / "run" / "checkpoint.safetensors"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
+    assert stat.S_IMODE((folder / "config.json").stat().st_mode) == 0o644
+
+
 def test_loading_never_unpickles(saved, monkeypatch):
     _, folder = saved
 

@@ -7,6 +7,7 @@ there. The name "imagenet" means the configured ImageNet folder.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -16,6 +17,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from cgn_art.errors import CgnArtError
+from cgn_art.io import normal_file_mode
 from cgn_art.mechanisms.small import SmallCGN, SmallCGNConfig
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets" / "models"
@@ -39,6 +41,7 @@ def save_model(model, folder: str | Path, extra: dict | None = None, format: str
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     save_file(tensors, str(folder / "model.safetensors"))
+    os.chmod(folder / "model.safetensors", normal_file_mode())  # save_file makes it 0600
     config = {"format": format, "config": model.config.to_dict(), **(extra or {})}
     (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     return folder

@@ -7,6 +7,7 @@ Tensor keys are ``<module>.<parameter>`` and ``<optimiser>.<index>.<state>`` (e.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import torch
@@ -14,6 +15,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from cgn_art.errors import CgnArtError
+from cgn_art.io import normal_file_mode
 
 META = "checkpoint.json"
 
@@ -59,6 +61,7 @@ def save_checkpoint(folder: str | Path, meta: dict, modules: dict[str, torch.nn.
         groups[name] = optimizer.state_dict()["param_groups"]
     tmp = folder / (tensors_file + ".tmp")
     save_file(tensors, str(tmp))
+    os.chmod(tmp, normal_file_mode())  # save_file makes it 0600
     tmp.replace(folder / tensors_file)
     (folder / (META + ".tmp")).write_text(json.dumps({**meta, "param_groups": groups}, default=str))
     (folder / (META + ".tmp")).replace(folder / META)
