@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
+import torch.nn.functional as F
 from test_audio import CLICKS, click_track
 from test_dance import decode, still
 from test_typeset import BoxLetters, letters_dir  # noqa: F401 - the fixture
@@ -75,6 +78,46 @@ def test_letters_pulse_on_onsets(song, tmp_path):
         f = int(round(click * FPS))
         assert area[f - 1:f + 2].max() > 1.1 * area[f - 4], click  # the letters grow on the click...
         assert area[f + 6] < area[f - 1:f + 2].max()               # ...and settle after it
+
+
+class NoiseExemplarLetters(BoxLetters):
+    """BoxLetters whose texture is a seamless exemplar of white noise, 64 px across one native
+    image (like the Letters CGN's exemplar fields, shrunk or enlarged to the size asked)."""
+
+    exemplar_fields = True
+    config = SimpleNamespace(exemplar_side=64)
+    exemplar = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+
+    def mechanism(self, mechanism, weights, noise, size):
+        if mechanism != "texture":
+            return super().mechanism(mechanism, weights, noise, size)
+        field = self.exemplar.expand(len(weights), -1, -1, -1)
+        return F.interpolate(field, size=(size, size), mode="area" if size < 64 else "bilinear", align_corners=None
+                             if size < 64 else False)
+
+
+def test_exemplar_textures_keep_their_grain_inside_the_letters(song):
+    # Painted at native size and stretched over a 256 px frame, the noise became smooth blotches
+    # (neighbour differences 0.17 of the exemplar's); tiled once per letter box (82 px for 64 px of
+    # exemplar, bilinear) it keeps 0.48 of them.
+    from cgn_art.audio import analyse_file
+    from cgn_art.dance.choreography import choreograph
+    from cgn_art.dance.lyric_video import prepare_lyrics
+    from cgn_art.dance.renderer import class_counts
+
+    model, settings = NoiseExemplarLetters(), still().with_changes({"size": 256})
+    features = analyse_file(song, settings.start, settings.duration)
+    choreography = choreograph(features, settings, class_counts(model), model.presets)
+    _, renderer, size = prepare_lyrics(model, song, features, choreography, settings,
+                                       parse_lyrics("[00:00.00]MWM"))
+    assert size == 256 and renderer.work == 64
+    frame = renderer.frames(30, 31)[0]
+    letters = renderer._masks(30, 31)[0, 0] > 0.99
+    inside = letters[:, 1:] & letters[:, :-1]
+    grain = (frame[:, :, 1:] - frame[:, :, :-1]).abs().mean(0)[inside].mean()
+    own = (NoiseExemplarLetters.exemplar[0, :, :, 1:] - NoiseExemplarLetters.exemplar[0, :, :, :-1]).abs().mean()
+    assert inside.sum() > 500
+    assert grain > 0.35 * own, (float(grain), float(own))
 
 
 def test_plain_text_words_land_on_beats(song, tmp_path):

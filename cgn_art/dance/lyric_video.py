@@ -22,7 +22,7 @@ from cgn_art.errors import CgnArtError
 from cgn_art.lyrics import Lyrics
 from cgn_art.settings_checks import MAX_SEED
 from cgn_art.typeset.layout import Text, arrange, letter_seed, split_text
-from cgn_art.typeset.render import box_of, digit_classes, fit_mask, glyph_masks, letter_classes, measure
+from cgn_art.typeset.render import box_of, digit_classes, fit_mask, glyph_masks, letter_classes, measure, tiled
 
 PULSE_GROWTH = 0.12     # a full pulse makes a letter this much larger
 MAX_LINE_CAP = 0.2      # a short line's capitals are at most this fraction of the frame high
@@ -39,10 +39,15 @@ def lyric_render_size(size: int) -> int:
 class LyricFrameRenderer:
     """Frames of a lyric video (see the module docstring); ``frames(first, last)`` like the dance's.
 
+    A model with exemplar fields (the Letters CGN) paints its seamless exemplars at their own size
+    (``config.exemplar_side``), and each letter shows one exemplar tile across its box, as on a
+    poster: stretching a native-size painting over the frame showed colour and no pattern.
+
     Speed (a minute of 720 px video in under a minute on two cores) comes from:
-    - texture and background painted at ``work`` px (default: the model's native size) on every
-      ``stride``-th frame and blended in between (the choreography moves them smoothly), reused while
-      their inputs hold still, and scaled up only where they are seen (the texture inside the letters);
+    - texture and background painted at ``work`` px (default: the model's native size, or its
+      exemplar side) on every ``stride``-th frame and blended in between (the choreography moves
+      them smoothly), reused while their inputs hold still, and scaled or tiled only where they are
+      seen (the texture inside the letters);
     - each letter's mask rendered twice per line and onset (its own seed, and the pulse's), then
       cross-faded by the pulse, instead of a shape-mechanism call per letter per frame;
     - frames drawn at half the video's size (see lyric_render_size) and upscaled by the encoder.
@@ -57,7 +62,11 @@ class LyricFrameRenderer:
         self.digit_classes = digit_classes(digit_model) if digit_model is not None else None
         if self.digit_classes:
             self.models["digits"] = digit_model
-        self.work = int(work or min(size, model.native_size))
+        # Exemplars are seamless and made at their own side: paint them there (and tile the texture),
+        # where a network field painted bigger than native would only be upscaled.
+        self.exemplars = bool(getattr(model, "exemplar_fields", False))
+        default = model.config.exemplar_side if self.exemplars else model.native_size
+        self.work = int(work or min(size, default))
         self.banks = {m: _NoiseBank(model, m, i, settings.seed, settings.truncation, self.work)
                       for i, m in enumerate(("shape", "texture", "background")) if m != "shape"}
         self.painted: dict[str, dict] = {"texture": {}, "background": {}}
@@ -104,8 +113,9 @@ class LyricFrameRenderer:
                              tracking=0.12, word_space=0.55, line_spacing=1.3, max_cap=MAX_LINE_CAP * self.size)
             sides = {s: max(8, math.ceil(max(g.side for g in layout.glyphs if g.source == s) * (1 + PULSE_GROWTH)))
                      for s in self.models if any(g.source == s for g in layout.glyphs)}
+            letters = [g.side for g in layout.glyphs if g.source == "letters"] or [g.side for g in layout.glyphs]
             entry = {"text": text, "layout": layout, "seeds": seeds, "sides": sides, "pulses": {},
-                     "base": self._glyph_masks(text, seeds, sides)}
+                     "base": self._glyph_masks(text, seeds, sides), "period": float(np.median(letters))}
         self.lines[number] = entry
         return entry
 
@@ -152,7 +162,8 @@ class LyricFrameRenderer:
         rows, cols = torch.nonzero(mask.amax(dim=(0, 1)) > 0, as_tuple=True)
         if len(rows):  # the texture is only seen inside the letters: scale up just that part
             where = (slice(int(rows.min()), int(rows.max()) + 1), slice(int(cols.min()), int(cols.max()) + 1))
-            fg = self._upscale(self._field("texture", first, last), *where)
+            field = self._field("texture", first, last)
+            fg = self._tiled(field, first, last, *where) if self.exemplars else self._upscale(field, *where)
             frames = frames.clone() if frames.stride(0) == 0 else frames
             region, m = frames[(..., *where)], mask[(..., *where)]
             frames[(..., *where)] = region + m * (fg - region)
@@ -170,6 +181,22 @@ class LyricFrameRenderer:
             grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1)[None].expand(len(batch), -1, -1, -1)
             out = F.grid_sample(batch, grid, mode="bilinear", padding_mode="border", align_corners=False)
         return out.expand(len(work), -1, -1, -1) if shared else out
+
+    def _tiled(self, work: torch.Tensor, first: int, last: int, rows: slice, cols: slice) -> torch.Tensor:
+        """Exemplar textures, tiled: the frame's (rows, cols) part of a plane that repeats each
+        frame's work canvas once per letter box of the line it shows (see typeset.render.tiled)."""
+        periods = np.array([self._period(f) for f in range(first, last)])
+        if work.stride(0) == 0 and len(set(periods.tolist())) == 1:  # one canvas, one scale: sample once
+            return tiled(work[:1], rows, cols, float(periods[0])).expand(len(work), -1, -1, -1)
+        out = torch.empty(len(work), 3, rows.stop - rows.start, cols.stop - cols.start)
+        for period in sorted(set(periods.tolist())):  # a batch spans one or two lines: a grid per line
+            chosen = torch.from_numpy(np.flatnonzero(periods == period))
+            out[chosen] = tiled(work[chosen].contiguous(), rows, cols, period)
+        return out
+
+    def _period(self, f: int) -> float:
+        entry = self.lines.get(int(self.line_of[f]))
+        return entry["period"] if entry else float(self.size)
 
     def _paint(self, mechanism: str, keys: list[int]) -> None:
         """Paint keyframes ``keys`` (work size) into the cache, reusing one whose inputs repeat."""

@@ -204,11 +204,11 @@ def sample(canvas: torch.Tensor, width: int, height: int, rows: slice, cols: sli
 
 
 def tiled(canvas: torch.Tensor, rows: slice, cols: slice, period: float) -> torch.Tensor:
-    """The part (rows, cols) of a plane tiled with ``canvas`` (1, 3, s, s), one tile every ``period``
+    """The part (rows, cols) of a plane tiled with ``canvas`` (K, 3, s, s), one tile every ``period``
     poster px: how a seamless (exemplar) texture is shown at the scale the letters are drawn at."""
     ys = ((torch.arange(rows.start, rows.stop, dtype=torch.float32) + 0.5) / period) % 1 * 2 - 1
     xs = ((torch.arange(cols.start, cols.stop, dtype=torch.float32) + 0.5) / period) % 1 * 2 - 1
-    grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1)[None]
+    grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1)[None].expand(len(canvas), -1, -1, -1)
     return F.grid_sample(canvas, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
