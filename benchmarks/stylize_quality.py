@@ -7,8 +7,9 @@ size, texture class and seeds set); each result is scored with cgn_art.stylize.q
 - texture: the share of crops of the result that the texture judge (grey, contrast-normalised,
   trained on real texture crops only) names as the chosen class (target >= 0.7); the result is
   resized so its texture is at the judge's scale first;
-- artefacts: spectral peaks at the stride periods 2/4/8 px above the photo's own (streaks, grids)
-  and the border band against the strip inside it (a frame); counted as failures above the limits.
+- artefacts: spectral peaks at the stride periods 2/4/8 px above the photo's own (``spike_runs``),
+  those among them whose ripple is visible, one 8-bit level or more (``streak_runs``: streaks,
+  grids), and the border band against the strip inside it (``frame_runs``: a frame).
 
 Photos: astronaut (portrait), china (landscape), brick (fine horizontal mortar lines), and a
 2400 px WebP made from scikit-learn's flower (a large file through the upload path).
@@ -154,8 +155,11 @@ def main():
         "ssim_pass": float(np.mean(ssim)) >= 0.45,
         "texture_share": round(float(np.mean(texture)), 3), "texture_pass": float(np.mean(texture)) >= 0.7,
         "untouched_texture_share": round(float(np.mean([r["untouched_texture"] for r in rows])), 3),
-        "streak_runs": sum(r["streaks"] for r in rows), "frame_runs": sum(r["frame"] for r in rows),
+        "streak_runs": sum(r["streaks"] for r in rows), "spike_runs": sum(r["spikes"] for r in rows),
+        "frame_runs": sum(r["frame"] for r in rows),
         "worst_peak": max(r["worst_peak"] for r in rows), "peak_limit": PEAK_LIMIT,
+        "worst_spike_amplitude_levels": max([max(r["stride_amplitudes"][k] for k, v in r["stride_peaks"].items()
+                                                 if v > PEAK_LIMIT) for r in rows if r["spikes"]] or [0.0]),
         "worst_border": max(r["border"] for r in rows), "border_limit": BORDER_LIMIT,
         "per_photo_ssim": {p: round(float(np.mean([r["ssim"] for r in rows if r["photo"] == p])), 4)
                            for p in args.photos.split(",")},

@@ -16,6 +16,7 @@ from cgn_art.stylize.quality import (
     border_band,
     content_ssim,
     judge_crops,
+    stride_amplitudes,
     stride_peaks,
     texture_judge,
     texture_share,
@@ -59,8 +60,24 @@ def test_a_striped_grid_is_caught_and_the_photo_itself_is_not(photo):
         grid[:, lines] *= 0.85            # vertical stripes with the encoder's stride period
         peaks = stride_peaks(grid, grey)
         assert peaks[period] > PEAK_LIMIT, (period, peaks)
+        assert artefacts(grid, grey)["streaks"], period
     diagonal = grey * (1 - 0.12 * (((np.arange(256)[:, None] + np.arange(256)[None]) % 4) < 2))[..., None]
     assert max(stride_peaks(diagonal, grey).values()) > PEAK_LIMIT  # diagonal streaks too
+    assert artefacts(diagonal, grey)["streaks"]
+
+
+def test_a_ripple_too_faint_to_see_is_a_spike_but_not_a_streak(photo):
+    # every other row lighter by a fraction of one 8-bit level: a spectral spike at 2 px (natural
+    # photos have almost no power there), but nothing a screen can show; at 3 levels it is a streak
+    grey = np.asarray(photo, np.float32) / 255
+    rows = np.where(np.arange(256) % 2 == 0, 1.0, -1.0)[:, None, None]
+    faint, strong = grey + 0.15 / 255 * rows, grey + 3 / 255 * rows
+    assert stride_peaks(faint, grey)[2] > PEAK_LIMIT
+    assert stride_amplitudes(faint)[2] == pytest.approx(stride_amplitudes(grey)[2] + 0.15 / 255, abs=0.05 / 255)
+    found = artefacts(faint, grey)
+    assert found["spikes"] and not found["streaks"]
+    found = artefacts(strong, grey)
+    assert found["spikes"] and found["streaks"]
 
 
 def test_a_frame_is_caught(photo):

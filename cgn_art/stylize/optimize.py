@@ -41,6 +41,17 @@ DETAIL = 1.0  # how much fine-scale noise each finer level starts with, in the t
 # (see cap_detail; None: no cap), measured in a Gaussian window of DETAIL_SIGMA px
 DETAIL_FLOOR: float | None = 0.02
 DETAIL_SIGMA = 2.0
+# Between pyramid levels. torch's 2x bicubic prints a faint every-other-row ripple on the
+# astronaut itself (spectral spike at 2 px, 1.6 above the photo's); the finer level then grew it
+# into the stride streaks of benchmarks/stylize_quality.py. Bilinear has none, and its softness
+# costs nothing: the finer level makes the fine detail anyway.
+UPSAMPLE = "bilinear"
+# The image is optimised inside a band of mirrored photo this wide (a share of the longer side),
+# cut off at the end. Without it the border pixels were the edge of the optimisation, where the
+# encoder's reflect padding shows every feature twice: the style loss met its statistics cheaply
+# there with dark texture blobs along the edges (a frame in 7 of 24 runs of
+# benchmarks/stylize_quality.py). With it the border pixels are inside, like any other.
+BORDER_MARGIN = 0.03
 RANGE_BASE = 10.0  # keeps pixels in [0, 1] without clamping (clamping would stall L-BFGS)
 
 Progress = Callable[[float, str], None]
@@ -300,11 +311,13 @@ def stylize(photo: Image.Image, settings: StylizeSettings | None = None, *, mode
         photo_full = luminance(photo_full)
         texture = match_luminance(luminance(texture), photo_full)
 
-    sizes = level_sizes(height, width, settings.levels)
+    margin = border_margin(height, width)
+    photo_full, texture = pad(photo_full, margin), pad(texture, margin)
+    sizes = level_sizes(height + 2 * margin, width + 2 * margin, settings.levels)
     steps = level_steps(settings.steps, len(sizes))
     if init is not None:  # warm start: only the full-size level
         sizes, steps = sizes[-1:], steps[-1:]
-        image = init.to(device).float()
+        image = pad(init.to(device).float(), margin)
         if settings.colors == "luminance":
             image = luminance(image)
     else:
@@ -319,7 +332,7 @@ def stylize(photo: Image.Image, settings: StylizeSettings | None = None, *, mode
     for level, ((h, w), n) in enumerate(zip(sizes, steps)):
         level_texture = shrink(texture, (h, w))
         if level:
-            image = F.interpolate(image.detach(), size=(h, w), mode="bicubic", align_corners=False)
+            image = F.interpolate(image.detach(), size=(h, w), mode=UPSAMPLE, align_corners=False)
             if DETAIL:
                 # The coarse result has no detail finer than its own pixels, and upsampling cannot
                 # make any; the style loss then grows it from its own gradient, which is largest at
@@ -327,7 +340,7 @@ def stylize(photo: Image.Image, settings: StylizeSettings | None = None, *, mode
                 # with seeded white noise at the contrast of the texture's missing band instead: a
                 # flat spectrum the optimisation shapes. (Adding the texture's own high-pass band
                 # here, as before, pasted its tiling into the image: streaks at 1/4 and 1/8 px.)
-                coarse = F.interpolate(shrink(level_texture, sizes[level - 1]), size=(h, w), mode="bicubic",
+                coarse = F.interpolate(shrink(level_texture, sizes[level - 1]), size=(h, w), mode=UPSAMPLE,
                                        align_corners=False)
                 contrast = float((level_texture - coarse).std())
                 noise = torch.randn(image.shape, generator=torch.Generator().manual_seed(settings.seed + level))
@@ -364,16 +377,17 @@ def stylize(photo: Image.Image, settings: StylizeSettings | None = None, *, mode
                     progress(min(1.0, done_cost / total_cost), message)
                 if preview and time.perf_counter() - last_preview >= preview_every:
                     last_preview = time.perf_counter()
-                    preview(_to_image(image, colour_photo, settings, (height, width)), message)
+                    preview(_to_image(image, colour_photo, settings, (height, width), margin), message)
         except _Stop:
             cancelled = True
         run_steps.append(taken)
         if cancelled:
             break
 
-    result = _finish(image.detach(), colour_photo, settings, (height, width))
+    result = _finish(image.detach(), colour_photo, settings, (height, width), margin)
     with torch.no_grad():
-        style, content = measure(encoder, result.to(device), texture, photo_full, settings)
+        style, content = measure(encoder, result.to(device), unpad(texture, margin), unpad(photo_full, margin),
+                                 settings)
     if progress and not cancelled:
         progress(1.0, f"done in {time.perf_counter() - began:.1f} s")
     return StylizeResult(image=to_pil(result[0]), tensor=result.cpu(), settings=settings.to_dict(),
@@ -393,12 +407,30 @@ def measure(encoder, image: torch.Tensor, texture: torch.Tensor, photo: torch.Te
     return float(objective.style(features)), float(objective.content(features))
 
 
-def _finish(image: torch.Tensor, colour_photo: torch.Tensor, settings: StylizeSettings, size) -> torch.Tensor:
-    """The optimised image as the user sees it: in [0, 1], at full size, with the photo's colours
-    put back in luminance mode."""
+def border_margin(height: int, width: int) -> int:
+    """Pixels of mirrored photo optimised around the image (an even number, so the pyramid's
+    halvings keep it aligned): BORDER_MARGIN of the longer side, less than the shorter one."""
+    margin = 2 * round(BORDER_MARGIN * max(height, width) / 2)
+    return max(0, min(margin, 2 * ((min(height, width) - 1) // 2)))
+
+
+def pad(image: torch.Tensor, margin: int) -> torch.Tensor:
+    return F.pad(image, [margin] * 4, mode="reflect") if margin else image
+
+
+def unpad(image: torch.Tensor, margin: int) -> torch.Tensor:
+    return image[..., margin:-margin, margin:-margin] if margin else image
+
+
+def _finish(image: torch.Tensor, colour_photo: torch.Tensor, settings: StylizeSettings, size,
+            margin: int = 0) -> torch.Tensor:
+    """The optimised image as the user sees it: in [0, 1], at full size without the optimised
+    margin, with the photo's colours put back in luminance mode."""
     image = image.detach()
-    if tuple(image.shape[-2:]) != tuple(size):
-        image = F.interpolate(image, size=size, mode="bicubic", align_corners=False)
+    full = (size[0] + 2 * margin, size[1] + 2 * margin)
+    if tuple(image.shape[-2:]) != full:
+        image = F.interpolate(image, size=full, mode=UPSAMPLE, align_corners=False)
+    image = unpad(image, margin)
     if settings.colors == "luminance":
         photo_yiq = _rgb_to_yiq(colour_photo)
         image = _yiq_to_rgb(torch.cat([image[:, :1], photo_yiq[:, 1:]], dim=1))
@@ -441,9 +473,9 @@ def cap_detail(image: torch.Tensor, photo: torch.Tensor, floor: float | None = N
     return _yiq_to_rgb(torch.cat([mean + gain * detail, image_yiq[:, 1:]], dim=1))
 
 
-def _to_image(image, colour_photo, settings, size) -> Image.Image:
+def _to_image(image, colour_photo, settings, size, margin: int = 0) -> Image.Image:
     with torch.no_grad():
-        return to_pil(_finish(image, colour_photo, settings, size)[0])
+        return to_pil(_finish(image, colour_photo, settings, size, margin)[0])
 
 
 def _make_optimizer(name: str, image: torch.Tensor):

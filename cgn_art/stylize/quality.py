@@ -6,7 +6,8 @@ artefacts.
   crops names as the chosen class (the texture's pattern arrived, not just its colours: the judge
   sees grey, contrast-normalised crops). The judge comes from :func:`texture_judge`, an adapter.
 - :func:`stride_peaks`: periodic streaks at the periods a strided encoder or a 2x pyramid prints
-  (2, 4, 8 px): the result's spectral peak there, above the photo's own.
+  (2, 4, 8 px): the result's spectral peak there, above the photo's own; :func:`stride_amplitudes`
+  says whether such a ripple is strong enough to see.
 - :func:`border_band`: a frame: the outer band of the result differs from the strip just inside it
   more than the photo's does.
 
@@ -25,6 +26,11 @@ import torch.nn.functional as F
 
 STRIDE_PERIODS = (2, 4, 8)
 PEAK_LIMIT = 1.0       # natural-log excess power over the photo's at a stride period that counts as a streak
+# ... if the ripple there is also visible: at least this amplitude (grey, 0-1; one 8-bit level).
+# Natural photos have so little power at 2 px that a ripple of 0.02-0.07 levels, far below what
+# a screen shows or a PNG stores, stood out as a spike: 16 of 24 runs at the defaults were flagged
+# for such ripples, none of them visible (benchmarks/stylize_quality.py reports both counts).
+VISIBLE_AMPLITUDE = 1 / 255
 BORDER_LIMIT = 0.35    # excess band-vs-inside difference (in the inside's standard deviations) that counts as a frame
 
 
@@ -97,6 +103,25 @@ def stride_peaks(result, photo, periods=STRIDE_PERIODS) -> dict[int, float]:
     return {period: _peak(lr, period) - _peak(lp, period) for period in periods}
 
 
+def stride_amplitudes(result, periods=STRIDE_PERIODS) -> dict[int, float]:
+    """Period (px) -> the largest amplitude (grey, 0-1) of a ripple at that period in the result,
+    over its three places (either axis, the diagonal): how strong a streak there would look."""
+    g = _grey(result)
+    g = g - g.mean()
+    h, w = g.shape
+    window = np.outer(np.hanning(h), np.hanning(w))
+    y, x = np.mgrid[:h, :w]
+    out = {}
+    for period in periods:
+        f, best = 1.0 / period, 0.0
+        for fy, fx in ((0.0, f), (f, 0.0), (f, f), (-f, f)):
+            amplitude = abs((window * g * np.exp(-2j * np.pi * (fy * y + fx * x))).sum()) / window.sum()
+            # a cosine's energy sits in two bins, except at 0 and 1/2 cycle per pixel, where they are one
+            best = max(best, amplitude * (1 if {abs(fy), fx} <= {0.0, 0.5} else 2))
+        out[period] = float(best)
+    return out
+
+
 def _band_difference(grey: np.ndarray, band: int) -> float:
     """Largest, over the four sides, of |mean(outer band) - mean(strip inside it)| plus the
     difference of their gradient energies, in units of the inside strip's standard deviation."""
@@ -122,12 +147,17 @@ def border_band(result, photo, band: int | None = None) -> float:
 
 
 def artefacts(result, photo) -> dict:
-    """Both artefact checks and whether each passes."""
+    """Both artefact checks and whether each fails: ``spikes`` (a stride period's spectral peak
+    above the photo's by more than PEAK_LIMIT), ``streaks`` (such a spike whose ripple is visible,
+    VISIBLE_AMPLITUDE or more) and ``frame``."""
     peaks = stride_peaks(result, photo)
+    amplitudes = stride_amplitudes(result)
     border = border_band(result, photo)
+    spiked = [k for k, v in peaks.items() if v > PEAK_LIMIT]
     return {"stride_peaks": {str(k): round(v, 3) for k, v in peaks.items()},
-            "worst_peak": round(max(peaks.values()), 3),
-            "border": round(border, 3), "streaks": max(peaks.values()) > PEAK_LIMIT, "frame": border > BORDER_LIMIT}
+            "stride_amplitudes": {str(k): round(v * 255, 2) for k, v in amplitudes.items()},  # in 8-bit levels
+            "worst_peak": round(max(peaks.values()), 3), "border": round(border, 3), "spikes": bool(spiked),
+            "streaks": any(amplitudes[k] >= VISIBLE_AMPLITUDE for k in spiked), "frame": border > BORDER_LIMIT}
 
 
 # Texture ---------------------------------------------------------------------------------------
