@@ -41,17 +41,19 @@ DETAIL = 1.0  # how much fine-scale noise each finer level starts with, in the t
 # (see cap_detail; None: no cap), measured in a Gaussian window of DETAIL_SIGMA px
 DETAIL_FLOOR: float | None = 0.02
 DETAIL_SIGMA = 2.0
-# Between pyramid levels. torch's 2x bicubic prints a faint every-other-row ripple on the
-# astronaut itself (spectral spike at 2 px, 1.6 above the photo's); the finer level then grew it
-# into the stride streaks of benchmarks/stylize_quality.py. Bilinear has none, and its softness
-# costs nothing: the finer level makes the fine detail anyway.
+# Between pyramid levels. torch's 2x bicubic prints an every-other-row ripple on the astronaut
+# itself (a spectral spike at 2 px, 1.6 above the photo's, though far below one 8-bit level) that
+# the finer level grew; bilinear has none (spikes at the defaults: 16 of 24 runs -> 12), and its
+# softness costs nothing: the finer level makes the fine detail anyway.
 UPSAMPLE = "bilinear"
-# The image is optimised inside a band of mirrored photo this wide (a share of the longer side),
-# cut off at the end. Without it the border pixels were the edge of the optimisation, where the
-# encoder's reflect padding shows every feature twice: the style loss met its statistics cheaply
-# there with dark texture blobs along the edges (a frame in 7 of 24 runs of
-# benchmarks/stylize_quality.py). With it the border pixels are inside, like any other.
-BORDER_MARGIN = 0.03
+# The image is optimised inside a band of mirrored photo this many pixels wide, cut off at the
+# end. Without it the border pixels were the edge of the optimisation, where the encoder's reflect
+# padding shows every feature twice: the style loss met its statistics cheaply there with dark
+# texture blobs along the edges (a frame in 7 of 24 runs of benchmarks/stylize_quality.py). The
+# encoder's reach is fixed in pixels (its 11 px filters at half size), so the band is too; at the
+# coarser level it is half as wide. China with coins at 128 px, border check: 1.07 with no band,
+# 0.75 with 16 px, 0.38 with 24 px (limit 0.35).
+BORDER_MARGIN = 24
 RANGE_BASE = 10.0  # keeps pixels in [0, 1] without clamping (clamping would stall L-BFGS)
 
 Progress = Callable[[float, str], None]
@@ -408,10 +410,9 @@ def measure(encoder, image: torch.Tensor, texture: torch.Tensor, photo: torch.Te
 
 
 def border_margin(height: int, width: int) -> int:
-    """Pixels of mirrored photo optimised around the image (an even number, so the pyramid's
-    halvings keep it aligned): BORDER_MARGIN of the longer side, less than the shorter one."""
-    margin = 2 * round(BORDER_MARGIN * max(height, width) / 2)
-    return max(0, min(margin, 2 * ((min(height, width) - 1) // 2)))
+    """Pixels of mirrored photo optimised around the image: BORDER_MARGIN, even (so the pyramid's
+    halvings keep it aligned) and less than the shorter side (reflect padding needs that)."""
+    return max(0, min(2 * (BORDER_MARGIN // 2), 2 * ((min(height, width) - 1) // 2)))
 
 
 def pad(image: torch.Tensor, margin: int) -> torch.Tensor:
