@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 SR = 22050
-SHIPPED = Path(__file__).resolve().parents[2] / "assets" / "audio" / "demo_song.ogg"
+SHIPPED = Path(__file__).resolve().parents[1] / "assets" / "audio" / "demo_song.ogg"  # see weights.ASSETS
 BPM = 120
 BEAT = 60 / BPM
 BAR = 4 * BEAT

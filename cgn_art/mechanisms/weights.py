@@ -20,7 +20,9 @@ from cgn_art.errors import CgnArtError
 from cgn_art.io import normal_file_mode
 from cgn_art.mechanisms.small import SmallCGN, SmallCGNConfig
 
-ASSETS = Path(__file__).resolve().parents[2] / "assets" / "models"
+# Inside the package, so a wheel (`pip install cgn-art`) carries the shipped models; the repository's
+# top-level assets/ is a link to this folder.
+ASSETS = Path(__file__).resolve().parents[1] / "assets" / "models"
 DEFAULT_MODEL = "letters"  # the Letters CGN: 64 px capitals in photo textures on photo backgrounds
 FORMAT = "cgn-art/small-cgn"
 
