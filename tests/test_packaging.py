@@ -63,3 +63,28 @@ def test_ruff_is_clean_on_the_whole_tree():
     # ruff comes with the [test] extra, next to this interpreter
     result = subprocess.run([sys.executable, "-m", "ruff", "check", "."], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_the_wheel_carries_the_shipped_models_and_the_demo_song(tmp_path):
+    # A non-editable `pip install .` gets only what the wheel holds: without the assets in it, the
+    # installed cgn-art had no model to mix with and no demo song to dance to.
+    import zipfile
+
+    from setuptools import build_meta
+
+    from cgn_art.mechanisms.weights import shipped_models
+
+    cwd = os.getcwd()
+    leftovers = [ROOT / name for name in ("build", "cgn_art.egg-info") if not (ROOT / name).exists()]
+    os.chdir(ROOT)
+    try:
+        wheel = build_meta.build_wheel(str(tmp_path))
+    finally:
+        os.chdir(cwd)
+        for leftover in leftovers:  # what the build made, not a folder that was there before
+            shutil.rmtree(leftover, ignore_errors=True)
+    names = set(zipfile.ZipFile(tmp_path / wheel).namelist())
+    assert "cgn_art/assets/audio/demo_song.ogg" in names
+    for name in shipped_models():
+        assert {f"cgn_art/assets/models/{name}/model.safetensors", f"cgn_art/assets/models/{name}/config.json"} <= names
+    assert len(shipped_models()) >= 4
