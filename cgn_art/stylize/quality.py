@@ -25,11 +25,11 @@ import torch
 import torch.nn.functional as F
 
 STRIDE_PERIODS = (2, 4, 8)
-PEAK_LIMIT = 1.0       # natural-log excess power over the photo's at a stride period that counts as a streak
-# ... if the ripple there is also visible: at least this amplitude (grey, 0-1; one 8-bit level).
-# Natural photos have so little power at 2 px that a ripple of 0.02-0.07 levels, far below what
-# a screen shows or a PNG stores, stood out as a spike: 16 of 24 runs at the defaults were flagged
-# for such ripples, none of them visible (benchmarks/stylize_quality.py reports both counts).
+PEAK_LIMIT = 1.0       # natural-log excess power over the photo's at a stride period that counts as a spike
+# A spike is a streak when its ripple is also visible: at least this amplitude (grey, 0-1; one
+# 8-bit level). Natural photos have so little power at 2 px that ripples of 0.01-0.07 levels (at
+# most 0.55 at 8 px), far below what a screen shows or a PNG stores, stood out as spikes: 16 of 24
+# runs at the old defaults, none of them visible (benchmarks/stylize_quality.py reports both counts).
 VISIBLE_AMPLITUDE = 1 / 255
 BORDER_LIMIT = 0.35    # excess band-vs-inside difference (in the inside's standard deviations) that counts as a frame
 
@@ -105,7 +105,7 @@ def stride_peaks(result, photo, periods=STRIDE_PERIODS) -> dict[int, float]:
 
 def stride_amplitudes(result, periods=STRIDE_PERIODS) -> dict[int, float]:
     """Period (px) -> the largest amplitude (grey, 0-1) of a ripple at that period in the result,
-    over its three places (either axis, the diagonal): how strong a streak there would look."""
+    along either axis or either diagonal: how strong a streak there would look."""
     g = _grey(result)
     g = g - g.mean()
     h, w = g.shape
