@@ -1,7 +1,6 @@
 """Caching and widgets every page shares. Pages call the library through these, never a model's layers."""
 from __future__ import annotations
 
-import io
 import logging
 import random
 import threading
@@ -13,7 +12,7 @@ from page_registry import KEY_OWNERS
 
 import cgn_art
 from cgn_art.diagnostics import trace_native_crashes
-from cgn_art.io import png_bytes
+from cgn_art.io import png_bytes, quick_png  # noqa: F401 - the pages take quick_png from here
 from cgn_art.mechanisms.weights import DEFAULT_MODEL
 from cgn_art.settings_checks import MAX_SEED
 
@@ -222,19 +221,20 @@ def _notice_key(key: str) -> str:
     return state_key("job", "notice", key, private=True)
 
 
-def start_job(key: str, label: str, work) -> None:
-    """Queue ``work(job)`` as this session's job ``key`` (replacing, and cancelling, an earlier one).
+def start_job(key: str, label: str, work, *args) -> None:
+    """Queue ``work(job, *args)`` as this session's job ``key`` (replacing, and cancelling, an earlier one).
 
-    ``work`` runs on another thread: it must not call Streamlit; it reports with
-    ``job.progress(fraction, message)`` and stops when ``job.cancelled()``. Show it with job_panel.
-    Does not return: the page reruns at once.
+    ``work`` is a module-level function (cgn_art.heavy_jobs): on the server it runs in a worker
+    process at low priority, so it must not call Streamlit and its arguments must pickle. It reports
+    with ``job.progress(fraction, message)`` and stops when ``job.cancelled()``. Show it with
+    job_panel. Does not return: the page reruns at once.
     """
     old = st.session_state.get(_job_key(key))
     if old is not None:
         old.cancel()
     st.session_state.pop(_notice_key(key), None)
     _workspace()  # the janitor must run to cancel jobs of closed tabs
-    st.session_state[_job_key(key)] = job_queue().submit(work, label=label, owner=_session_id())
+    st.session_state[_job_key(key)] = job_queue().submit(work, label=label, owner=_session_id(), args=args)
     st.rerun()  # the page redraws with the job's panel, its start buttons disabled
 
 
@@ -330,14 +330,6 @@ def seed_input(key: str, container=st, label: str = "Seed",
     right.button("Roll", icon=":material/casino:", key=state_key(key, "roll"), on_click=_roll, args=(key,),
                  help=f"Roll the dice: pick a random {label.lower()}.", width="stretch")
     return int(seed)
-
-
-def quick_png(image) -> bytes:
-    """PNG bytes for showing on the page: light compression, because the page waits on it
-    (level 1 encodes 512 px about 5x faster than the default, for files ~40 % larger)."""
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=1)
-    return buffer.getvalue()
 
 
 def download_png(cf, key: str, index: int = 0) -> None:

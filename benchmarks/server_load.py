@@ -6,12 +6,17 @@ its latency is the time from the click until the composite image in the page has
 loaded: the server's rerun, PNG encoding, the websocket, the image's HTTP fetch and decoding.
 
 1. Alone: one Mixer user makes ``--changes`` changes at 512 px.
-2. Loaded: two other browsers press "Render the video" on the Latent Dance page (demo song, at
+2. Four users: four Mixer users make ``--changes`` changes each at once, no renders: what the users
+   cost each other, the floor for phase 3 on this machine.
+3. Loaded: two other browsers press "Render the video" on the Latent Dance page (demo song, at
    ``--render-size`` px and ``--render-fps``), then four Mixer users change controls at once until
    both renders are done (at least ``--changes`` each; at most ``--max-load-s``). Render times run from the click to the
    finished video on the page, so the second includes its wait in the heavy-job queue.
 
-    python benchmarks/server_load.py [--changes 20] [--slots N] [--render-size 256]
+Each user waits ``--think-s`` after seeing a picture before the next change (default 0: a stress test
+no person can match; a person looks at the picture for a second or so).
+
+    python benchmarks/server_load.py [--changes 20] [--think-s 0] [--slots N] [--render-size 256]
 
 ``--slots`` sets CGN_ART_HEAVY_JOBS for the server (default: the app's own, half the cores).
 """
@@ -93,12 +98,14 @@ async def change(page, index: int) -> float:
     return seconds
 
 
-async def mixer_user(page, changes: int, until=None, offset: int = 0, deadline: float | None = None) -> list[float]:
+async def mixer_user(page, changes: int, until=None, offset: int = 0, deadline: float | None = None,
+                     think: float = 0.0) -> list[float]:
     times = []
     while len(times) < changes or (until is not None and not until()):
         if deadline is not None and time.monotonic() > deadline and len(times) >= changes:
             break
         times.append(await change(page, offset + len(times)))
+        await asyncio.sleep(think)
     return times
 
 
@@ -161,6 +168,13 @@ async def main_async(args) -> dict:
             await mixer_user(lone, 3)  # warm-up: caches, first PNGs
             alone = await mixer_user(lone, args.changes)
 
+            print("four Mixer users…", file=sys.stderr)
+            users = [lone] + [await open_mixer(await browser.new_context(), url) for _ in range(3)]
+            for page in users[1:]:
+                await mixer_user(page, 1)  # warm-up, as for the lone user
+            four_lists = await asyncio.gather(*[mixer_user(page, args.changes, offset=i, think=args.think_s)
+                                                for i, page in enumerate(users)])
+
             print("two renders and four Mixer users…", file=sys.stderr)
             ready = [asyncio.Event(), asyncio.Event()]
             go = asyncio.Event()
@@ -169,13 +183,13 @@ async def main_async(args) -> dict:
             deadline = time.monotonic() + args.max_load_s
             renders = [asyncio.create_task(render(await browser.new_context(), url, sizes[args.render_size],
                                                   fpss[args.render_fps], ready[i], go, deadline)) for i in range(2)]
-            users = [lone] + [await open_mixer(await browser.new_context(), url) for _ in range(3)]
             for event in ready:
                 await event.wait()
             go.set()
             await asyncio.sleep(1.0)  # both renders have been asked for
-            loaded_lists = await asyncio.gather(*[mixer_user(page, args.changes, until=lambda: all(
-                r.done() for r in renders), offset=i, deadline=deadline) for i, page in enumerate(users)])
+            loaded_lists = await asyncio.gather(*[
+                mixer_user(page, args.changes, until=lambda: all(r.done() for r in renders), offset=i,
+                           deadline=deadline, think=args.think_s) for i, page in enumerate(users)])
             render_results = await asyncio.gather(*renders)
             await browser.close()
     finally:
@@ -185,15 +199,21 @@ async def main_async(args) -> dict:
         except subprocess.TimeoutExpired:
             server.kill()
     loaded = [t for times in loaded_lists for t in times]
+    four = [t for times in four_lists for t in times]
     result = {
         "benchmark": "server_load", "mixer_size": 512, "cpu_count": os.cpu_count(),
         "heavy_job_slots": args.slots or max(1, len(os.sched_getaffinity(0)) // 2),
-        "alone": summary(alone), "with_2_renders_4_users": summary(loaded),
+        "think_s": args.think_s,
+        "alone": summary(alone), "four_users": summary(four), "with_2_renders_4_users": summary(loaded),
         "median_ratio": round(statistics.median(loaded) / statistics.median(alone), 2),
+        "four_users_ratio": round(statistics.median(four) / statistics.median(alone), 2),
+        "renders_cost_ratio": round(statistics.median(loaded) / statistics.median(four), 2),
         "renders_s": [None if seconds is None else round(seconds, 1) for seconds, _ in render_results],
         "render_captions": [caption for _, caption in render_results],
         "render": {"size": args.render_size, "fps": args.render_fps, "song_s": 20},
         "load_average_before": round(load_before, 2),
+        "job_isolation": os.environ.get("CGN_ART_JOB_ISOLATION", "process"),
+        "job_nice": os.environ.get("CGN_ART_JOB_NICE", "default"),
         "encoder_nice": int(os.environ.get("CGN_ART_ENCODER_NICE", "10")), "server_nice": os.nice(0),
     }
     return result
@@ -202,6 +222,8 @@ async def main_async(args) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--changes", type=int, default=20, help="changes per Mixer user and phase")
+    parser.add_argument("--think-s", type=float, default=0.0,
+                        help="seconds each Mixer user looks at a new picture before the next change")
     parser.add_argument("--slots", type=int, default=None, help="heavy jobs at once (CGN_ART_HEAVY_JOBS)")
     parser.add_argument("--render-size", type=int, default=256, choices=[256, 384, 512, 720, 1080])
     parser.add_argument("--render-fps", type=int, default=24, choices=[12, 24, 30])

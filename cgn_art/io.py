@@ -41,6 +41,14 @@ def normal_file_mode() -> int:
     return 0o666 & ~mask
 
 
+def quick_png(image: Image.Image) -> bytes:
+    """PNG bytes for showing on a page: light compression, because the page waits on it
+    (level 1 encodes 512 px about 5x faster than the default, for files ~40 % larger)."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
 def png_bytes(image: Image.Image, settings: dict) -> bytes:
     """The PNG file (with ``settings`` embedded) as bytes, e.g. for a download button."""
     buffer = io.BytesIO()

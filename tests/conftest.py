@@ -17,6 +17,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 # The real binary skips the Debian wrapper script (and its noise); either works.
+# AppTest runs the pages in this process, where tests replace library functions (monkeypatch) and hold
+# jobs with threading events: heavy jobs run on threads here. The servers these tests start get the
+# app's own default, worker processes (start_server), so the browser tests cover that path.
+os.environ["CGN_ART_JOB_ISOLATION"] = "thread"
 CHROMIUM = next((p for p in ("/usr/lib/chromium/chromium", "/usr/bin/chromium") if os.access(p, os.X_OK)),
                 shutil.which("chromium"))
 
@@ -71,8 +75,10 @@ def free_port() -> int:
 
 def start_server(command: list[str], port: int, log: Path, timeout: float = 90) -> subprocess.Popen:
     """Start ``command`` in its own process group and wait until Streamlit's health check answers ok."""
+    env = {name: value for name, value in os.environ.items() if name != "CGN_ART_JOB_ISOLATION"}
     with open(log, "wb") as out:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                   env=env)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -33,8 +33,8 @@ from cgn_art.dance import (
     PRESETS,
     PULSE_DRIVERS,
     DanceSettings,
-    render_dance,
 )
+from cgn_art.heavy_jobs import preview_settings, render_video
 
 MAX_UPLOAD_MB = float(os.environ.get("CGN_ART_MAX_UPLOAD_MB", "50"))  # the server's own cap is 200 MB
 PREVIEW_SECONDS = 5
@@ -172,22 +172,9 @@ def start_render(model, path: Path, settings: DanceSettings, features, preview: 
     With ``lyrics`` (``model`` then a letters model) it is a lyric video."""
     name = f"dance-{Path(features.name).stem}-{settings.preset.replace(' ', '-')}-{settings.seed}"
     out = session_dir() / (name + ("-preview" if preview else "") + ".mp4")
-    used = dataclasses.replace(settings, size=min(settings.size, 256)) if preview else settings
-
-    def work(job):
-        result = render_dance(model, path, out, used, features=features, progress=job.progress,
-                              cancel=job.cancelled, preview_seconds=PREVIEW_SECONDS if preview else None,
-                              lyrics=lyrics, digit_model=digit_model)
-        try:
-            return {"video": result.video.read_bytes(), "sidecar": result.sidecar.read_bytes(), "name": out.stem,
-                    "caption": (f"{'Preview: ' if preview else ''}{result.frames} frames, {result.seconds:.1f} s "
-                                f"at {used.size} px, {used.fps} fps; {sum(result.timings.values()):.1f} s to render."
-                                + (f" Note: {result.warning}." if result.warning else ""))}
-        finally:  # the bytes live in the session now
-            result.video.unlink(missing_ok=True)
-            result.sidecar.unlink(missing_ok=True)
-
-    start_job(JOB_KEY, "the preview" if preview else "the render", work)
+    used = preview_settings(settings) if preview else settings
+    start_job(JOB_KEY, "the preview" if preview else "the render", render_video, model, path, out, used, features,
+              PREVIEW_SECONDS if preview else None, lyrics, digit_model)
 
 
 def keep_result(result: dict) -> None:

@@ -12,6 +12,7 @@ from common import MAX_SEED, error_box, get_model, job_panel, job_running, quick
 
 import cgn_art
 from cgn_art.data.registry import dataset
+from cgn_art.heavy_jobs import run_lab
 from cgn_art.robustness.experiment import (
     CUES,
     PAPER,
@@ -19,7 +20,6 @@ from cgn_art.robustness.experiment import (
     RobustnessSettings,
     biased_sheet,
     counterfactual_sheet,
-    run_experiment,
     runnable_variants,
 )
 
@@ -108,8 +108,7 @@ def experiment_form() -> RobustnessSettings | None:
 
 
 def start_experiment(settings: RobustnessSettings) -> None:
-    start_job(JOB_KEY, "the experiment", lambda job: run_experiment(settings, progress=job.progress,
-                                                                     cancel=job.cancelled).to_dict())
+    start_job(JOB_KEY, "the experiment", run_lab, settings)
 
 
 def results(ran: bool) -> None:

@@ -23,11 +23,11 @@ from common import (
 
 import cgn_art
 from cgn_art.features import available_encoders, vgg19_available
+from cgn_art.heavy_jobs import stylize_photo, walk_textures
 from cgn_art.images import DEMO_PHOTOS, demo_photo, read_image
-from cgn_art.io import png_bytes
-from cgn_art.stylize import HELP, StylizeSettings, stylize, texture_preview
+from cgn_art.stylize import HELP, StylizeSettings, texture_preview
 from cgn_art.stylize.regions import GRABCUT_SIDE, default_box, grabcut_mask, parse_box, read_mask, scale_box
-from cgn_art.stylize.walk import WALK_HELP, WalkSettings, texture_walk
+from cgn_art.stylize.walk import WALK_HELP, WalkSettings
 
 try:  # a box dragged on the photo; four sliders where the component is not installed
     from streamlit_drawable_canvas import st_canvas
@@ -182,16 +182,8 @@ def subject_and_background(photo, model, settings_values: dict):
 
 def start_stylize(photo, photo_name, settings, model, texture_image, meta, mask=None) -> None:
     """Queue the stylization as this session's heavy job (in-between pictures show as it goes)."""
-    def work(job):
-        result = stylize(photo, settings, model=model, texture_image=texture_image, progress=job.progress,
-                         preview=lambda image, m: setattr(job, "preview", (image, m)), cancel=job.cancelled,
-                         mask=mask)
-        file_settings = {**result.settings, **meta, "style_loss": result.style_loss}
-        return {"png": png_bytes(result.image, file_settings), "seconds": result.seconds, "size": result.image.size,
-                "photo": quick_png(photo.resize(result.image.size)), "steps": result.steps, "name": photo_name,
-                "settings": settings.to_dict(), "mask": quick_png(result.mask) if result.mask is not None else None}
-
-    start_job(STYLIZE_JOB, "the stylization", work)
+    start_job(STYLIZE_JOB, "the stylization", stylize_photo, photo, photo_name, settings, model, texture_image, meta,
+              mask)
 
 
 def keep_stylized(result: dict) -> None:
@@ -199,14 +191,8 @@ def keep_stylized(result: dict) -> None:
 
 
 def start_walk(photo, settings, walk, model) -> None:
-    out = session_dir() / "texture-walk.mp4"
-
-    def work(job):
-        summary = texture_walk(photo, out, settings, walk, model=model, progress=job.progress,
-                               preview=lambda image, m: setattr(job, "preview", (image, m)), cancel=job.cancelled)
-        return {"path": str(out), "frames": summary["frames"], "seconds": summary["seconds"]}
-
-    start_job(WALK_JOB, "the texture walk", work)
+    start_job(WALK_JOB, "the texture walk", walk_textures, photo, session_dir() / "texture-walk.mp4", settings, walk,
+              model)
 
 
 def keep_walk(result: dict) -> None:
