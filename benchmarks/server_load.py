@@ -146,6 +146,16 @@ async def shown(page) -> str:
     return f"no progress bar and no place in line on the page (its script is {state})"
 
 
+def autogroup() -> str:
+    """Linux's autogroup scheduling shares the CPU between sessions first and only then by nice value:
+    with it on, Chromium (here in the benchmark's session) and the server's session are weighed as
+    groups. Say which was measured."""
+    try:
+        return "on" if Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() == "1" else "off"
+    except OSError:
+        return "absent"
+
+
 def summary(times: list[float]) -> dict:
     ms = sorted(1000 * t for t in times)
     return {"changes": len(ms), "median_ms": round(statistics.median(ms)),
@@ -215,6 +225,7 @@ async def main_async(args) -> dict:
         "job_isolation": os.environ.get("CGN_ART_JOB_ISOLATION", "process"),
         "job_nice": os.environ.get("CGN_ART_JOB_NICE", "default"),
         "encoder_nice": int(os.environ.get("CGN_ART_ENCODER_NICE", "10")), "server_nice": os.nice(0),
+        "autogroup": autogroup(),
     }
     return result
 

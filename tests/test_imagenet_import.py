@@ -74,7 +74,8 @@ def test_without_biggan_gt_it_renders_and_says_training_needs_it(original, tmp_p
     model = cgn_art.load_model(tmp_path / "out", device="cpu")
     assert model.biggan_GT is None and not model.config.target_biggan
     assert not any(k.startswith("biggan_GT.") for k in model.state_dict())
-    assert torch.equal(_render(model).composite, _render(original).composite)
+    # The same images up to float rounding (AVX-512 machines may take other kernels for a reloaded copy).
+    assert torch.allclose(_render(model).composite, _render(original).composite, atol=1e-5, rtol=0)
     z = model.noise("shape", [1], 1.0, 32)[:, :-1]
     y = model.one_hot("shape", [1])
     with pytest.raises(CgnArtError, match="biggan_GT.*training"):
