@@ -47,6 +47,7 @@ COMPOSITE_SRC = """() => {
     }
     return null;
 }"""
+TRACE = bool(os.environ.get("SERVER_LOAD_TRACE"))  # each change's time and the renders' start and end, on stderr
 IDLE = """() => { const a = document.querySelector('[data-testid="stApp"]');
     return a && a.dataset.testScriptState === 'notRunning' && a.dataset.testConnectionState === 'CONNECTED'
         && !document.querySelector('[data-testid="stSkeleton"]'); }"""
@@ -105,6 +106,8 @@ async def mixer_user(page, changes: int, until=None, offset: int = 0, deadline: 
         if deadline is not None and time.monotonic() > deadline and len(times) >= changes:
             break
         times.append(await change(page, offset + len(times)))
+        if TRACE:
+            print(f"trace {time.monotonic():.2f} user {offset} change {1000 * times[-1]:.0f} ms", file=sys.stderr)
         await asyncio.sleep(think)
     return times
 
@@ -125,12 +128,16 @@ async def render(context, url: str, size_steps: int, fps_steps: int, ready: asyn
     ready.set()
     await go.wait()
     started = time.perf_counter()
+    if TRACE:
+        print(f"trace {time.monotonic():.2f} render clicked", file=sys.stderr)
     await page.get_by_role("button", name="Render the video").click()
     caption = page.get_by_text(re.compile(r"^\d+ frames, .* s to render\.$"))
     try:
         await caption.wait_for(timeout=1000 * max(1.0, deadline - time.monotonic()))
     except Exception:  # noqa: BLE001 - past the deadline: say how far it got
         return None, f"unfinished after {time.perf_counter() - started:.0f} s: {await shown(page)}"
+    if TRACE:
+        print(f"trace {time.monotonic():.2f} render shown", file=sys.stderr)
     return time.perf_counter() - started, await caption.inner_text()
 
 
@@ -144,6 +151,29 @@ async def shown(page) -> str:
             return " / ".join((await found.all_inner_texts())).replace("\n", " ").strip()[:160]
     state = await page.evaluate("() => document.querySelector('[data-testid=\"stApp\"]')?.dataset.testScriptState")
     return f"no progress bar and no place in line on the page (its script is {state})"
+
+
+def cpu_by_program() -> dict:
+    """CPU seconds used so far by each (program, nice) on the machine, children that ended included."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used: dict = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            text = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        name, fields = text[text.index("(") + 1:text.rindex(")")], text[text.rindex(")") + 2:].split()
+        key = f"{name} (nice {fields[16]})"
+        used[key] = used.get(key, 0.0) + sum(int(v) for v in fields[11:15]) / tick
+    return used
+
+
+def trace_cpu(label: str, before: dict | None) -> dict:
+    now = cpu_by_program()
+    if TRACE and before is not None:
+        spent = {k: round(v - before.get(k, 0.0), 1) for k, v in now.items() if v - before.get(k, 0.0) >= 0.5}
+        print(f"trace cpu {label}: {dict(sorted(spent.items(), key=lambda kv: -kv[1]))}", file=sys.stderr)
+    return now
 
 
 def autogroup() -> str:
@@ -182,8 +212,10 @@ async def main_async(args) -> dict:
             users = [lone] + [await open_mixer(await browser.new_context(), url) for _ in range(3)]
             for page in users[1:]:
                 await mixer_user(page, 1)  # warm-up, as for the lone user
+            cpu = trace_cpu("start", None)
             four_lists = await asyncio.gather(*[mixer_user(page, args.changes, offset=i, think=args.think_s)
                                                 for i, page in enumerate(users)])
+            trace_cpu("four users", cpu)
 
             print("two renders and four Mixer users…", file=sys.stderr)
             ready = [asyncio.Event(), asyncio.Event()]
@@ -196,11 +228,13 @@ async def main_async(args) -> dict:
             for event in ready:
                 await event.wait()
             go.set()
+            cpu = trace_cpu("start", None)
             await asyncio.sleep(1.0)  # both renders have been asked for
             loaded_lists = await asyncio.gather(*[
                 mixer_user(page, args.changes, until=lambda: all(r.done() for r in renders), offset=i,
                            deadline=deadline, think=args.think_s) for i, page in enumerate(users)])
             render_results = await asyncio.gather(*renders)
+            trace_cpu("loaded phase", cpu)
             await browser.close()
     finally:
         server.terminate()

@@ -7,8 +7,8 @@ the line at any time.
 Where a job runs (``isolation``):
 
 - ``"process"`` (the app's server, :func:`default_queue`): each job runs in a worker process of its
-  own at the lowest CPU priority (``CGN_ART_JOB_NICE``, default 19), so the server's pages and the
-  Mixer take the cores first and the job has what is left. A thread would not do: it shares the
+  own at the lowest CPU priority (nice 19), so the server's pages and the Mixer take the cores
+  first and the job has what is left. A thread would not do: it shares the
   server's GIL and torch's thread pool, and on two cores two renders made each Mixer change take
   five seconds (benchmarks/server_load.py). The work and its arguments are pickled to the worker
   (forkserver on Linux: a clean process forked per job, torch already imported); progress, previews
@@ -16,8 +16,8 @@ Where a job runs (``isolation``):
   within a few seconds; a worker whose server has died stops the same way.
 - ``"thread"`` (the default for a queue you make yourself, and the app's with
   ``CGN_ART_JOB_ISOLATION=thread``): each job runs on a thread of this process. Its own priority
-  stays the server's (``CGN_ART_JOB_NICE``, default 0): a thread that holds Python's GIL must not be
-  starved, or every page of the server waits for it.
+  stays the server's unless ``CGN_ART_JOB_NICE`` says otherwise (default 0): a thread that holds
+  Python's GIL must not be starved, or every page of the server waits for it.
 
 Either way the video encoders a job starts run ``CGN_ART_ENCODER_NICE`` (default 10) lower still.
 

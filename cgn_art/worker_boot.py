@@ -6,8 +6,18 @@ whichever page script ran last (Streamlit installs it so); run again outside Str
 (or worse, renders). Jobs are functions in importable modules (cgn_art.heavy_jobs), so the workers
 skip that step. This touches multiprocessing's private functions, in the worker processes only; the
 tests (tests/test_worker_jobs.py) start jobs after an AppTest has replaced ``__main__``.
+
+The forkserver also drops to the lowest CPU priority before its imports: they take seconds of CPU
+(torch, librosa) while the server's first pages are being drawn, and its workers run there anyway.
 """
-import multiprocessing.spawn as _spawn
+import os
+
+try:
+    os.nice(19 - os.nice(0))
+except OSError:
+    pass
+
+import multiprocessing.spawn as _spawn  # noqa: E402 - after the nice, which should come first
 
 
 def _keep_main(_name_or_path: str) -> None:

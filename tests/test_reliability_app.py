@@ -155,6 +155,22 @@ def test_no_page_or_setting_relies_on_streamlits_hidden_stop():
         assert "Stop button" not in view.read_text(), view.name
 
 
+def test_streamlit_reads_our_setting_that_skips_its_full_collection_after_every_run(monkeypatch):
+    """Streamlit's own default (a full gc.collect after each script run, ~170 ms holding the GIL with
+    torch loaded) stalled every session while job panels polled; the option must be spelled as this
+    Streamlit knows it, or the setting is silently ignored."""
+    from streamlit import config as st_config
+
+    monkeypatch.chdir(ROOT)
+    try:
+        st_config.get_config_options(force_reparse=True)
+        assert st_config.get_option("runner.postScriptGC") is False
+        assert st_config.get_option("runner.magicEnabled") is False  # the same file was read
+    finally:
+        monkeypatch.undo()
+        st_config.get_config_options(force_reparse=True)
+
+
 # Bad files -------------------------------------------------------------------------------------
 
 def test_a_song_that_decodes_to_almost_nothing_is_one_message_not_a_crash():
