@@ -427,7 +427,8 @@ def _run_in_worker(job: Job, nice: int) -> Any:
                 continue
             kind = message[0]
             if kind == "progress":
-                job.fraction, job.message = message[1], message[2]
+                if not job._cancel.is_set():  # the panel keeps saying "Cancelling…"
+                    job.fraction, job.message = message[1], message[2]
             elif kind == "preview":
                 job.preview = message[1]
             elif kind == "done":
