@@ -16,7 +16,7 @@ import cgn_art.stylize
 import cgn_art.stylize.walk
 from cgn_art.io import png_bytes, quick_png
 
-__all__ = ["render_video", "run_lab", "stylize_photo", "walk_textures"]
+__all__ = ["preview_settings", "render_video", "run_lab", "stylize_photo", "walk_textures"]
 
 
 def render_video(job, model, song: Path, out: Path, settings, features, preview_seconds: float | None,

@@ -483,9 +483,7 @@ def _death(process) -> str:
 
 
 class _WorkerQueue:
-    """What a job inside its worker process sees of its queue."""
-
-    isolation, slots = "thread", 1
+    """What a job inside its worker process sees of its queue (the encoder's nice, no line)."""
 
     def __init__(self, encoder_nice: int):
         self.encoder_nice = encoder_nice

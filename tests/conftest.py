@@ -16,11 +16,11 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
-# The real binary skips the Debian wrapper script (and its noise); either works.
 # AppTest runs the pages in this process, where tests replace library functions (monkeypatch) and hold
 # jobs with threading events: heavy jobs run on threads here. The servers these tests start get the
 # app's own default, worker processes (start_server), so the browser tests cover that path.
 os.environ["CGN_ART_JOB_ISOLATION"] = "thread"
+# The real binary skips the Debian wrapper script (and its noise); either works.
 CHROMIUM = next((p for p in ("/usr/lib/chromium/chromium", "/usr/bin/chromium") if os.access(p, os.X_OK)),
                 shutil.which("chromium"))
 
@@ -65,6 +65,24 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+def wait_until(condition, seconds=120.0):
+    """Poll ``condition`` (a wait for an event, not a speed requirement: the machine may be busy)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def free_port() -> int:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import running, wait_until
 
 from cgn_art.audio import cache, load_audio
 from cgn_art.cli import main
@@ -270,24 +271,6 @@ def children(pid: int) -> list[int]:
             if int(fields[1]) == pid:
                 found.append(int(entry.name))
     return found
-
-
-def running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")
-
-
-def wait_until(condition, seconds=120.0):
-    """Poll ``condition`` (a wait for an event, not a speed requirement: the machine may be busy)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def start_render(folder: Path, name="song.mp4", size=1080) -> tuple[subprocess.Popen, int]:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import running, wait_until
 from PIL import Image
 
 import cgn_art
@@ -32,24 +33,8 @@ def queue():
     return JobQueue(slots=2, isolation="process")
 
 
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie has ended; only its parent has not read its status yet
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 def gone_within(pid: int, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if not alive(pid):
-            return True
-        time.sleep(0.05)
-    return not alive(pid)
+    return wait_until(lambda: not running(pid), seconds)
 
 
 # Work for the workers: module-level, so it pickles by name ------------------------------------
@@ -67,8 +52,9 @@ def report_until(job, gate: str):
     return "through the gate"
 
 
-def forever(job, checks: bool):
+def forever(job, checks: bool, pid_file: str):
     """Runs until killed; with ``checks`` it reports (and so sees Cancel), without it never looks."""
+    Path(pid_file).write_text(str(os.getpid()))
     while True:
         if checks:
             job.progress(0.5, f"pid {os.getpid()}")
@@ -85,20 +71,6 @@ def crash(job):
 
 def killed(job):
     os.kill(os.getpid(), signal.SIGKILL)
-
-
-def wait_for(predicate, seconds: float = 60) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def pid_of(job) -> int:
-    assert wait_for(lambda: job.message.split()[-1].isdigit()), job.message
-    return int(job.message.split()[-1])
 
 
 # Tests ------------------------------------------------------------------------------------------
@@ -123,7 +95,7 @@ def test_a_page_script_as_main_does_not_run_again_in_the_worker(queue, monkeypat
 def test_progress_and_previews_come_back_while_it_runs(queue, tmp_path):
     gate = tmp_path / "gate"
     job = queue.submit(report_until, "stylization", args=(str(gate),))
-    assert wait_for(lambda: job.message.startswith("working in"))
+    assert wait_until(lambda: job.message.startswith("working in"))
     assert job.fraction == 0.25 and job.status == "running"
     image, caption = job.preview
     assert caption == "red" and np.asarray(image)[0, 0].tolist() == [255, 0, 0]
@@ -134,18 +106,15 @@ def test_progress_and_previews_come_back_while_it_runs(queue, tmp_path):
 
 
 @pytest.mark.parametrize("checks", [True, False], ids=["work that checks", "work that never checks"])
-def test_cancel_stops_the_worker_and_leaves_no_process(queue, checks):
-    job = queue.submit(forever, "render", args=(checks,))
-    if checks:
-        worker = pid_of(job)
-    else:
-        assert wait_for(lambda: job.status == "running")
-        time.sleep(1.0)  # the worker is up and looping
+def test_cancel_stops_the_worker_and_leaves_no_process(queue, checks, tmp_path):
+    pid_file = tmp_path / "worker.pid"
+    job = queue.submit(forever, "render", args=(checks, str(pid_file)))
+    assert wait_until(lambda: pid_file.exists() and pid_file.read_text().strip())
+    worker = int(pid_file.read_text())
     job.cancel()
     # Work that looks stops at its next report; work that never does is killed after the grace.
     assert job.wait(30) and job.status == "cancelled" and job.message == "Cancelled"
-    if checks:
-        assert gone_within(worker, 10)
+    assert gone_within(worker, 10)
 
 
 def test_errors_come_back_as_one_readable_line(queue):
@@ -168,11 +137,11 @@ def test_work_that_cannot_cross_to_a_process_is_refused_at_once(queue):
 
 def test_a_real_render_cancelled_in_its_worker_leaves_no_encoder_and_no_partial(queue, tmp_path):
     model = cgn_art.load_model("letters")
-    settings = DanceSettings().replace(size=720) if hasattr(DanceSettings, "replace") else DanceSettings(size=720)
+    settings = DanceSettings(size=720)
     features = analyse_file(SHIPPED, 0, 20)
     out = tmp_path / "render" / "song.mp4"
     job = queue.submit(heavy_jobs.render_video, "render", args=(model, SHIPPED, out, settings, features, None))
-    assert wait_for(lambda: job.message.startswith("Rendered frame"), 180), (job.status, job.message, job.error)
+    assert wait_until(lambda: job.message.startswith("Rendered frame"), 180), (job.status, job.message, job.error)
     encoders = [pid for pid in map(int, filter(str.isdigit, os.listdir("/proc")))
                 if str(out.parent) in _cmdline(pid)]
     assert encoders and list(out.parent.glob(".*partial*"))  # ffmpeg is writing its partial file
@@ -204,9 +173,9 @@ def test_a_worker_dies_with_its_server(tmp_path):
     """)
     server = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT)
     try:
-        assert wait_for(lambda: pid_file.exists() and pid_file.read_text().strip(), 120)
+        assert wait_until(lambda: pid_file.exists() and pid_file.read_text().strip(), 120)
         worker = int(pid_file.read_text())
-        assert alive(worker)
+        assert running(worker)
         server.kill()
         server.wait(10)
         assert gone_within(worker, 15)
