@@ -90,3 +90,35 @@ def test_mixer_end_to_end_and_shared_link(page, app_server, model_dir, artifacts
     wait_for_app(other)
     expect(other.get_by_role("spinbutton", name="Shape seed")).to_have_value(str(rolled))
     assert composite(other).get_attribute("src") == shown
+
+
+STALE_WATCH = """() => {
+    // Streamlit marks an element stale (data-stale="true") while a rerun that will redraw it runs,
+    // often so briefly that only the mutation record shows it: any change of the attribute counts
+    window.__staleTitle = false;
+    const title = [...document.querySelectorAll('h1')].find(h => h.textContent.includes('Mixer'))
+        .closest('[data-testid="stElementContainer"]');
+    new MutationObserver(changes => { if (changes.length) window.__staleTitle = true; })
+        .observe(title, {attributes: true, attributeFilter: ['data-stale']});
+}"""
+
+
+def test_mixer_change_reruns_only_the_mix(page, app_server, wait_for_app):
+    """A change of a Mixer control redraws the mix, not the page around it (a fragment): the browser's
+    work per change is what held four users on one small server (README, "Reliability")."""
+    page.set_viewport_size({"width": 1400, "height": 1800})
+    page.goto(f"{app_server}/mixer")
+    expect(composite(page)).to_have_count(1, timeout=60_000)
+    wait_for_app(page)
+    page.evaluate(STALE_WATCH)
+    image = composite(page)
+    start = image.get_attribute("src")
+    page.get_by_role("button", name=re.compile(r"Roll$")).first.click()
+    expect(image).not_to_have_attribute("src", start, timeout=30_000)
+    wait_for_app(page)
+    assert page.evaluate("window.__staleTitle") is False
+
+    # the watch can see a rerun of the whole page: Streamlit's "Rerun" (the R key)
+    page.locator("body").press("r")
+    page.wait_for_function("window.__staleTitle === true", timeout=30_000)
+    wait_for_app(page)
