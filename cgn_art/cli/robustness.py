@@ -119,7 +119,7 @@ def add_commands(commands) -> None:
                     "follows shape, texture or background on cue-conflict images.")
     p.add_argument("--variant", nargs="+", choices=VARIANTS + ("all",), default=["all"],
                    help="data sets to run; 'all': every one whose CGN ships or is given with --model "
-                        "(letters: --model letters=FOLDER until its CGN ships) (default: all)")
+                        "(default: all)")
     p.add_argument("--counterfactuals", type=whole(1), default=d.counterfactuals,
                    help=f"counterfactual training images per variant (default: {d.counterfactuals})")
     p.add_argument("--per-shape", type=whole(1), default=d.per_shape,
