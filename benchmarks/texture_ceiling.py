@@ -78,14 +78,16 @@ OBJECTIVES = {"gram": _gram_objective, "patches": _patch_objective}
 METHODS = (*OBJECTIVES, "quilting")
 
 
-def quilted(real: torch.Tensor, kind: str, seed: int) -> torch.Tensor:
+def quilted(real: torch.Tensor, kind: str, seed: int, block: int | None = None,
+            overlap: int = exemplars.OVERLAP) -> torch.Tensor:
     """A (1, 3, SIDE, SIDE) picture quilted from blocks of the real crops, as the exemplar fields
-    are (same block size, seams and rules; here the blocks come from whole crops, not found masks)."""
+    are (same seams and rules, and by default the same block size; here the blocks come from whole
+    crops, not found masks)."""
     rng = np.random.default_rng(seed)
-    block = exemplars.BLOCK if kind == "texture" else exemplars.BACKGROUND_BLOCK
+    block = block or (exemplars.BLOCK if kind == "texture" else exemplars.BACKGROUND_BLOCK)
     images = (real * 255).round().to(torch.uint8)
     blocks = exemplars.region_blocks(images, torch.ones_like(real[:, :1]), rng, block=block, edge=0)
-    return torch.from_numpy(exemplars.quilt(blocks, SIDE, rng))[None]
+    return torch.from_numpy(exemplars.quilt(blocks, SIDE, rng, overlap=overlap))[None]
 
 
 def synthesise(real: torch.Tensor, objective: str, iterations: int, seed: int) -> torch.Tensor:
@@ -122,6 +124,11 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--save", help="folder for the synthesised pictures (PNG), to look at")
+    parser.add_argument("--block", type=int, help="quilting block in px (default: the exemplars' own, 20 / 36); "
+                                                  "block - overlap must divide 192")
+    parser.add_argument("--overlap", type=int, default=exemplars.OVERLAP, help="quilting overlap in px")
+    parser.add_argument("--pictures", type=int, default=1,
+                        help="pictures per class and method (nine crops each): more pictures, less luck")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -132,20 +139,23 @@ def main():
     objectives = args.objective or list(METHODS)
     rng = np.random.default_rng([args.seed, 5])
     out = {"benchmark": "texture_ceiling", "kind": args.kind, "iterations": args.iterations, "seed": args.seed,
+           "pictures": args.pictures, "block": args.block, "overlap": args.overlap,
            "judge_chance": round(judge.chance, 4), "per_class": {}}
     hits = {name: 0 for name in objectives + ["real"]}
     for c in classes:
         real = torch.from_numpy(letters.material_crops(args.kind, [c] * 16, SIDE, rng, scale=SCALE))
         real = real.permute(0, 3, 1, 2).contiguous()
-        fresh = torch.from_numpy(letters.material_crops(args.kind, [c], SIDE, rng, scale=SCALE)).permute(0, 3, 1, 2)
-        row = {"real": float((judge.classify(nine_crops(fresh)) == c).float().mean())}
+        fresh = torch.from_numpy(letters.material_crops(args.kind, [c] * args.pictures, SIDE, rng, scale=SCALE))
+        row = {"real": float((judge.classify(nine_crops(fresh.permute(0, 3, 1, 2))) == c).float().mean())}
         for name in objectives:
-            picture = (quilted(real, args.kind, args.seed + c) if name == "quilting"
-                       else synthesise(real, name, args.iterations, args.seed + c))
-            row[name] = float((judge.classify(nine_crops(picture)) == c).float().mean())
+            pictures = torch.cat([quilted(real, args.kind, args.seed + c + 1000 * k, args.block, args.overlap)
+                                  if name == "quilting" else
+                                  synthesise(real, name, args.iterations, args.seed + c + 1000 * k)
+                                  for k in range(args.pictures)])
+            row[name] = float((judge.classify(nine_crops(pictures)) == c).float().mean())
             if args.save:
                 Path(args.save).mkdir(parents=True, exist_ok=True)
-                to_pil(picture[0]).save(Path(args.save) / f"{args.kind}-{c}-{name}.png")
+                to_pil(pictures[0]).save(Path(args.save) / f"{args.kind}-{c}-{name}.png")
         for name, value in row.items():
             hits[name] += value
         out["per_class"][judge.class_names[c]] = {k: round(v, 3) for k, v in row.items()}
