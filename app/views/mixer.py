@@ -196,9 +196,9 @@ def interpolation(model, mix: mixing.MixSettings) -> None:
                             "GIFs are not welcome.")
 
 
-# A fragment: a change of its controls reruns only this part, not the page around it (title,
-# sidebar, navigation). Four people mixing on the 2-core server spent twice as much CPU in their own
-# browsers redrawing the whole page as the server spent on the change (README, "Reliability").
+# A fragment: a change of its controls reruns and redraws only this part, not the page around it
+# (title, sidebar, navigation). The load benchmark with and without it is in the README
+# ("Reliability"): four users beside two renders came within 2x of a lone user with it.
 @st.fragment
 def mixer(model, source: str) -> None:
     try:
