@@ -79,7 +79,7 @@ METHODS = (*OBJECTIVES, "quilting")
 
 
 def quilted(real: torch.Tensor, kind: str, seed: int, block: int | None = None,
-            overlap: int = exemplars.OVERLAP) -> torch.Tensor:
+            overlap: int = exemplars.OVERLAP, smooth_seams: bool = True) -> torch.Tensor:
     """A (1, 3, SIDE, SIDE) picture quilted from blocks of the real crops, as the exemplar fields
     are (same seams and rules, and by default the same block size; here the blocks come from whole
     crops, not found masks)."""
@@ -87,7 +87,7 @@ def quilted(real: torch.Tensor, kind: str, seed: int, block: int | None = None,
     block = block or (exemplars.BLOCK if kind == "texture" else exemplars.BACKGROUND_BLOCK)
     images = (real * 255).round().to(torch.uint8)
     blocks = exemplars.region_blocks(images, torch.ones_like(real[:, :1]), rng, block=block, edge=0)
-    return torch.from_numpy(exemplars.quilt(blocks, SIDE, rng, overlap=overlap))[None]
+    return torch.from_numpy(exemplars.quilt(blocks, SIDE, rng, overlap=overlap, smooth_seams=smooth_seams))[None]
 
 
 def synthesise(real: torch.Tensor, objective: str, iterations: int, seed: int) -> torch.Tensor:
@@ -127,6 +127,8 @@ def main():
     parser.add_argument("--block", type=int, help="quilting block in px (default: the exemplars' own, 20 / 36); "
                                                   "block - overlap must divide 192")
     parser.add_argument("--overlap", type=int, default=exemplars.OVERLAP, help="quilting overlap in px")
+    parser.add_argument("--rough-seams", action="store_true",
+                        help="quilting without the gradient-domain finish (as the exemplars were before it)")
     parser.add_argument("--pictures", type=int, default=1,
                         help="pictures per class and method (nine crops each): more pictures, less luck")
     args = parser.parse_args()
@@ -140,6 +142,7 @@ def main():
     rng = np.random.default_rng([args.seed, 5])
     out = {"benchmark": "texture_ceiling", "kind": args.kind, "iterations": args.iterations, "seed": args.seed,
            "pictures": args.pictures, "block": args.block, "overlap": args.overlap,
+           "smooth_seams": not args.rough_seams,
            "judge_chance": round(judge.chance, 4), "per_class": {}}
     hits = {name: 0 for name in objectives + ["real"]}
     for c in classes:
@@ -148,7 +151,8 @@ def main():
         fresh = torch.from_numpy(letters.material_crops(args.kind, [c] * args.pictures, SIDE, rng, scale=SCALE))
         row = {"real": float((judge.classify(nine_crops(fresh.permute(0, 3, 1, 2))) == c).float().mean())}
         for name in objectives:
-            pictures = torch.cat([quilted(real, args.kind, args.seed + c + 1000 * k, args.block, args.overlap)
+            pictures = torch.cat([quilted(real, args.kind, args.seed + c + 1000 * k, args.block, args.overlap,
+                                          not args.rough_seams)
                                   if name == "quilting" else
                                   synthesise(real, name, args.iterations, args.seed + c + 1000 * k)
                                   for k in range(args.pictures)])

@@ -47,6 +47,29 @@ def test_quilting_keeps_the_material_sharp():
     assert contrast(canvas) > 0.8 * contrast(blocks)
 
 
+def _seam_step(canvas: np.ndarray, pieces: np.ndarray) -> float:
+    """Mean brightness jump between horizontally neighbouring pixels of different pieces, as a
+    ratio to the mean jump between neighbours of one piece."""
+    jump = np.abs(np.roll(canvas, -1, 2) - canvas).mean(0)
+    across = pieces != np.roll(pieces, -1, 1)
+    return float(jump[across].mean() / jump[~across].mean())
+
+
+def test_smoothing_the_seams_removes_a_step_in_brightness_and_keeps_the_pattern():
+    """Two halves of one brick picture, one lit 0.25 brighter: the step at their seams (the middle,
+    and the wrap of the torus) goes, the mortar lines stay and the mean colour stays."""
+    brick = np.repeat(skdata.brick()[None, :64, :64].astype(np.float32) / 255, 3, 0) * 0.6
+    pieces = np.zeros((64, 64), np.int64)
+    pieces[:, 32:] = 1
+    lit = np.where(pieces[None] == 1, brick + 0.25, brick)
+    assert _seam_step(lit, pieces) > 3  # the constructed failure: a quilt of differently lit pieces
+    smooth = exemplars.seamless(lit, pieces)
+    assert _seam_step(smooth, pieces) < 1.5
+    assert abs(smooth.mean() - lit.mean()) < 1e-3
+    inside = np.abs(np.diff(lit[:, :, 4:28], axis=2)).mean()
+    assert np.abs(np.diff(smooth[:, :, 4:28], axis=2)).mean() > 0.9 * inside  # the pattern keeps its contrast
+
+
 def test_blocks_come_only_from_inside_the_region_and_clear_of_its_edge():
     images = torch.zeros(2, 3, 64, 64, dtype=torch.uint8)
     images[:, 0, :, :32] = 255       # red inside the region (left half)
@@ -115,3 +138,29 @@ def test_exemplar_fields_need_the_decomposed_recipe():
         TrainSettings(fields="exemplar", recipe="adversarial").validate()
     with pytest.raises(CgnArtError, match="fields"):
         TrainSettings(fields="pasted").validate()
+
+
+def test_exemplars_from_masks_take_textures_inside_and_backgrounds_outside():
+    """Two classes of each kind on 4x images: red/green letters on blue/yellow grounds; the masks are
+    found at native size (64 px) and upsampled, as in training."""
+    from types import SimpleNamespace
+
+    n, native, fine_side = 8, 64, 256
+    masks = torch.zeros(n, 1, native, native)
+    masks[:, :, 20:44, 20:44] = 1  # a wide square "letter", with room for background blocks around it
+    inside = {0: (255, 0, 0), 1: (0, 255, 0)}
+    outside = {0: (0, 0, 255), 1: (255, 255, 0)}
+    textures, backgrounds = np.arange(n) % 2, (np.arange(n) // 2) % 2
+    fine = np.zeros((n, fine_side, fine_side, 3), np.uint8)
+    big = np.kron(masks[:, 0].numpy(), np.ones((4, 4))).astype(bool)
+    for i in range(n):
+        fine[i][big[i]] = inside[textures[i]]
+        fine[i][~big[i]] = outside[backgrounds[i]]
+    data = SimpleNamespace(fine_images=fine, fine_index=np.arange(n), texture_class=textures,
+                           background_class=backgrounds)
+    made = exemplars.exemplars_from_masks(data, masks, {"texture": 2, "background": 2}, 32, np.random.default_rng(0))
+    assert made["texture"].shape == (2, 3, 32, 32) and made["background"].shape == (2, 3, 32, 32)
+    for kind, colours in (("texture", inside), ("background", outside)):
+        for c, rgb in colours.items():
+            mean = made[kind][c].float().mean((1, 2))
+            assert torch.allclose(mean, torch.tensor(rgb, dtype=torch.float32), atol=2), (kind, c, mean)

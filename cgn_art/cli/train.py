@@ -61,6 +61,16 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_requilt(args) -> int:
+    from cgn_art.train.requilt import checked_source, requilt
+
+    checked_source(args.model, args.output)  # a wrong model is one line, before any bar is drawn
+    with ProgressBar(f"quilting {args.model} again", unit="") as progress:
+        out = requilt(args.model, args.output, progress=progress)
+    print(f"model: {out}")
+    return 0
+
+
 def add_commands(commands) -> None:
     from cgn_art.data.registry import DATASETS
     from cgn_art.train.cgn import FIELDS, TrainSettings
@@ -74,4 +84,10 @@ def add_commands(commands) -> None:
     p.add_argument("--overwrite", action="store_true", help="start again even if OUTDIR holds a checkpoint")
     add_settings_flags(p, TrainSettings, TRAIN_HELP, {"variant": tuple(DATASETS), "fields": FIELDS})
     p.set_defaults(run=cmd_train)
-
+    p = commands.add_parser("requilt", help="quilt an exemplar model's textures and backgrounds again with the "
+                                            "current quilting (the shape mechanism is kept)",
+                            description="Rebuild the model's training data, find the masks in it as training did "
+                                        "(same seed and steps) and quilt the exemplars again; a few minutes.")
+    p.add_argument("model", help="shipped model name (e.g. letters) or model folder")
+    p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="folder for the new model")
+    p.set_defaults(run=cmd_requilt)

@@ -38,7 +38,7 @@ from cgn_art.errors import CgnArtError
 from cgn_art.features import RandomEncoder
 from cgn_art.train import losses, pseudo_masks
 from cgn_art.train.cgn import Trainer, detail_window
-from cgn_art.train.exemplars import build_exemplars
+from cgn_art.train.exemplars import exemplars_from_masks
 
 
 def mask_body(size: int, width: int) -> tuple[nn.Sequential, int]:
@@ -364,13 +364,11 @@ class DecomposedTrainer(Trainer):
                                    mode="nearest")
         if self.generator.exemplar_fields and not resume:  # (a resumed run's are in its checkpoint)
             # 2'. exemplar fields: quilted once from the real regions; only the shape trains after that
-            for kind, region in (("texture", fine_masks), ("background", 1 - fine_masks)):
-                classes = np.asarray(data.texture_class if kind == "texture" else data.background_class)[fine_index]
-                quilted = build_exemplars(fine, region, classes, self.counts[kind], kind, self.rng,
-                                          side=cfg.exemplar_side,
-                                          progress=lambda m: say(None, f"quilting the exemplars: {m}"))
+            quilted = exemplars_from_masks(data, self.masks, self.counts, cfg.exemplar_side, self.rng,
+                                           progress=lambda m: say(None, f"quilting the exemplars: {m}"))
+            for kind, pictures in quilted.items():
                 for model in (self.generator, self.ema):
-                    getattr(model, kind).exemplars.copy_(quilted)
+                    getattr(model, kind).exemplars.copy_(pictures)
         # 2. real texture statistics, native and fine, inside and outside the masks
         say(None, "measuring the real textures")
         self.native_encoder = RandomEncoder(kernels=(3, 5), channels=16, scales=1, seed=s.seed).to(self.device)

@@ -5,8 +5,13 @@ wholly inside the found mask (for a background class: wholly outside), a few pix
 mask's edge, since found masks are not exact there. The exemplar is then quilted from those blocks
 (Efros & Freeman's image quilting, on a torus so that it tiles): blocks go down in raster order,
 each chosen at random among those that agree best with what its overlaps already hold, and joined
-along the seam of least difference. Unsupervised like the rest of the recipe: no ground-truth
-mask is read, only the composites, their class labels and the masks found in them.
+along the seam of least difference. A seam still joins pieces of different photos, lit
+differently: a step in brightness along every block's edge, which the eye and the structure judges
+read as a grid. So the quilt is finished in the gradient domain (Perez et al.'s Poisson image
+editing, on the torus, solved exactly with the FFT): every gradient inside a block is kept, a
+gradient across a seam is replaced by the mean of its in-block neighbours, and the picture whose
+gradients are closest is the exemplar (mean colour kept). Unsupervised like the rest of the recipe:
+no ground-truth mask is read, only the composites, their class labels and the masks found in them.
 """
 from __future__ import annotations
 
@@ -68,15 +73,40 @@ def seam(error: np.ndarray) -> np.ndarray:
     return keep
 
 
+def seamless(canvas: np.ndarray, pieces: np.ndarray) -> np.ndarray:
+    """``canvas`` (3, H, W) in [0, 1] on a torus, its pixels taken from the pieces numbered in
+    ``pieces`` (H, W): the picture whose gradients match the canvas's inside each piece, and across
+    a seam the mean of the two in-piece gradients beside it (a step in brightness between pieces
+    goes, their pattern stays). Periodic, so the FFT solves the Poisson equation exactly."""
+    h, w = pieces.shape
+    same_x = pieces == np.roll(pieces, -1, 1)  # the pixel and its right neighbour are one piece's
+    same_y = pieces == np.roll(pieces, -1, 0)
+    fy, fx = np.fft.fftfreq(h)[:, None], np.fft.fftfreq(w)[None]
+    laplacian = 2 * np.cos(2 * np.pi * fx) + 2 * np.cos(2 * np.pi * fy) - 4
+    laplacian[0, 0] = 1  # the mean is not set by gradients: it is kept below
+    out = np.empty_like(canvas)
+    for c, u in enumerate(canvas):
+        gx, gy = np.roll(u, -1, 1) - u, np.roll(u, -1, 0) - u
+        gx = np.where(same_x, gx, (np.roll(gx, 1, 1) + np.roll(gx, -1, 1)) / 2)
+        gy = np.where(same_y, gy, (np.roll(gy, 1, 0) + np.roll(gy, -1, 0)) / 2)
+        divergence = gx - np.roll(gx, 1, 1) + gy - np.roll(gy, 1, 0)
+        spectrum = np.fft.fft2(divergence) / laplacian
+        spectrum[0, 0] = u.sum()
+        out[c] = np.real(np.fft.ifft2(spectrum))
+    return np.clip(out, 0, 1).astype(np.float32)
+
+
 def quilt(blocks: np.ndarray, side: int, rng: np.random.Generator, overlap: int = OVERLAP,
-          tolerance: float = TOLERANCE) -> np.ndarray:
-    """A seamless (3, side, side) texture quilted from ``blocks`` (n, 3, B, B) on a torus."""
+          tolerance: float = TOLERANCE, smooth_seams: bool = True) -> np.ndarray:
+    """A seamless (3, side, side) texture quilted from ``blocks`` (n, 3, B, B) on a torus, finished
+    by :func:`seamless` unless ``smooth_seams`` is False."""
     block = blocks.shape[-1]
     step = block - overlap
     if side % step:
         raise CgnArtError(f"an exemplar of {side} px cannot be quilted from {block} px blocks overlapping {overlap}")
     canvas = np.zeros((3, side, side), np.float32)
     filled = np.zeros((side, side), bool)
+    pieces = np.zeros((side, side), np.int64)  # which placement each pixel came from
     # a block agrees perfectly with its own copy, so without this rule quilting repeats a few blocks
     # in rows; each block is used once while there are enough, else never twice in a row
     once = len(blocks) >= 4 * (side // step) ** 2
@@ -106,8 +136,9 @@ def quilt(blocks: np.ndarray, side: int, rng: np.random.Generator, overlap: int 
                 keep[-overlap:] &= seam(diff[-overlap:][::-1].T).T[::-1]
             keep |= ~have
             canvas[:, ys[:, None], xs[None]] = np.where(keep[None], new, old)
+            pieces[ys[:, None], xs[None]] = np.where(keep, y * side + x, pieces[ys[:, None], xs[None]])
             filled[ys[:, None], xs[None]] = True
-    return canvas
+    return seamless(canvas, pieces) if smooth_seams else canvas
 
 
 def build_exemplars(images: torch.Tensor, regions: torch.Tensor, classes: np.ndarray, count: int, kind: str,
@@ -130,3 +161,20 @@ def build_exemplars(images: torch.Tensor, regions: torch.Tensor, classes: np.nda
         if progress:
             progress(f"{kind} {c + 1}/{count}")
     return out
+
+
+def exemplars_from_masks(data, masks: torch.Tensor, counts: dict, side: int, rng: np.random.Generator,
+                         progress: Callable[[str], None] | None = None) -> dict[str, torch.Tensor]:
+    """{'texture', 'background'}: the exemplars of a data set with 4x images (``data.fine_images``
+    (M, H, W, 3) uint8, the images ``data.fine_index``), quilted inside and outside the masks found
+    at native size, ``masks`` (N, 1, h, w) in [0, 1] (nearest-upsampled to the fine images)."""
+    fine_index = np.asarray(data.fine_index)
+    fine = torch.from_numpy(np.asarray(data.fine_images)).permute(0, 3, 1, 2)
+    fine_masks = F.interpolate(masks[fine_index].float(), scale_factor=fine.shape[-1] // masks.shape[-1],
+                               mode="nearest")
+    out = {}
+    for kind, region in (("texture", fine_masks), ("background", 1 - fine_masks)):
+        classes = np.asarray(data.texture_class if kind == "texture" else data.background_class)[fine_index]
+        out[kind] = build_exemplars(fine, region, classes, counts[kind], kind, rng, side=side, progress=progress)
+    return out
+

@@ -1,0 +1,63 @@
+"""Quilt a trained exemplar model's textures and backgrounds again with the current quilting.
+
+The exemplars are made once, before the shape mechanism trains, and the shape never sees them; so
+when the quilting improves, a model gets the new exemplars without training again: its data is
+rebuilt, the masks are found in the composites as in training (same seed and steps), and the
+exemplars are quilted from them. The shape mechanism's weights are kept as they are.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from cgn_art.data.registry import dataset as data_family
+from cgn_art.errors import CgnArtError
+from cgn_art.mechanisms.weights import load_model, read_config, save_model, shipped_models
+from cgn_art.train import pseudo_masks
+from cgn_art.train.exemplars import exemplars_from_masks
+
+
+def checked_source(source: str | Path, out: str | Path):
+    """(folder, model) of ``source`` after the checks that need no work: it loads, it is an exemplar
+    model, and ``out`` is another folder. Raises :class:`CgnArtError` in words."""
+    folder = shipped_models().get(str(source), Path(source))
+    if Path(out).resolve() == folder.resolve():
+        raise CgnArtError(f"{out}: that is the model being read; write the new one to another folder")
+    model = load_model(folder, device="cpu")
+    if not getattr(model, "exemplar_fields", False):
+        raise CgnArtError(f"{source}: its texture and background mechanisms are networks, not exemplars; "
+                          "only an exemplar model (trained with --fields exemplar) can be quilted again")
+    return folder, model
+
+
+def requilt(source: str | Path, out: str | Path,
+            progress: Callable[[float | None, str], None] | None = None) -> Path:
+    """Write to ``out`` the model ``source`` (a shipped name or a folder) with its exemplars quilted
+    again from its own training data; returns ``out``. ``progress(fraction, message)``: finding the
+    masks is the first ~60 % of the time, quilting the rest."""
+    say = progress or (lambda fraction, message: None)
+    folder, model = checked_source(source, out)
+    facts = {k: v for k, v in read_config(folder).items() if k not in ("format", "config")}
+    trained = facts.get("train_settings", {})
+    seed, steps = int(trained.get("seed", 0)), int(trained.get("mask_steps", 1000))
+    family = data_family(model.config.variant)
+    say(0.0, "building the training data")
+    data = family.load("train", seed=seed, copies=int(trained.get("copies", 1)))
+    counts = {kind: model.num_classes(kind) for kind in ("texture", "background")}
+    found = pseudo_masks.find_masks(data.images, data.texture_class, data.background_class, counts["texture"],
+                                    counts["background"], family.border, seed=seed, steps=steps,
+                                    progress=lambda f, m: say(None if f is None else 0.6 * f,
+                                                              f"finding the masks: {m}"))
+    masks = torch.from_numpy(found.astype(np.float32))[:, None]
+    done = iter(range(1, sum(counts.values()) + 1))
+    quilted = exemplars_from_masks(data, masks, counts, model.texture.side, np.random.default_rng(seed),
+                                   progress=lambda m: say(0.6 + 0.4 * next(done) / sum(counts.values()),
+                                                          f"quilting the exemplars: {m}"))
+    for kind, pictures in quilted.items():
+        getattr(model, kind).exemplars.copy_(pictures)
+    facts["requilted"] = {"from": str(source), "seed": seed, "mask_steps": steps,
+                          "note": "exemplars quilted again with smoothed seams; shape mechanism unchanged"}
+    return save_model(model, Path(out), extra=facts)
