@@ -177,4 +177,3 @@ def exemplars_from_masks(data, masks: torch.Tensor, counts: dict, side: int, rng
         classes = np.asarray(data.texture_class if kind == "texture" else data.background_class)[fine_index]
         out[kind] = build_exemplars(fine, region, classes, counts[kind], kind, rng, side=side, progress=progress)
     return out
-
