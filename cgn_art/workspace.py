@@ -25,6 +25,7 @@ from pathlib import Path
 PREFIX = "cgn-art-session-"
 _OURS = re.compile(rf"^{re.escape(PREFIX)}(\d+)-")
 LEGACY_MAX_AGE_S = 24 * 3600  # folders from before PIDs were in the name
+ENDED_RESWEEPS = 12  # sweeps (5 s apart in the app) that remove an ended session's folder again
 
 
 def _pid_alive(pid: int) -> bool:
@@ -45,6 +46,10 @@ class SessionFolders:
         self.grace_sweeps = int(grace_sweeps)  # sweeps a session must be seen ended before its folder goes
         self._folders: dict[str, Path] = {}
         self._unseen: dict[str, int] = {}
+        # folders of ended sessions, and how many more sweeps remove them again: a job cancelled as
+        # its session ended can still be unwinding (a writer making its output folder), so one rmtree
+        # is not always the last word
+        self._ended: dict[Path, int] = {}
         self._lock = threading.Lock()
         atexit.register(self.end_all)
 
@@ -70,6 +75,8 @@ class SessionFolders:
             self._unseen.pop(session_id, None)
         if path is not None:
             shutil.rmtree(path, ignore_errors=True)
+            with self._lock:
+                self._ended[path] = ENDED_RESWEEPS
 
     def end_all(self) -> None:
         for session_id in self.sessions():
@@ -79,8 +86,17 @@ class SessionFolders:
         """End the sessions (of ours, plus ``also``) that ``is_active`` says are gone; returns them.
 
         A session must be seen gone ``grace_sweeps + 1`` times in a row, so a browser that reconnects
-        within one sweep interval keeps its files.
+        within one sweep interval keeps its files. The next ``ENDED_RESWEEPS`` sweeps remove an ended
+        session's folder again if something (a cancelled job still unwinding) wrote into it.
         """
+        with self._lock:
+            late = list(self._ended)
+            for path in late:
+                self._ended[path] -= 1
+                if self._ended[path] <= 0:
+                    del self._ended[path]
+        for path in late:
+            shutil.rmtree(path, ignore_errors=True)
         ended = []
         for session_id in dict.fromkeys([*self.sessions(), *also]):
             if is_active(session_id):

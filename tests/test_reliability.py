@@ -21,7 +21,7 @@ from cgn_art.cli import main
 from cgn_art.errors import CgnArtError
 from cgn_art.jobs import JobQueue, current_job, default_slots
 from cgn_art.video import VideoWriter, check_output, sweep_partials
-from cgn_art.workspace import SessionFolders
+from cgn_art.workspace import ENDED_RESWEEPS, SessionFolders
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -239,6 +239,21 @@ def test_session_folders_go_when_the_session_ends_after_one_grace_sweep(tmp_path
     assert folders.sweep(active.get) == [] and a.is_dir()  # one sweep of grace: a reconnect keeps it
     assert folders.sweep(active.get) == ["a"] and not a.exists() and b.is_dir()
     assert folders.sweep(active.get, also=["gone"]) == [] and folders.sweep(active.get, also=["gone"]) == ["gone"]
+
+
+def test_an_ended_sessions_folder_is_removed_again_when_a_late_writer_makes_it(tmp_path):
+    """A job cancelled as its session ends may still make its output folder while it unwinds."""
+    folders = SessionFolders(tmp_path, grace_sweeps=0)
+    a = folders.folder("a")
+    assert folders.sweep(lambda s: False) == ["a"] and not a.exists()
+    (a / "late").mkdir(parents=True)  # the writer of a cancelled render, a moment too late
+    (a / "late" / "partial.mp4").write_bytes(b"x")
+    assert folders.sweep(lambda s: False) == [] and not a.exists()
+    for _ in range(ENDED_RESWEEPS):
+        folders.sweep(lambda s: False)
+    a.mkdir()  # long after: no longer watched (a new session gets a new name anyway)
+    folders.sweep(lambda s: False)
+    assert a.is_dir()
 
 
 def test_stale_session_folders_of_dead_servers_are_swept_at_start_up(tmp_path):

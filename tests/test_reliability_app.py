@@ -238,4 +238,5 @@ def test_an_ended_session_loses_its_folder_and_its_jobs(monkeypatch):
     finally:
         gate.set()
     assert job.wait(120) and job.status == "cancelled"
+    common.end_sessions(folders, lambda session: False)  # the janitor's next sweep, after the job stopped
     assert not uploads[0].exists() and not uploads[0].parent.parent.exists()
