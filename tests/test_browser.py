@@ -104,8 +104,8 @@ STALE_WATCH = """() => {
 
 
 def test_mixer_change_reruns_only_the_mix(page, app_server, wait_for_app):
-    """A change of a Mixer control redraws the mix, not the page around it (a fragment): the browser's
-    work per change is what held four users on one small server (README, "Reliability")."""
+    """A change of a Mixer control reruns and redraws the mix, not the page around it (a fragment;
+    README, "Reliability", has the load benchmark with and without it)."""
     page.set_viewport_size({"width": 1400, "height": 1800})
     page.goto(f"{app_server}/mixer")
     expect(composite(page)).to_have_count(1, timeout=60_000)
