@@ -70,6 +70,30 @@ def test_smoothing_the_seams_removes_a_step_in_brightness_and_keeps_the_pattern(
     assert np.abs(np.diff(smooth[:, :, 4:28], axis=2)).mean() > 0.9 * inside  # the pattern keeps its contrast
 
 
+def _coin_blocks(n: int = 800, block: int = 20) -> np.ndarray:
+    """Blocks of scikit-image's coins photo (grey coins on a dark ground, as RGB) in [0, 1]."""
+    coins = skdata.coins().astype(np.float32) / 255
+    rng = np.random.default_rng(0)
+    ys, xs = rng.integers(0, coins.shape[0] - block, n), rng.integers(0, coins.shape[1] - block, n)
+    return np.stack([np.repeat(coins[None, y: y + block, x: x + block], 3, 0) for y, x in zip(ys, xs)])
+
+
+def test_the_quilt_kept_is_the_one_whose_blocks_look_like_the_material(monkeypatch):
+    """A quilt that drifted into the dark ground between the coins (quilted from the darkest third of
+    the blocks) is further from the material's blocks than a fair quilt, and is not the one kept."""
+    blocks = _coin_blocks()
+    rng = np.random.default_rng(0)
+    fair = exemplars.quilt(blocks, 128, rng)  # 128 px: 256 blocks of its own, enough for a covariance
+    dark = exemplars.quilt(blocks[np.argsort(blocks.mean((1, 2, 3)))[: len(blocks) // 3]], 128, rng)
+    flat = np.broadcast_to(blocks.mean((0, 2, 3))[:, None, None], (3, 128, 128)).copy()
+    near = exemplars.distance_to_blocks(fair, blocks)
+    assert exemplars.distance_to_blocks(dark, blocks) > 2 * near
+    assert exemplars.distance_to_blocks(flat, blocks) > 2 * near
+    draws = iter([dark, fair, flat])
+    monkeypatch.setattr(exemplars, "quilt", lambda *args, **kwargs: next(draws))
+    assert exemplars.representative_quilt(blocks, 128, rng, tries=3) is fair
+
+
 def test_blocks_come_only_from_inside_the_region_and_clear_of_its_edge():
     images = torch.zeros(2, 3, 64, 64, dtype=torch.uint8)
     images[:, 0, :, :32] = 255       # red inside the region (left half)

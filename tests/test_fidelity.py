@@ -60,6 +60,17 @@ def test_flat_colour_with_dither_still_scores_chance(judges):
     assert abs(judge.accuracy(dithered, labels) - judge.chance) <= 0.1
 
 
+def test_judges_see_8_bit_pictures(judges):
+    """Shades between two 8-bit levels, which no saved picture holds, change nothing a judge says,
+    even in crops of low contrast (a sky), where contrast normalisation would magnify them."""
+    rng = np.random.default_rng(4)
+    crops = torch.from_numpy(letters.material_crops("texture", np.arange(10), 64, rng)).permute(0, 3, 1, 2)
+    levels = torch.round((0.5 + 0.03 * (crops - 0.5)) * 255) / 255
+    shaded = levels + torch.from_numpy(rng.uniform(-0.45, 0.45, levels.shape).astype(np.float32)) / 255
+    for judge in (judges["letters"], judges["letters-colour"]):
+        assert torch.equal(judge.logits(levels), judge.logits(shaded))
+
+
 def test_grey_normalise_removes_hue_and_brightness():
     rng = np.random.default_rng(0)
     crop = torch.from_numpy(letters.material_crops("texture", [0], 32, rng)).permute(0, 3, 1, 2)

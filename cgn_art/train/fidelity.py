@@ -169,7 +169,7 @@ def evaluate(model, judges: Judges, n: int = 1000, seed: int = 0, batch: int = 2
 # Counterfactual triples have shape, texture and background class indices all different.
 # =============================================================================================
 
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2  # 2: judges see 8-bit pictures (:func:`as_picture`)
 DETAIL_RENDER = 512
 DETAIL_WAVELENGTH = 16  # px at the 512 px render
 DETAIL_CROP = 128
@@ -274,6 +274,15 @@ def _tensor(images: np.ndarray) -> torch.Tensor:
 
 
 # Judges -----------------------------------------------------------------------------------------
+
+def as_picture(images: torch.Tensor) -> torch.Tensor:
+    """``images`` in [0, 1] rounded to 8-bit levels, as every picture cgn-art shows or saves is,
+    and as its training data is stored. Real crops are cut from photos resized in float, which
+    holds shades between two levels; in a flat sky contrast normalisation magnifies those into the
+    very pattern a judge would learn (launch tower read 0.90 in float, 0.58 rounded, under judges of
+    recipe 1), so a judge that saw them would mark down every picture for being a picture."""
+    return torch.round(images.clamp(0, 1) * 255) / 255
+
 
 def grey_normalise(images: torch.Tensor) -> torch.Tensor:
     """(N, 3, H, W) RGB in [0, 1] -> (N, 1, H, W) luminance with zero mean and unit std per crop.
@@ -397,6 +406,7 @@ class Judge:
         if self.mode == "shape":
             return F.interpolate(images, size=(self.crop, self.crop), mode="area") \
                 if images.shape[-1] != self.crop else images
+        images = as_picture(images)
         return grey_normalise(images) if self.mode == "structure" else images
 
     @torch.no_grad()
@@ -502,7 +512,7 @@ def structure_judge(family: str, kind: str = "texture", scale: int | None = None
     def build():
         rng = np.random.default_rng([seed, 11])
         labels = np.repeat(np.arange(len(names)), per_class)
-        x = _tensor(real_crops(family, kind, labels, crop, scale, rng))
+        x = as_picture(_tensor(real_crops(family, kind, labels, crop, scale, rng)))
         x = x if colour else grey_normalise(x)
         _fit_pattern_net(net, x, torch.from_numpy(labels), seed, steps)
         test = np.repeat(np.arange(len(names)), 60)

@@ -37,7 +37,7 @@ def requilt(source: str | Path, out: str | Path,
             progress: Callable[[float | None, str], None] | None = None) -> Path:
     """Write to ``out`` the model ``source`` (a shipped name or a folder) with its exemplars quilted
     again from its own training data; returns ``out``. ``progress(fraction, message)``: finding the
-    masks is the first ~60 % of the time, quilting the rest."""
+    masks is about the first half of the time, quilting (four draws per class) the rest."""
     say = progress or (lambda fraction, message: None)
     folder, model = checked_source(source, out)
     facts = {k: v for k, v in read_config(folder).items() if k not in ("format", "config")}
@@ -49,12 +49,12 @@ def requilt(source: str | Path, out: str | Path,
     counts = {kind: model.num_classes(kind) for kind in ("texture", "background")}
     found = pseudo_masks.find_masks(data.images, data.texture_class, data.background_class, counts["texture"],
                                     counts["background"], family.border, seed=seed, steps=steps,
-                                    progress=lambda f, m: say(None if f is None else 0.6 * f,
+                                    progress=lambda f, m: say(None if f is None else 0.5 * f,
                                                               f"finding the masks: {m}"))
     masks = torch.from_numpy(found.astype(np.float32))[:, None]
     done = iter(range(1, sum(counts.values()) + 1))
     quilted = exemplars_from_masks(data, masks, counts, model.texture.side, np.random.default_rng(seed),
-                                   progress=lambda m: say(0.6 + 0.4 * next(done) / sum(counts.values()),
+                                   progress=lambda m: say(0.5 + 0.5 * next(done) / sum(counts.values()),
                                                           f"quilting the exemplars: {m}"))
     for kind, pictures in quilted.items():
         getattr(model, kind).exemplars.copy_(pictures)
