@@ -59,5 +59,6 @@ def requilt(source: str | Path, out: str | Path,
     for kind, pictures in quilted.items():
         getattr(model, kind).exemplars.copy_(pictures)
     facts["requilted"] = {"from": str(source), "seed": seed, "mask_steps": steps,
-                          "note": "exemplars quilted again with smoothed seams; shape mechanism unchanged"}
+                          "note": "exemplars quilted again with smoothed seams, the most representative of four "
+                                  "draws per class; shape mechanism unchanged"}
     return save_model(model, Path(out), extra=facts)
