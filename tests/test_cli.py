@@ -407,6 +407,8 @@ def test_a_native_crash_leaves_a_python_stack_and_a_captured_stderr_is_no_error(
 def test_requilt_refuses_a_network_model_and_its_own_folder_in_one_line(tmp_path, capsys):
     assert main(["requilt", "wildlife", "-o", str(tmp_path / "new")]) == 1
     assert "networks, not exemplars" in one_error_line(capsys.readouterr().err)
-    assert main(["requilt", "letters", "-o", str(Path("assets/models/letters"))]) == 1
+    from cgn_art.mechanisms.weights import shipped_models
+
+    assert main(["requilt", "letters", "-o", str(shipped_models()["letters"])]) == 1
     assert "the model being read" in one_error_line(capsys.readouterr().err)
     assert not (tmp_path / "new").exists()

@@ -182,7 +182,7 @@ def representative_quilt(blocks: np.ndarray, side: int, rng: np.random.Generator
     """Of ``tries`` quilts (:func:`quilt`) from ``blocks``, the one whose own blocks are
     distributed most like ``blocks`` (:func:`distance_to_blocks`)."""
     quilts = [quilt(blocks, side, rng, **options) for _ in range(tries or TRIES)]
-    return min(quilts, key=lambda q: distance_to_blocks(q, blocks)) if len(quilts) > 1 else quilts[0]
+    return min(quilts, key=lambda q: distance_to_blocks(q, blocks))
 
 
 def build_exemplars(images: torch.Tensor, regions: torch.Tensor, classes: np.ndarray, count: int, kind: str,
