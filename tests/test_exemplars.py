@@ -108,6 +108,51 @@ def test_blocks_come_only_from_inside_the_region_and_clear_of_its_edge():
     assert rim[:, 1].max() == 1.0  # without the edge margin the rim is taken
 
 
+def _night_blocks(n: int = 400, block: int = 20, seed: int = 0) -> np.ndarray:
+    """Dark, slightly noisy sky blocks (n, 3, block, block) in [0, 1]."""
+    rng = np.random.default_rng(seed)
+    return (0.08 + 0.02 * rng.standard_normal((n, 3, block, block))).clip(0, 1).astype(np.float32)
+
+
+def _dot(blocks: np.ndarray, rows, rgb) -> None:
+    """Paint a 3 x 4 px dot (3 % of a 20 px block) of colour ``rgb`` into ``blocks[rows]``."""
+    blocks[rows, :, 8:11, 8:12] = np.asarray(rgb, np.float32)[:, None, None]
+
+
+def test_background_blocks_with_the_letters_colours_in_them_are_stray_and_a_backgrounds_own_rare_colours_are_not():
+    blocks = _night_blocks()
+    _dot(blocks, [3, 50, 99], (1.0, 0.55, 0.0))   # orange specks: pieces of an orange letter
+    _dot(blocks, [7, 200, 301], (1.0, 1.0, 1.0))  # white stars: rare, but the night's own
+    orange_letters = np.tile([[1.0, 0.55, 0.0]], (1000, 1)).astype(np.float32)
+    stray = exemplars.stray_blocks(blocks, orange_letters)
+    assert set(np.nonzero(stray)[0]) == {3, 50, 99}
+    # the same stars are stray where the letters are white: it is the letters' colours that are dropped
+    white_letters = np.ones((1000, 3), np.float32)
+    assert set(np.nonzero(exemplars.stray_blocks(blocks, white_letters))[0]) == {7, 200, 301}
+
+
+def test_a_background_is_quilted_without_the_letter_pieces_its_found_mask_missed(monkeypatch):
+    n, orange = 4, torch.tensor([255, 140, 0], dtype=torch.uint8)[:, None, None]
+    images = 20 + torch.randint(0, 6, (n, 3, 256, 256), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    images[:, :, 100:156, 100:156] = orange  # the letter, which its found mask covers
+    for i in range(n):  # a serif the mask missed: a 5 x 5 px speck out in the sky
+        images[i, :, 200:205, 20 + 50 * i: 25 + 50 * i] = orange
+    letter = torch.zeros(n, 1, 256, 256)
+    letter[:, :, 100:156, 100:156] = 1
+    given = []
+    monkeypatch.setattr(exemplars, "representative_quilt",
+                        lambda blocks, side, rng: given.append(blocks) or np.zeros((3, side, side)))
+    exemplars.build_exemplars(images, 1 - letter, np.zeros(n), 1, "background", np.random.default_rng(0), side=64)
+    blocks = given[0]
+    assert len(blocks) >= exemplars.MIN_BLOCKS
+    # a block may keep a sliver of a speck (its own edge cut through it), never more than STRAY_SHARE
+    assert (blocks[:, 0] > 0.5).mean((1, 2)).max() <= exemplars.STRAY_SHARE
+    # and there were whole specks to leave out (25 px: 1.9 % of a block)
+    every = exemplars.region_blocks(images, 1 - letter, np.random.default_rng(0), block=exemplars.BACKGROUND_BLOCK,
+                                    edge=exemplars.BACKGROUND_EDGE)
+    assert (every[:, 0] > 0.5).mean((1, 2)).max() > 0.015
+
+
 def test_a_class_with_no_room_for_a_block_is_refused_in_words():
     images = torch.zeros(3, 3, 64, 64, dtype=torch.uint8)
     regions = torch.zeros(3, 1, 64, 64)

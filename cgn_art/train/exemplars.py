@@ -2,7 +2,8 @@
 
 For each texture class, square blocks are cut from the 4x training images wherever a block lies
 wholly inside the found mask (for a background class: wholly outside), a few pixels clear of the
-mask's edge, since found masks are not exact there. The exemplar is then quilted from those blocks
+mask's edge, since found masks are not exact there; a background block that holds the letters'
+colours where the background has almost none (a serif the mask missed) is left out. The exemplar is then quilted from those blocks
 (Efros & Freeman's image quilting, on a torus so that it tiles): blocks go down in raster order,
 each chosen at random among those that agree best with what its overlaps already hold, and joined
 along the seam of least difference. A seam still joins pieces of different photos, lit
@@ -37,6 +38,14 @@ CANDIDATES = 4000  # blocks per class the quilting chooses from
 # choosing dark blocks, since they agree best with what it holds. So each class is quilted TRIES
 # times and the draw whose own blocks are distributed most like the class's blocks is kept.
 TRIES = 4
+# A found mask misses a letter's serifs and thin strokes, and the pieces it missed lie in the background's
+# blocks: a few pixels of the letter's colours in a sky, which quilting spreads about as specks. A
+# background block is dropped if over STRAY_SHARE of its pixels have a stray colour: one rare among the
+# class's background blocks (under RARE of their pixels, in an 8 x 8 x 8 RGB histogram) and commoner on
+# the letters of the same pictures. A background's own rare colours (a galaxy in the night sky) are
+# not commoner on the letters, so they stay.
+RARE = 1e-3
+STRAY_SHARE = 0.01
 TOLERANCE = 0.1    # a block is a candidate if its overlap error is within 10 % of the best one's
 MIN_BLOCKS = 50
 
@@ -58,6 +67,22 @@ def region_blocks(images: torch.Tensor, regions: torch.Tensor, rng: np.random.Ge
     pick = found[torch.from_numpy(rng.choice(len(found), min(limit, len(found)), replace=False))]
     return np.stack([images[i, :, 2 * y: 2 * y + block, 2 * x: 2 * x + block].numpy()
                      for i, y, x in pick.tolist()]).astype(np.float32) / 255
+
+
+def colour_bins(pixels: np.ndarray) -> np.ndarray:
+    """The 8 x 8 x 8 RGB histogram bin (0-511) of each pixel of ``pixels`` (n, 3, ...) in [0, 1]."""
+    q = np.clip((pixels * 8).astype(np.int64), 0, 7)
+    return q[:, 0] * 64 + q[:, 1] * 8 + q[:, 2]
+
+
+def stray_blocks(blocks: np.ndarray, letter_pixels: np.ndarray) -> np.ndarray:
+    """Which background ``blocks`` (n, 3, B, B) in [0, 1] hold stray letter pieces (see ``STRAY_SHARE``),
+    given pixels (m, 3) in [0, 1] of the letters in the same pictures: a bool per block."""
+    own = colour_bins(blocks)
+    background = np.bincount(own.ravel(), minlength=512) / own.size
+    letter = np.bincount(colour_bins(letter_pixels), minlength=512) / max(len(letter_pixels), 1)
+    stray = (background < RARE) & (letter > background)
+    return stray[own].mean((1, 2)) > STRAY_SHARE
 
 
 def seam(error: np.ndarray) -> np.ndarray:
@@ -198,6 +223,11 @@ def build_exemplars(images: torch.Tensor, regions: torch.Tensor, classes: np.nda
     for c in range(count):
         rows = torch.from_numpy(np.nonzero(classes == c)[0])
         blocks = region_blocks(images[rows], regions[rows], rng, block=block, edge=edge)
+        if kind == "background" and len(blocks):
+            letters = images[rows].permute(0, 2, 3, 1)[regions[rows][:, 0] < 0.01]
+            letters = letters[torch.from_numpy(rng.choice(len(letters), min(len(letters), 200_000), replace=False))]
+            clean = blocks[~stray_blocks(blocks, letters.numpy().astype(np.float32) / 255)]
+            blocks = clean if len(clean) >= MIN_BLOCKS else blocks  # too few clean: specks beat no picture
         if len(blocks) < MIN_BLOCKS:
             raise CgnArtError(f"{kind} class {c}: only {len(blocks)} blocks of {block} px lie {edge} px inside its "
                               f"found regions (need {MIN_BLOCKS}); its masks are too thin or too few to learn from")
