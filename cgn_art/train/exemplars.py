@@ -3,10 +3,10 @@
 For each texture class, square blocks are cut from the 4x training images wherever a block lies
 wholly inside the found mask (for a background class: wholly outside), a few pixels clear of the
 mask's edge, since found masks are not exact there; a background block that holds the letters'
-colours where the background has almost none (a serif the mask missed) is left out. The exemplar is then quilted from those blocks
-(Efros & Freeman's image quilting, on a torus so that it tiles): blocks go down in raster order,
-each chosen at random among those that agree best with what its overlaps already hold, and joined
-along the seam of least difference. A seam still joins pieces of different photos, lit
+colours where the background has almost none (a serif the mask missed) is left out. The exemplar
+is then quilted from those blocks (Efros & Freeman's image quilting, on a torus so that it tiles):
+blocks go down in raster order, each chosen at random among those that agree best with what its
+overlaps already hold, and joined along the seam of least difference. A seam still joins pieces of different photos, lit
 differently: a step in brightness along every block's edge, which the eye and the structure judges
 read as a grid. So the quilt is finished in the gradient domain (Perez et al.'s Poisson image
 editing, on the torus, solved exactly with the FFT): every gradient inside a block is kept, a
