@@ -60,5 +60,6 @@ def requilt(source: str | Path, out: str | Path,
         getattr(model, kind).exemplars.copy_(pictures)
     facts["requilted"] = {"from": str(source), "seed": seed, "mask_steps": steps,
                           "note": "exemplars quilted again with smoothed seams, the most representative of four "
-                                  "draws per class; shape mechanism unchanged"}
+                                  "draws per class, backgrounds without blocks holding stray letter pieces; "
+                                  "shape mechanism unchanged"}
     return save_model(model, Path(out), extra=facts)
