@@ -3,18 +3,18 @@
 For each texture class, square blocks are cut from the 4x training images wherever a block lies
 wholly inside the found mask (for a background class: wholly outside), a few pixels clear of the
 mask's edge, since found masks are not exact there; a background block that holds the letters'
-colours where the background has almost none (a serif the mask missed) is left out. The exemplar
-is then quilted from those blocks (Efros & Freeman's image quilting, on a torus so that it tiles):
+colours where the background has almost none (a serif the mask missed) is left out. The exemplar is
+then quilted from those blocks (Efros & Freeman's image quilting, on a torus so that it tiles):
 blocks go down in raster order, each chosen at random among those that agree best with what its
-overlaps already hold, and joined along the seam of least difference. A seam still joins pieces of different photos, lit
-differently: a step in brightness along every block's edge, which the eye and the structure judges
-read as a grid. So the quilt is finished in the gradient domain (Perez et al.'s Poisson image
-editing, on the torus, solved exactly with the FFT): every gradient inside a block is kept, a
-gradient across a seam is replaced by the mean of its in-block neighbours, and the picture whose
-gradients are closest is the exemplar (mean colour kept). Each class is quilted a few times and the
-quilt whose own blocks are distributed most like the class's blocks is kept. Unsupervised like the
-rest of the recipe: no ground-truth mask is read, only the composites, their class labels and the
-masks found in them; no judge is read either.
+overlaps already hold, and joined along the seam of least difference. A seam still joins pieces of
+different photos, lit differently: a step in brightness along every block's edge, which the eye and
+the structure judges read as a grid. So the quilt is finished in the gradient domain (Perez et al.'s
+Poisson image editing, on the torus, solved exactly with the FFT): every gradient inside a block is
+kept, a gradient across a seam is replaced by the mean of its in-block neighbours, and the picture
+whose gradients are closest is the exemplar (mean colour kept). Each class is quilted a few times
+and the quilt whose own blocks are distributed most like the class's blocks is kept. Unsupervised
+like the rest of the recipe: no ground-truth mask is read, only the composites, their class labels
+and the masks found in them; no judge is read either.
 """
 from __future__ import annotations
 
@@ -38,12 +38,12 @@ CANDIDATES = 4000  # blocks per class the quilting chooses from
 # choosing dark blocks, since they agree best with what it holds. So each class is quilted TRIES
 # times and the draw whose own blocks are distributed most like the class's blocks is kept.
 TRIES = 4
-# A found mask misses a letter's serifs and thin strokes, and the pieces it missed lie in the background's
-# blocks: a few pixels of the letter's colours in a sky, which quilting spreads about as specks. A
-# background block is dropped if over STRAY_SHARE of its pixels have a stray colour: one rare among the
-# class's background blocks (under RARE of their pixels, in an 8 x 8 x 8 RGB histogram) and commoner on
-# the letters of the same pictures. A background's own rare colours (a galaxy in the night sky) are
-# not commoner on the letters, so they stay.
+# A found mask misses a letter's serifs and thin strokes, and the pieces it missed lie in the
+# background's blocks: a few pixels of the letter's colours in a sky, which quilting spreads about as
+# specks. A background block is dropped if over STRAY_SHARE of its pixels have a stray colour: one
+# rare among the class's background blocks (under RARE of their pixels, in an 8 x 8 x 8 RGB
+# histogram) and commoner on the letters of the same pictures. A background's own rare colours stay
+# unless its letters share them (the galaxy loses its largest galaxies to its letters' colours).
 RARE = 1e-3
 STRAY_SHARE = 0.01
 TOLERANCE = 0.1    # a block is a candidate if its overlap error is within 10 % of the best one's
