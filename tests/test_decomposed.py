@@ -73,6 +73,26 @@ def test_labels_that_do_not_match_the_pictures_find_no_letters():
     assert _iou(pseudo_masks.clean(soft, 2), data.alpha) < 0.6
 
 
+def test_an_unsure_letter_is_cut_to_its_size_and_a_confident_one_keeps_the_confident_cut():
+    """The labeller's ratio where it cannot tell texture from background: 0.3 on the letter, 0.02
+    off it. The confident cut keeps only the bar it was sure of; the letter-sized cut finds the
+    whole letter, and leaves a letter found at 0.9 exactly as the confident cut has it."""
+    truth = np.zeros((2, 32, 32), bool)
+    truth[:, 6:26, 8:18] = True                 # a stem, 20 % of the image
+    sure = np.zeros_like(truth)
+    sure[:, 6:9, 8:18] = True                   # a bar of it the labeller was sure of
+    soft = np.where(truth, 0.3, 0.02).astype(np.float32)
+    soft[0][sure[0]] = 0.95
+    soft[1] = np.where(truth[1], 0.9, 0.02)     # image 1: a confident letter
+    confident = pseudo_masks.clean(soft, 2)
+    sized = pseudo_masks.letter_sized(soft, 2, least_area=0.16)
+    assert _iou(confident[0], truth[0]) < 0.3 and _iou(sized[0], truth[0]) > 0.8
+    assert np.array_equal(sized[1], confident[1]) and _iou(sized[1], truth[1]) > 0.8
+    # no cut reaches the area: the lowest cut, never an empty mask
+    faint = np.where(truth[:1], 0.09, 0.0).astype(np.float32)
+    assert _iou(pseudo_masks.letter_sized(faint, 2, least_area=0.5)[0], truth[0]) > 0.8
+
+
 def test_the_shape_learns_from_letter_sized_masks_and_no_class_is_left_without_any():
     found = np.zeros((6, 10, 10), np.uint8)
     found[0, :5] = 1     # class 0: half the image
@@ -143,7 +163,9 @@ def test_decomposed_training_runs_saves_and_resumes(tiny_family, tmp_path):
     settings = TrainSettings.for_data("tiny", steps=3, mask_steps=20, sample_every=3, checkpoint_every=3, threads=1,
                                       shape_substeps=1)
     result = train(settings, tmp_path)
-    assert result.step == 3 and (tmp_path / "masks.npz").is_file()
+    assert result.step == 3
+    with np.load(tmp_path / "masks.npz") as stored:  # the soft masks, cut twice (confident, letter-sized)
+        assert stored["soft"].shape == (60, SIZE, SIZE)
     assert {"mask_reconstruction", "texture_fine_statistics", "background_native_gram"} <= set(result.history[-1])
     model = load_model(tmp_path / "model")
     cf = model.counterfactual([0], [1], [0], seed=[3], size=128)  # detail levels render at 4x

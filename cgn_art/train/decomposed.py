@@ -142,10 +142,10 @@ def position_labels(masks: torch.Tensor, texture: np.ndarray, background: np.nda
 
 def shape_pool(found: np.ndarray, labels: np.ndarray, least_area: float) -> np.ndarray:
     """Indices of the found masks the shape mechanism learns from: those covering at least
-    ``least_area`` of the image (the size the CGN's own masks must reach). Where the labeller
-    could not tell a letter's texture from its background (coins' dark gaps on the retina, tissue
-    on the garage), it finds a stroke or two; taught those, the shape mechanism drew Z and G as
-    specks. A class none of whose masks is that large keeps them all rather than vanish."""
+    ``least_area`` of the image (the size the CGN's own masks must reach). Taught a stroke or two
+    where the labeller lost a letter, the shape mechanism drew specks; the letter-sized cut
+    (:func:`pseudo_masks.letter_sized`) rarely leaves one that small, and this drops the rest. A
+    class none of whose masks is that large keeps them all rather than vanish."""
     area = found.reshape(len(found), -1).mean(1)
     keep = area >= least_area
     for c in np.unique(labels):
@@ -340,22 +340,28 @@ class DecomposedTrainer(Trainer):
         self.mask_critic = MaskCritic(len(names["shape"]), cfg.native_size).to(self.device)
         self.counts = {k: len(v) for k, v in names.items()}
 
-        # 1. masks from the composites (the data set's alpha is never read)
+        # 1. masks from the composites (the data set's alpha is never read), cut twice: confidently for
+        # the exemplars and fields (their regions must be the material), to a letter's size for the shape
         say = progress or (lambda f, m: None)
         cached = Path(out_dir) / "masks.npz" if out_dir else None
+        soft = None
         if cached and cached.is_file():
-            found = np.load(cached)["masks"]
-        else:
-            found = pseudo_masks.find_masks(
+            with np.load(cached) as stored:
+                soft = stored["soft"].astype(np.float32) if "soft" in stored else None
+        if soft is None:  # (a cache from before the two cuts holds only the confident one: found again)
+            soft = pseudo_masks.find_soft_masks(
                 data.images, data.texture_class, data.background_class, self.counts["texture"],
-                self.counts["background"], self.family.border, seed=s.seed, steps=s.mask_steps,
+                self.counts["background"], seed=s.seed, steps=s.mask_steps,
                 progress=lambda f, m: say(None, f"finding the letters in the training images: {m}"))
             if cached:
                 cached.parent.mkdir(parents=True, exist_ok=True)
-                np.savez_compressed(cached, masks=found.astype(np.uint8))
-        self.masks = torch.from_numpy(found.astype(np.float32))[:, None]
+                np.savez_compressed(cached, soft=soft)
+        found = pseudo_masks.clean(soft, self.family.border)
+        self.masks = torch.from_numpy(found)[:, None]
+        shapes = pseudo_masks.letter_sized(soft, self.family.border, s.mask_area_batch[0])
+        self.shape_masks = torch.from_numpy(shapes)[:, None]
         self.labels = torch.from_numpy(np.asarray(data.labels))
-        self.shape_pool = shape_pool(found, np.asarray(data.labels), s.mask_area_per_image[0])
+        self.shape_pool = shape_pool(shapes, np.asarray(data.labels), s.mask_area_per_image[0])
 
         images = torch.from_numpy(data.images).permute(0, 3, 1, 2)
         fine_index = np.asarray(data.fine_index)
@@ -407,7 +413,7 @@ class DecomposedTrainer(Trainer):
     def _shape_losses(self) -> dict:
         s, g = self.settings, self.generator
         idx = torch.from_numpy(self.shape_pool[self.rng.integers(0, len(self.shape_pool), s.batch_size)])
-        target = self.masks[idx].to(self.device)
+        target = self.shape_masks[idx].to(self.device)
         onehot = g.one_hot("shape", self.labels[idx].tolist())
         mu, logvar = self.mask_encoder(target, onehot)
         z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()

@@ -97,21 +97,57 @@ def masks(net: PatchLabeller, images: np.ndarray, texture: np.ndarray, backgroun
     return np.concatenate(out).astype(np.float32)
 
 
-def clean(soft: np.ndarray, border: int) -> np.ndarray:
-    """A soft mask made crisp: a light blur (one noisy pixel is not a shape), a hard threshold,
-    and the outer ``border`` px cleared (the data set keeps letters clear of the edges)."""
+def _smoothed(soft: np.ndarray, border: int) -> torch.Tensor:
+    """(N, H, W) soft masks lightly blurred (one noisy pixel is not a shape), the outer ``border``
+    px cleared (the data set keeps letters clear of the edges)."""
     x = torch.from_numpy(soft)[:, None]
-    x = F.avg_pool2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
-    hard = (x[:, 0] > 0.5).float()
+    x = F.avg_pool2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), 3, stride=1)[:, 0]
     if border:
-        hard[:, :border] = hard[:, -border:] = 0
-        hard[:, :, :border] = hard[:, :, -border:] = 0
-    return hard.numpy()
+        x[:, :border] = x[:, -border:] = 0
+        x[:, :, :border] = x[:, :, -border:] = 0
+    return x
+
+
+def clean(soft: np.ndarray, border: int) -> np.ndarray:
+    """The confident cut: where the texture is the likelier of the two (the ratio over 0.5). The
+    exemplars read these: a texture block must lie inside the material."""
+    return (_smoothed(soft, border) > 0.5).float().numpy()
+
+
+# Cuts tried by :func:`letter_sized`, most confident first.
+CUTS = (0.5, 0.4, 0.3, 0.2, 0.1, 0.05)
+
+
+def letter_sized(soft: np.ndarray, border: int, least_area: float) -> np.ndarray:
+    """The letter's extent: each image cut at the highest of :data:`CUTS` at which its mask covers
+    ``least_area`` of the image (the lowest cut if none does). The shape mechanism learns these.
+
+    Why not the confident cut: where the labeller is unsure (G's tissue on the garage's browns, Z's
+    dark coin gaps on the retina) the ratio inside the letter sits at 0.2-0.5 and outside near 0;
+    it ranks the pixels right (checked on the hidden alpha: area under the ROC curve 0.89 for G,
+    0.997 for Z) but the 0.5 cut keeps a stroke or two, and taught those, the shape mechanism drew a
+    faint ring for G. Lowering the cut only until the mask is letter-sized leaves the confident
+    letters as they were."""
+    x = _smoothed(soft, border)
+    out = (x > CUTS[-1]).float()
+    done = torch.zeros(len(x), dtype=torch.bool)
+    for cut in CUTS:
+        hard = (x > cut).float()
+        take = ~done & (hard.mean(dim=(1, 2)) >= least_area)
+        out[take] = hard[take]
+        done |= take
+    return out.numpy()
+
+
+def find_soft_masks(images: np.ndarray, texture: np.ndarray, background: np.ndarray, textures: int,
+                    backgrounds: int, seed: int = 0, steps: int = 1000, progress=None) -> np.ndarray:
+    """Soft masks (N, H, W) float32 for uint8 images (N, H, W, 3): fit a labeller and read it."""
+    net = fit(images, texture, background, textures, backgrounds, steps=steps, seed=seed, progress=progress,
+              **LETTERS_LABELLER)
+    return masks(net, images, texture, background, textures)
 
 
 def find_masks(images: np.ndarray, texture: np.ndarray, background: np.ndarray, textures: int, backgrounds: int,
                border: int, seed: int = 0, steps: int = 1000, progress=None) -> np.ndarray:
-    """Hard masks (N, H, W) float32 for uint8 images (N, H, W, 3): fit a labeller, read, clean."""
-    net = fit(images, texture, background, textures, backgrounds, steps=steps, seed=seed, progress=progress,
-              **LETTERS_LABELLER)
-    return clean(masks(net, images, texture, background, textures), border)
+    """Hard masks (N, H, W) float32, the confident cut (:func:`clean`) of :func:`find_soft_masks`."""
+    return clean(find_soft_masks(images, texture, background, textures, backgrounds, seed, steps, progress), border)
