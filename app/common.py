@@ -11,9 +11,9 @@ import streamlit as st
 from page_registry import KEY_OWNERS
 
 import cgn_art
-from cgn_art.diagnostics import trace_native_crashes
 from cgn_art.io import png_bytes, quick_png  # noqa: F401 - the pages take quick_png from here
 from cgn_art.mechanisms.weights import DEFAULT_MODEL
+from cgn_art.runtime.diagnostics import trace_native_crashes
 from cgn_art.settings_checks import MAX_SEED
 
 trace_native_crashes()  # a crash in native code kills the server: leave every thread's stack in its log
@@ -163,7 +163,7 @@ def _workspace():
     """The server's one set of session folders, and its janitor: at start-up it removes folders left
     by servers that are gone; then, every few seconds, the folders and heavy jobs of sessions whose
     browser tab has closed."""
-    from cgn_art.workspace import SessionFolders
+    from cgn_art.runtime.workspace import SessionFolders
 
     folders = SessionFolders()
     folders.sweep_stale()
@@ -208,7 +208,7 @@ POLL_SECONDS = 0.5
 def job_queue():
     """The server's one queue of heavy jobs: renders, stylizations and lab runs wait here for a slot
     (CGN_ART_HEAVY_JOBS at once, default half the cores), so the Mixer never waits behind them."""
-    from cgn_art.jobs import default_queue
+    from cgn_art.runtime.jobs import default_queue
 
     return default_queue()
 
@@ -224,7 +224,7 @@ def _notice_key(key: str) -> str:
 def start_job(key: str, label: str, work, *args) -> None:
     """Queue ``work(job, *args)`` as this session's job ``key`` (replacing, and cancelling, an earlier one).
 
-    ``work`` is a module-level function (cgn_art.heavy_jobs): on the server it runs in a worker
+    ``work`` is a module-level function (cgn_art.runtime.heavy_jobs): on the server it runs in a worker
     process at low priority, so it must not call Streamlit and its arguments must pickle. It reports
     with ``job.progress(fraction, message)`` and stops when ``job.cancelled()``. Show it with
     job_panel. Does not return: the page reruns at once.

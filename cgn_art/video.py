@@ -30,7 +30,7 @@ so the two really do run side by side).
   when the thread that started it dies, even by SIGKILL. The partial file's name carries the
   writer's PID (``.NAME.pidPID.XXXX.partial.mp4``); a later writer in the same folder removes the
   partials whose writer is gone (:func:`sweep_partials`).
-- Inside a heavy job (:mod:`cgn_art.jobs`), cancelling the job kills ffmpeg at once, so the render
+- Inside a heavy job (:mod:`cgn_art.runtime.jobs`), cancelling the job kills ffmpeg at once, so the render
   stops within a second even when it is waiting on the encoder; and ffmpeg runs at the queue's
   lower encoder priority, so pages stay quick while it encodes.
 - The destination is checked before any work (:func:`check_output`): a folder, a missing or
@@ -57,7 +57,7 @@ import torch
 
 from cgn_art.errors import CgnArtError
 from cgn_art.io import normal_file_mode
-from cgn_art.jobs import JobCancelled, current_job
+from cgn_art.runtime.jobs import JobCancelled, current_job
 
 __all__ = ["VideoCancelled", "VideoWriter", "check_output", "ffmpeg_exe", "sweep_partials", "to_uint8_frames",
            "write_video"]

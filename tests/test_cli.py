@@ -386,7 +386,7 @@ def test_a_native_crash_leaves_a_python_stack_and_a_captured_stderr_is_no_error(
     import faulthandler
     import io
 
-    from cgn_art.diagnostics import trace_native_crashes
+    from cgn_art.runtime.diagnostics import trace_native_crashes
 
     crash = ("import ctypes; from cgn_art.cli import main\n"
              "def deep_in_the_render():\n    ctypes.string_at(0)\n"

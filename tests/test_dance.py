@@ -284,7 +284,7 @@ def test_cli_errors_are_one_line(tmp_path, songs, capsys):
 
 def finish_jobs(at):
     """Wait for the heavy jobs the page queued (they run on their own threads), then rerun the page."""
-    from cgn_art.jobs import default_queue
+    from cgn_art.runtime.jobs import default_queue
 
     for job in default_queue().jobs():
         job.wait()

@@ -19,9 +19,9 @@ from conftest import running, wait_until
 from cgn_art.audio import cache, load_audio
 from cgn_art.cli import main
 from cgn_art.errors import CgnArtError
-from cgn_art.jobs import JobQueue, current_job, default_slots
+from cgn_art.runtime.jobs import JobQueue, current_job, default_slots
+from cgn_art.runtime.workspace import ENDED_RESWEEPS, SessionFolders
 from cgn_art.video import VideoWriter, check_output, sweep_partials
-from cgn_art.workspace import ENDED_RESWEEPS, SessionFolders
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -18,8 +18,8 @@ from PIL import Image
 import cgn_art.dance
 import cgn_art.robustness.experiment
 import cgn_art.stylize
-from cgn_art import jobs
 from cgn_art.audio import cache
+from cgn_art.runtime import jobs
 
 ROOT = Path(__file__).resolve().parents[1]
 

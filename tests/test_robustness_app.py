@@ -37,7 +37,7 @@ def test_a_small_run_shows_the_tables(lab):
     lab.select_slider(key="lab_count").set_value(1_000)
     lab.slider(key="lab_epochs").set_value(1)
     lab.button(key="lab_run").click().run()
-    from cgn_art.jobs import default_queue
+    from cgn_art.runtime.jobs import default_queue
 
     for job in default_queue().jobs():  # the run is a heavy job on its own thread
         job.wait()

@@ -437,7 +437,7 @@ def app(model_dir):
 
 def finish_jobs(at):
     """Wait for the heavy jobs the page queued (they run on their own threads), then rerun the page."""
-    from cgn_art.jobs import default_queue
+    from cgn_art.runtime.jobs import default_queue
 
     for job in default_queue().jobs():
         job.wait()

@@ -18,12 +18,12 @@ from conftest import running, wait_until
 from PIL import Image
 
 import cgn_art
-from cgn_art import heavy_jobs
 from cgn_art.audio import analyse_file
 from cgn_art.audio.demo_song import SHIPPED
 from cgn_art.dance import DanceSettings
 from cgn_art.errors import CgnArtError
-from cgn_art.jobs import JobQueue
+from cgn_art.runtime import heavy_jobs
+from cgn_art.runtime.jobs import JobQueue
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -165,7 +165,7 @@ def test_a_worker_dies_with_its_server(tmp_path):
     script = textwrap.dedent(f"""
         import os, sys, time
         sys.path.insert(0, {str(Path(__file__).parent)!r})
-        from cgn_art.jobs import JobQueue
+        from cgn_art.runtime.jobs import JobQueue
         import test_worker_jobs
         queue = JobQueue(slots=1, isolation="process")
         job = queue.submit(test_worker_jobs.write_pid_and_wait, "render", args=({str(pid_file)!r},))

@@ -34,7 +34,7 @@ from cgn_art.dance import (
     PULSE_DRIVERS,
     DanceSettings,
 )
-from cgn_art.heavy_jobs import preview_settings, render_video
+from cgn_art.runtime.heavy_jobs import preview_settings, render_video
 
 MAX_UPLOAD_MB = float(os.environ.get("CGN_ART_MAX_UPLOAD_MB", "50"))  # the server's own cap is 200 MB
 PREVIEW_SECONDS = 5

@@ -12,7 +12,6 @@ from common import MAX_SEED, error_box, get_model, job_panel, job_running, quick
 
 import cgn_art
 from cgn_art.data.registry import dataset
-from cgn_art.heavy_jobs import run_lab
 from cgn_art.robustness.experiment import (
     CUES,
     PAPER,
@@ -22,6 +21,7 @@ from cgn_art.robustness.experiment import (
     counterfactual_sheet,
     runnable_variants,
 )
+from cgn_art.runtime.heavy_jobs import run_lab
 
 RESULT_KEY = state_key("robustness", "result")
 JOB_KEY = state_key("lab", "job")

@@ -24,8 +24,8 @@ from subject_regions import subject_and_background
 
 import cgn_art
 from cgn_art.features import available_encoders, vgg19_available
-from cgn_art.heavy_jobs import stylize_photo, walk_textures
 from cgn_art.images import DEMO_PHOTOS, demo_photo, read_image
+from cgn_art.runtime.heavy_jobs import stylize_photo, walk_textures
 from cgn_art.stylize import HELP, StylizeSettings, texture_preview
 from cgn_art.stylize.walk import WALK_HELP, WalkSettings
 

@@ -1,9 +1,9 @@
-"""Imported once by the forkserver that starts the app's worker processes (:mod:`cgn_art.jobs`).
+"""Imported once by the forkserver that starts the app's worker processes (:mod:`cgn_art.runtime.jobs`).
 
 multiprocessing runs the parent's ``__main__`` module again in each child it starts with spawn or
 forkserver, so that functions defined there can be found. In a Streamlit server ``__main__`` is
 whichever page script ran last (Streamlit installs it so); run again outside Streamlit, a page fails
-(or worse, renders). Jobs are functions in importable modules (cgn_art.heavy_jobs), so the workers
+(or worse, renders). Jobs are functions in importable modules (cgn_art.runtime.heavy_jobs), so the workers
 skip that step. This touches multiprocessing's private functions, in the worker processes only; the
 tests (tests/test_worker_jobs.py) start jobs after an AppTest has replaced ``__main__``.
 

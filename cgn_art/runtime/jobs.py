@@ -61,8 +61,8 @@ ISOLATIONS = ("process", "thread")
 CANCEL_GRACE_S = 5.0     # a worker that has not stopped this long after Cancel is killed
 PROGRESS_EVERY_S = 0.1   # a worker sends progress at most this often (the page polls every 0.5 s)
 # Imported once by the forkserver, so that each job's worker starts with them in memory.
-WORKER_PRELOAD = ["cgn_art.worker_boot", "torch", "numpy", "PIL.Image", "cgn_art", "cgn_art.video",
-                  "cgn_art.heavy_jobs"]
+WORKER_PRELOAD = ["cgn_art.runtime.worker_boot", "torch", "numpy", "PIL.Image", "cgn_art", "cgn_art.video",
+                  "cgn_art.runtime.heavy_jobs"]
 _local = threading.local()
 
 

@@ -1,6 +1,6 @@
-"""The app's heavy jobs, as module-level functions a worker process can run (:mod:`cgn_art.jobs`).
+"""The app's heavy jobs, as module-level functions a worker process can run (:mod:`cgn_art.runtime.jobs`).
 
-Each takes the :class:`~cgn_art.jobs.Job` and plain, picklable arguments (the model itself: a small
+Each takes the :class:`~cgn_art.runtime.jobs.Job` and plain, picklable arguments (the model itself: a small
 CGN pickles in milliseconds; settings; paths in the session's folder; images) and returns plain data
 the page shows and offers for download. The library functions are looked up on their modules when
 the job runs, not imported by name here, so a test can replace one (in a thread-isolated queue).
