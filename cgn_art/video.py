@@ -30,9 +30,12 @@ so the two really do run side by side).
   when the thread that started it dies, even by SIGKILL. The partial file's name carries the
   writer's PID (``.NAME.pidPID.XXXX.partial.mp4``); a later writer in the same folder removes the
   partials whose writer is gone (:func:`sweep_partials`).
-- Inside a heavy job (:mod:`cgn_art.runtime.jobs`), cancelling the job kills ffmpeg at once, so the render
-  stops within a second even when it is waiting on the encoder; and ffmpeg runs at the queue's
-  lower encoder priority, so pages stay quick while it encodes.
+- ``cancel`` (a :data:`~cgn_art.runtime.progress.Cancel`) is asked before each write; once it says
+  stop, the writer removes its partial file and raises :class:`JobCancelled`. Inside a heavy job
+  cancelling the job also kills ffmpeg at once (through
+  :func:`~cgn_art.runtime.progress.when_cancelled`; this module never imports the job queue), so
+  the render stops within a second even when it is waiting on the encoder; and ffmpeg runs at the
+  job's lower encoder priority (``encoder_nice``), so pages stay quick while it encodes.
 - The destination is checked before any work (:func:`check_output`): a folder, a missing or
   read-only folder is reported naming the user's path. The finished file gets the usual
   permissions (0666 less the umask), like any other file the program writes.
@@ -57,7 +60,7 @@ import torch
 
 from cgn_art.errors import CgnArtError
 from cgn_art.io import normal_file_mode
-from cgn_art.runtime.jobs import JobCancelled, current_job
+from cgn_art.runtime.progress import Cancel, JobCancelled, as_cancel, running_job, when_cancelled
 
 __all__ = ["VideoCancelled", "VideoWriter", "check_output", "ffmpeg_exe", "sweep_partials", "to_uint8_frames",
            "write_video"]
@@ -66,8 +69,7 @@ PARTIAL_SUFFIX = ".partial.mp4"
 _PARTIAL = re.compile(r"^\..*\.pid(\d+)\.[A-Za-z0-9_]+" + re.escape(PARTIAL_SUFFIX) + "$")
 
 
-class VideoCancelled(JobCancelled):
-    """Raised when a render is cancelled; the partial file has been removed."""
+VideoCancelled = JobCancelled  # the name this module used to give it; one exception for cancelled work
 
 
 # Files ---------------------------------------------------------------------------------------------
@@ -193,7 +195,7 @@ class VideoWriter:
     def __init__(self, path, fps: float = 24, size: int | tuple[int, int] | None = None, *,
                  audio: str | os.PathLike | None = None, audio_start: float = 0.0,
                  audio_duration: float | None = None, preset: str = "veryfast", crf: int = 20,
-                 queue_frames: int = 48):
+                 queue_frames: int = 48, cancel: Cancel | None = None, encoder_nice: int | None = None):
         if not fps or fps <= 0:
             raise CgnArtError(f"fps {fps!r} must be a positive number")
         self.path = Path(path)
@@ -222,9 +224,12 @@ class VideoWriter:
         os.close(fd)
         self._tmp = Path(tmp)
         self._log = tempfile.TemporaryFile()
-        job = current_job()
-        self._unhook = job.on_cancel(self._abort) if job is not None else (lambda: None)
-        self._nice = job.queue.encoder_nice if job is not None else 0
+        self._stop = as_cancel(cancel)
+        self._unhook = when_cancelled(self._abort)
+        if encoder_nice is None:  # a heavy job's encoder runs at its queue's lower priority
+            job = running_job()
+            encoder_nice = getattr(getattr(job, "queue", None), "encoder_nice", 0)
+        self._nice = int(encoder_nice)
 
     # Context manager: success closes, any exception cancels ------------------------------------
 
@@ -243,6 +248,8 @@ class VideoWriter:
         """Push one frame or a batch (uint8 HxWx3 / NxHxWx3 arrays, or (N,3,H,W) tensors in [0,1])."""
         if self._closed:
             raise CgnArtError("this video is already closed")
+        if self._stop():
+            self.cancel(raise_error=True)
         batch = to_uint8_frames(frames)
         h, w = batch.shape[1:3]
         if self._process is None:
@@ -315,7 +322,7 @@ class VideoWriter:
 
     def _abort(self) -> None:
         """Called from another thread when the job is cancelled: stop ffmpeg now; the writing thread
-        then raises VideoCancelled and cleans up at its next write."""
+        then raises JobCancelled and cleans up at its next write."""
         self._aborted = True
         process = self._process
         if process is not None and process.poll() is None:
@@ -347,7 +354,7 @@ class VideoWriter:
         self._closed = True
         if self._aborted:
             self._cleanup()
-            raise VideoCancelled("the render was cancelled; no video was written")
+            raise JobCancelled("the render was cancelled; no video was written")
         if code != 0 or self._error is not None:
             message = self._ffmpeg_message()
             self._cleanup()
@@ -363,7 +370,7 @@ class VideoWriter:
         return self.path
 
     def cancel(self, raise_error: bool = False) -> None:
-        """Stop ffmpeg and remove the partial file; with ``raise_error`` raise VideoCancelled."""
+        """Stop ffmpeg and remove the partial file; with ``raise_error`` raise JobCancelled."""
         self._closed = True
         if self._process is not None:
             self._process.kill()
@@ -376,7 +383,7 @@ class VideoWriter:
             self._thread.join(timeout=5)
         self._cleanup()
         if raise_error:
-            raise VideoCancelled("the render was cancelled; no video was written")
+            raise JobCancelled("the render was cancelled; no video was written")
 
     def _cleanup(self) -> None:
         self._unhook()

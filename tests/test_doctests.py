@@ -27,6 +27,7 @@ MODULES = [
     "cgn_art.typeset.settings",
     "cgn_art.robustness.classifier",
     "cgn_art.robustness.validation",
+    "cgn_art.runtime.progress",
 ]
 
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from cgn_art.audio.analysis import ANALYSIS_VERSION, AudioFeatures, analyse, warm_up
 from cgn_art.audio.load import DEFAULT_MAX_DURATION, load_audio
+from cgn_art.runtime.progress import reporter
 
 _MEMORY: OrderedDict[str, AudioFeatures] = OrderedDict()
 _MEMORY_ITEMS = 8
@@ -42,7 +43,7 @@ def analyse_file(path, start: float = 0.0, duration: float | None = None, *,
 
     ``progress(fraction, message)`` is called as the steps go by.
     """
-    report = progress or (lambda fraction, message: None)
+    report = reporter(progress)
     report(0.0, "Loading the audio")
     file_key = _file_key(path, start, duration, max_duration) if use_cache else None
     if file_key:

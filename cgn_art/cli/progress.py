@@ -1,12 +1,14 @@
 """The one progress bar every CLI command uses: a tqdm bar on stderr driven by the library's
-``progress(fraction, message)`` callback."""
+``progress(fraction, message)`` callback (:data:`cgn_art.runtime.progress.Progress`)."""
 from __future__ import annotations
 
 import sys
 
 
 class ProgressBar:
-    """``with ProgressBar("training letters", total=12000, unit="step") as progress: work(progress=progress)``.
+    """A :data:`~cgn_art.runtime.progress.Progress` callback drawn as a bar on stderr.
+
+    ``with ProgressBar("training letters", total=12000, unit="step") as progress: work(progress=progress)``.
 
     ``total`` is what a fraction of 1.0 counts to (steps for a trainer, else 1000 ticks shown as a
     percentage). A message that starts with "step a/b  " loses that part (the bar shows it).

@@ -28,6 +28,7 @@ from cgn_art.dance.choreography import Choreography, choreograph, ease
 from cgn_art.dance.settings import DanceSettings
 from cgn_art.errors import CgnArtError
 from cgn_art.mechanisms.base import MECHANISMS, slerp
+from cgn_art.runtime.progress import as_cancel, reporter, sub_progress
 from cgn_art.video import VideoWriter
 
 SIDECAR_KIND = "cgn-art dance"
@@ -73,7 +74,7 @@ def render_dance(model, song, output, settings: DanceSettings | None = None, *,
     """Make the music video of ``song`` (a path) at ``output`` (.mp4) and its sidecar (.json).
 
     ``progress(fraction, message)`` reports; ``cancel()`` (or a threading.Event) stops the render
-    between batches and removes the partial file (raises VideoCancelled). ``preview_seconds``
+    between batches and removes the partial file (raises JobCancelled). ``preview_seconds``
     renders only the first seconds of the same choreography (the page's quick preview).
     ``threads``: torch CPU threads while generating (default: all cores but one, left to ffmpeg).
     ``lyrics`` (a cgn_art.lyrics.Lyrics) makes a lyric video: ``model`` must be a letters model, the
@@ -82,8 +83,8 @@ def render_dance(model, song, output, settings: DanceSettings | None = None, *,
     >>> render_dance(load_model(), "song.mp3", "song.mp4", DanceSettings.from_preset("calm"))  # doctest: +SKIP
     """
     settings = (settings or DanceSettings.from_preset()).validate()
-    report = progress or (lambda fraction, message: None)
-    stop = _as_cancel(cancel)
+    report = reporter(progress)
+    stop = as_cancel(cancel)
     output = Path(output)
     if output.suffix.lower() != ".mp4":
         raise CgnArtError(f"{output.name}: the dance writes an mp4 video; give an output name ending in .mp4")
@@ -91,7 +92,7 @@ def render_dance(model, song, output, settings: DanceSettings | None = None, *,
     t0 = time.perf_counter()
     if features is None:
         features = analyse_file(song, settings.start, settings.duration, max_duration=settings.max_duration,
-                                progress=lambda f, m: report(0.1 * f, m))
+                                progress=sub_progress(report, 0.0, 0.1))
     timings["analysis_s"] = time.perf_counter() - t0
     choreography = choreograph(features, settings, class_counts(model), model.presets)
     n_frames = choreography.n_frames
@@ -142,14 +143,6 @@ def _encode(model, song, output, settings, renderer, n_frames, seconds, size, ba
             writer.write(renderer.frames(first, last))
             report(0.1 + 0.88 * last / n_frames, f"Rendered frame {last} of {n_frames}")
         report(0.99, "Finishing the video")
-
-
-def _as_cancel(cancel):
-    if cancel is None:
-        return lambda: False
-    if hasattr(cancel, "is_set"):
-        return cancel.is_set
-    return cancel
 
 
 # Sidecar -----------------------------------------------------------------------------------------

@@ -16,7 +16,6 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Callable
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -33,6 +32,7 @@ from cgn_art.mechanisms.biggan import (
 from cgn_art.mechanisms.imagenet import PARTS, ImageNetCGN, ImageNetCGNConfig
 from cgn_art.mechanisms.u2net import u2net_divisor
 from cgn_art.mechanisms.weights import IMAGENET_FORMAT as FORMAT  # config.json's "format", registered there
+from cgn_art.runtime.progress import Progress, reporter
 
 ENV = "CGN_ART_IMAGENET"
 CGN_URL = "https://drive.google.com/uc?id=12yVFHPUjKmUFGnO2D4xVlTSpF8CUj136"
@@ -189,7 +189,7 @@ def infer_config(state: dict, resolution: int | None = None) -> ImageNetCGNConfi
 
 
 def import_cgn(checkpoint: str | Path, output: str | Path, resolution: int | None = None,
-               progress: Callable[[float, str], None] | None = None) -> Path:
+               progress: Progress | None = None) -> Path:
     """Convert the released ``cgn.pth`` (or any checkpoint in its layout) to our safetensors folder.
 
     Accepted as users have them: keys with or without DataParallel's ``module.`` prefix; a dict
@@ -201,7 +201,7 @@ def import_cgn(checkpoint: str | Path, output: str | Path, resolution: int | Non
 
     >>> import_cgn("downloads/cgn.pth", "weights/imagenet-cgn")   # doctest: +SKIP
     """
-    progress = progress or (lambda fraction, message: None)
+    progress = reporter(progress)
     checkpoint = Path(checkpoint)
     progress(0.0, f"reading {checkpoint.name}")
     state = strip_module_prefix(torch_load(checkpoint, f"cgn.pth, the paper's ImageNet CGN checkpoint ({CGN_URL})"))

@@ -11,16 +11,12 @@ images at 64 px cost 370 MB instead of 1.5 GB); both give the same numbers.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from cgn_art.errors import CgnArtError
-
-Progress = Callable[[float, str], None]
-
+from cgn_art.runtime.progress import Cancel, Progress, check
 
 MIN_SIZE = 16  # the smallest side the two 5x5 convolutions and 2x poolings leave a pixel of
 
@@ -51,7 +47,7 @@ def _floats(x: torch.Tensor) -> torch.Tensor:
 
 def train_classifier(x: torch.Tensor, y: torch.Tensor, epochs: int = 5, batch_size: int = 64,
                      lr: float = 1e-3, seed: int = 0, num_classes: int = 10, progress: Progress | None = None,
-                     cancel: Callable[[], bool] | None = None, dropout: float = DROPOUT) -> nn.Module:
+                     cancel: Cancel | None = None, dropout: float = DROPOUT) -> nn.Module:
     """Train a fresh :func:`small_cnn` on square images ``x`` (N, 3, S, S), float in [0, 1] or uint8,
     and labels ``y`` in 0 .. num_classes - 1.
 
@@ -79,8 +75,7 @@ def train_classifier(x: torch.Tensor, y: torch.Tensor, epochs: int = 5, batch_si
     for epoch in range(epochs):
         order = torch.randperm(len(y), generator=generator)
         for step, i in enumerate(range(0, len(y), batch_size)):
-            if cancel and cancel():
-                raise CgnArtError("classifier training was cancelled")
+            check(cancel, "classifier training was cancelled")
             batch = order[i: i + batch_size]
             loss = F.cross_entropy(model(_floats(x[batch]) - 0.5), y[batch])
             optimizer.zero_grad()

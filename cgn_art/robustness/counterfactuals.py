@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -26,13 +26,13 @@ from safetensors.numpy import load_file, save_file
 
 from cgn_art.errors import CgnArtError
 from cgn_art.mechanisms.base import validate_size, validate_truncation
+from cgn_art.runtime.progress import Cancel, Progress, check
 from cgn_art.settings_checks import MAX_SEED, whole
 
 FORMATS = ("png", "tensors")
 BATCH = 256  # rows per generation batch; shard borders fall on multiples of it (see module doc)
 COLUMNS = ("index", "file", "shape_class", "texture_class", "background_class",
            "shape_seed", "texture_seed", "background_seed")
-Progress = Callable[[float, str], None]
 
 
 @dataclass
@@ -138,7 +138,7 @@ class CounterfactualDataset:
 
 
 def generate(model, settings: CounterfactualDataSettings, progress: Progress | None = None,
-             cancel: Callable[[], bool] | None = None) -> CounterfactualDataset:
+             cancel: Cancel | None = None) -> CounterfactualDataset:
     """Make this shard's images in memory (the whole dataset when ``shard`` is 0/1), for a model
     with any number of shape classes; ``settings.size`` None becomes the model's native size."""
     settings.validate()
@@ -149,8 +149,7 @@ def generate(model, settings: CounterfactualDataSettings, progress: Progress | N
     rows = shard_rows(settings.count, settings.shard)
     images = np.empty((len(rows), settings.size, settings.size, 3), np.uint8)
     for start in range(rows.start, rows.stop, BATCH):
-        if cancel and cancel():
-            raise CgnArtError("counterfactual data generation was cancelled")
+        check(cancel, "counterfactual data generation was cancelled")
         part = slice(start, min(start + BATCH, rows.stop))
         cf = model.counterfactual(
             table["shape_class"][part], table["texture_class"][part], table["background_class"][part],
@@ -198,7 +197,7 @@ def save_dataset(data: CounterfactualDataset, folder: str | Path) -> Path:
 
 
 def write_dataset(settings: CounterfactualDataSettings, folder: str | Path, model=None,
-                  progress: Progress | None = None, cancel: Callable[[], bool] | None = None) -> Path:
+                  progress: Progress | None = None, cancel: Cancel | None = None) -> Path:
     """Generate (this shard of) a counterfactual dataset and write it to ``folder``."""
     settings.validate()
     folder = Path(folder)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from cgn_art.data.registry import DATASETS, dataset
 from cgn_art.errors import CgnArtError
 from cgn_art.robustness import counterfactuals as cfdata
 from cgn_art.robustness.classifier import DROPOUT, accuracy, predict, train_classifier
+from cgn_art.runtime.progress import Cancel, Progress, check, reporter, sub_progress
 from cgn_art.settings_checks import MAX_SEED, number, whole
 
 TRAINING_DATA = ("original", "counterfactual", "original + counterfactual")
@@ -32,7 +32,6 @@ CUES = ("shape", "texture", "background")
 # on CGN counterfactuals.
 PAPER = {"original": {"colored": 35.9, "double-colored": 10.3, "wildlife": 10.1},
          "counterfactual": {"colored": 95.1, "double-colored": 89.0, "wildlife": 85.7}}
-Progress = Callable[[float, str], None]
 VARIANTS = tuple(DATASETS)  # every variant the experiment can run
 DEFAULT_VARIANTS = mnist.VARIANTS  # the paper's Table 2
 # Ranges declared once: validate() enforces them.
@@ -304,7 +303,7 @@ def counterfactuals_for(settings: RobustnessSettings, variant: str, n_classes: i
 
 
 def run_experiment(settings: RobustnessSettings, progress: Progress | None = None,
-                   cancel: Callable[[], bool] | None = None) -> RobustnessResult:
+                   cancel: Cancel | None = None) -> RobustnessResult:
     """Train and test the three classifiers for every variant in ``settings``.
 
     Minutes of training on a CPU, so the example is not run as a test (tests/test_robustness.py runs
@@ -316,7 +315,7 @@ def run_experiment(settings: RobustnessSettings, progress: Progress | None = Non
     """
     settings.validate()
     started = time.perf_counter()
-    report = progress or (lambda fraction, message: None)
+    report = reporter(progress)
 
     def pixels(variant: str) -> float:  # work per image grows with its area
         return (dataset(variant).native_size / 32) ** 2
@@ -329,12 +328,11 @@ def run_experiment(settings: RobustnessSettings, progress: Progress | None = Non
     def part(weight: float, label: str) -> Progress:
         base = stage["done"]
         stage["done"] += weight
-        return lambda f, message: report(min(1.0, (base + f * weight) / total), f"{label}: {message}")
+        return sub_progress(report, base / total, (base + weight) / total, label)
 
     results = []
     for variant in settings.variants:
-        if cancel and cancel():
-            raise CgnArtError("the robustness experiment was cancelled")
+        check(cancel, "the robustness experiment was cancelled")
         family = dataset(variant)
         names = family.class_names()
         n_classes = len(names["shape"])

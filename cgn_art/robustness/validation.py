@@ -16,7 +16,8 @@ import torch
 from cgn_art.data.registry import dataset
 from cgn_art.errors import CgnArtError
 from cgn_art.robustness.classifier import accuracy, train_classifier
-from cgn_art.robustness.experiment import Progress, RobustnessSettings, as_tensors, counterfactuals_for
+from cgn_art.robustness.experiment import RobustnessSettings, as_tensors, counterfactuals_for
+from cgn_art.runtime.progress import Progress, reporter, sub_progress
 from cgn_art.settings_checks import number
 
 # What was chosen, and against what: the defaults above and one change each.
@@ -53,21 +54,20 @@ def choose_on_validation(settings: RobustnessSettings, variant: str, candidates:
     split, where texture and background are random, stays unseen until the table is made.
     """
     candidates = CANDIDATES if candidates is None else candidates
-    report = progress or (lambda fraction, message: None)
+    report = reporter(progress)
     n_classes = len(dataset(variant).class_names()["shape"])
     out = {}
     for k, (name, changes) in enumerate(candidates.items()):
         models = {v: m for v, m in settings.models.items() if v == variant}
         s = replace(settings, variants=(variant,), models=models, counterfactual_data={}, **changes).validate()
 
-        def part(f, message, k=k, name=name):
-            report((k + f) / len(candidates), f"{name}: {message}")
-        cf = counterfactuals_for(s, variant, n_classes, lambda f, m: part(0.3 * f, m), None)
+        part = sub_progress(report, k / len(candidates), (k + 1) / len(candidates), name)
+        cf = counterfactuals_for(s, variant, n_classes, sub_progress(part, 0.0, 0.3), None)
         x, y = as_tensors(cf.images, cf.labels["shape_class"])
         fit, held = validation_cut(np.arange(len(y)) // cf.settings.per_shape, share, s.seed)
         fit_t, held_t = torch.from_numpy(fit), torch.from_numpy(held)
         model = train_classifier(x[fit_t], y[fit_t], s.epochs, s.batch_size, seed=s.seed, num_classes=n_classes,
-                                 dropout=s.dropout, progress=lambda f, m: part(0.3 + 0.7 * f, m))
+                                 dropout=s.dropout, progress=sub_progress(part, 0.3, 1.0))
         out[name] = {"changes": changes, "validation_accuracy": accuracy(model, x[held_t], y[held_t]),
                      "train_images": len(fit), "validation_images": len(held)}
     report(1.0, "done")

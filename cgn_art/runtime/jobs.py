@@ -50,6 +50,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cgn_art.errors import CgnArtError
+from cgn_art.runtime.progress import JobCancelled, running, running_job
 
 __all__ = ["ISOLATIONS", "Job", "JobCancelled", "JobQueue", "current_job", "default_queue", "default_slots"]
 
@@ -63,16 +64,11 @@ PROGRESS_EVERY_S = 0.1   # a worker sends progress at most this often (the page 
 # Imported once by the forkserver, so that each job's worker starts with them in memory.
 WORKER_PRELOAD = ["cgn_art.runtime.worker_boot", "torch", "numpy", "PIL.Image", "cgn_art", "cgn_art.video",
                   "cgn_art.runtime.heavy_jobs"]
-_local = threading.local()
-
-
-class JobCancelled(CgnArtError):
-    """The job was cancelled; whatever it was writing has been removed."""
 
 
 def current_job() -> Job | None:
     """The job running on this thread, if any (a video writer hooks its encoder to it)."""
-    return getattr(_local, "job", None)
+    return running_job()
 
 
 def default_slots() -> int:
@@ -173,7 +169,11 @@ class Job:
     # Run by the queue ------------------------------------------------------------------------
 
     def _run(self, nice: int) -> None:
-        _local.job = self
+        with running(self):
+            status = self._run_here(nice)
+        self._end(status)
+
+    def _run_here(self, nice: int) -> str:
         in_process = self.queue.isolation == "process"
         if nice and not in_process:
             _lower_priority(threading.get_native_id(), nice)  # torch's worker threads and ffmpeg inherit it
@@ -183,12 +183,10 @@ class Job:
             result = _run_in_worker(self, nice) if in_process else self.work(self, *self.args)
             if self._cancel.is_set():  # the work stopped early and returned what it had: not a result
                 raise JobCancelled(f"{self.label} was cancelled")
-            self.result, status = result, DONE
+            self.result = result
+            return DONE
         except BaseException as e:  # noqa: BLE001 - every ending is reported on the page
-            status = self._failure(e)
-        finally:
-            _local.job = None
-        self._end(status)
+            return self._failure(e)
 
     def _failure(self, e: BaseException) -> str:
         if self._cancel.is_set() or isinstance(e, JobCancelled):
@@ -546,17 +544,17 @@ def _worker_main(inbox, outbox, work, args, label: str, nice: int, encoder_nice:
         time.sleep(CANCEL_GRACE_S)
         os.kill(os.getpid(), signal.SIGKILL)
     threading.Thread(target=listen, name="cgn-art job: listen", daemon=True).start()
-    _local.job = job
-    try:
-        result = work(job, *args)
-        ending = ("cancelled",) if job.cancelled() else ("done", result)
-    except BaseException as e:  # noqa: BLE001 - every ending is reported to the server
-        if job.cancelled() or isinstance(e, JobCancelled):
-            ending = ("cancelled",)
-        elif isinstance(e, CgnArtError):
-            ending = ("failed", str(e))
-        else:
-            ending = ("crashed", f"{type(e).__name__}: {e}", "".join(traceback.format_exception(e)))
+    with running(job):
+        try:
+            result = work(job, *args)
+            ending = ("cancelled",) if job.cancelled() else ("done", result)
+        except BaseException as e:  # noqa: BLE001 - every ending is reported to the server
+            if job.cancelled() or isinstance(e, JobCancelled):
+                ending = ("cancelled",)
+            elif isinstance(e, CgnArtError):
+                ending = ("failed", str(e))
+            else:
+                ending = ("crashed", f"{type(e).__name__}: {e}", "".join(traceback.format_exception(e)))
     try:
         send(ending)
     except Exception as e:  # noqa: BLE001 - a result that cannot be pickled

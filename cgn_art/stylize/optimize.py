@@ -13,7 +13,6 @@ so the statistics each level matches are the ones the full-size result will have
 from __future__ import annotations
 
 import math
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from cgn_art.device import pick_device
 from cgn_art.errors import CgnArtError
 from cgn_art.features import RandomEncoder, gram, make_encoder
 from cgn_art.mechanisms.base import to_pil
+from cgn_art.runtime.progress import Progress, as_cancel
 from cgn_art.stylize.optimizers import LBFGS, Adam
 from cgn_art.stylize.settings import StylizeSettings
 from cgn_art.stylize.textures import make_texture, pil_to_tensor
@@ -60,7 +60,6 @@ UPSAMPLE = "bilinear"
 BORDER_MARGIN = 24
 RANGE_BASE = 10.0  # keeps pixels in [0, 1] without clamping (clamping would stall L-BFGS)
 
-Progress = Callable[[float, str], None]
 Preview = Callable[[Image.Image, str], None]
 
 
@@ -256,14 +255,6 @@ class _Stop(Exception):
     pass
 
 
-def _should_stop(cancel) -> bool:
-    if cancel is None:
-        return False
-    if isinstance(cancel, threading.Event):
-        return cancel.is_set()
-    return bool(cancel())
-
-
 def stylize(photo: Image.Image, settings: StylizeSettings | None = None, *, model=None,
             texture_image: Image.Image | None = None, texture: torch.Tensor | None = None,
             init: torch.Tensor | None = None, encoder=None, progress: Progress | None = None,
@@ -333,7 +324,7 @@ def stylize(photo: Image.Image, settings: StylizeSettings | None = None, *, mode
     done_cost, total_cost = 0.0, float(sum(costs))
     last_preview = time.perf_counter()
     run_steps: list[int] = []
-    cancelled = False
+    cancelled, stop = False, as_cancel(cancel)
 
     for level, ((h, w), n) in enumerate(zip(sizes, steps)):
         level_texture = shrink(texture, (h, w))
@@ -369,7 +360,7 @@ def stylize(photo: Image.Image, settings: StylizeSettings | None = None, *, mode
 
         try:
             for step in range(n):
-                if _should_stop(cancel):
+                if stop():
                     raise _Stop
                 optimizer.step(closure)
                 taken += 1

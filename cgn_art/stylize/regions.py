@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from cgn_art.errors import CgnArtError
+from cgn_art.runtime.progress import sub_progress
 
 CENTRE_MARGIN = 0.15    # the default box leaves this fraction of each side outside
 GRABCUT_SIDE = 400      # GrabCut runs with the photo's longer side at most this (it is O(pixels))
@@ -202,10 +203,6 @@ def stylize_two_regions(photo: Image.Image, settings, *, model=None, texture_ima
     parts = {"subject": plain, "background": plain}
     results, cancelled = [], False
     for index, (name, part_settings, image) in enumerate(jobs):
-        def part_progress(fraction, message, index=index, name=name):
-            if progress:
-                progress((index + fraction) / len(jobs), f"{name} ({index + 1}/{len(jobs)}): {message}")
-
         def part_preview(_image, message, name=name):
             # show the composite so far: the region being made from its in-between picture
             if preview:
@@ -213,7 +210,9 @@ def stylize_two_regions(photo: Image.Image, settings, *, model=None, texture_ima
                 preview(to_pil(composite(weights, partial["subject"], partial["background"])[0]), f"{name}: {message}")
 
         result = stylize(photo, part_settings, model=model, texture_image=image, encoder=encoder,
-                         progress=part_progress, preview=part_preview if preview else None,
+                         progress=sub_progress(progress, index / len(jobs), (index + 1) / len(jobs),
+                                               f"{name} ({index + 1}/{len(jobs)})"),
+                         preview=part_preview if preview else None,
                          preview_every=preview_every, cancel=cancel)
         parts[name] = result.tensor
         results.append(result)

@@ -18,6 +18,7 @@ from PIL import Image
 from cgn_art.device import pick_device
 from cgn_art.errors import CgnArtError
 from cgn_art.mechanisms.base import slerp
+from cgn_art.runtime.progress import JobCancelled, sub_progress
 from cgn_art.settings_checks import MAX_SEED, choice, number, whole
 from cgn_art.stylize.optimize import StylizeResult, make_stylize_encoder, stylize, working_size
 from cgn_art.stylize.settings import StylizeSettings
@@ -97,7 +98,7 @@ def texture_walk(photo: Image.Image, output, settings: StylizeSettings | None = 
     ``walk.frame_steps`` steps at full size from the previous frame (or, with ``warm_start`` off,
     the full coarse-to-fine run from the photo with ``frame_steps`` steps at full size).
     """
-    from cgn_art.video import VideoCancelled, VideoWriter
+    from cgn_art.video import VideoWriter
 
     settings = (settings or StylizeSettings()).replace()
     walk = (walk or WalkSettings()).validate()
@@ -121,16 +122,15 @@ def texture_walk(photo: Image.Image, output, settings: StylizeSettings | None = 
                 frame_settings = settings.replace(steps=walk.frame_steps)
                 init = previous.tensor if walk.warm_start else None
 
-            def frame_progress(fraction, message, index=index):
-                if progress:  # the first frame costs about as much as a quarter of the rest
-                    done = 0.25 * fraction if index == 0 else 0.25 + 0.75 * (index - 1 + fraction) / max(frames - 1, 1)
-                    progress(min(done, 1.0), f"frame {index + 1}/{frames}: {message}")
-
+            # the first frame costs about as much as a quarter of the rest
+            share = 0.75 / max(frames - 1, 1)
+            start, end = (0.0, 0.25) if index == 0 else (0.25 + share * (index - 1), 0.25 + share * index)
             result = stylize(photo, frame_settings, texture=texture, init=init, encoder=encoder,
-                             progress=frame_progress, cancel=cancel)
+                             progress=sub_progress(progress, start, end, f"frame {index + 1}/{frames}"),
+                             cancel=cancel)
             if result.cancelled:
                 video.cancel()
-                raise VideoCancelled("the texture walk was cancelled; no video was written")
+                raise JobCancelled("the texture walk was cancelled; no video was written")
             if previous is not None:
                 changes.append(float((result.tensor - previous.tensor).abs().mean()))
             if keep_frames:

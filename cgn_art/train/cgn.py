@@ -29,7 +29,6 @@ import copy
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -43,6 +42,7 @@ from cgn_art.features import ENCODER_NAMES, make_encoder, texture_distance
 from cgn_art.mechanisms.base import composite
 from cgn_art.mechanisms.small import SmallCGN, SmallCGNConfig
 from cgn_art.mechanisms.weights import save_model
+from cgn_art.runtime.progress import Progress
 from cgn_art.settings_checks import choice, number, whole
 from cgn_art.train import checkpoint, losses
 
@@ -277,7 +277,7 @@ class Trainer:
     # Loop ----------------------------------------------------------------------------------
 
     def run(self, out_dir: str | Path | None = None,
-            progress: Callable[[float, str], None] | None = None) -> TrainResult:
+            progress: Progress | None = None) -> TrainResult:
         s = self.settings
         out = Path(out_dir) if out_dir else None
         if out:
@@ -349,7 +349,7 @@ def sample_sheet(model: SmallCGN, seed: int = 0, scale: int = 2):
 
 
 def train(settings: TrainSettings, out_dir: str | Path | None = None, resume: bool = False,
-          progress: Callable[[float, str], None] | None = None) -> TrainResult:
+          progress: Progress | None = None) -> TrainResult:
     """Train a small CGN; with ``resume`` continue from the checkpoint in ``out_dir``."""
     if settings.validate().recipe == "decomposed":
         from cgn_art.train.decomposed import DecomposedTrainer

@@ -27,7 +27,6 @@ composites themselves say:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -36,6 +35,7 @@ from torch import nn
 
 from cgn_art.errors import CgnArtError
 from cgn_art.features import RandomEncoder
+from cgn_art.runtime.progress import Progress, reporter
 from cgn_art.train import losses, pseudo_masks
 from cgn_art.train.cgn import Trainer, detail_window
 from cgn_art.train.exemplars import exemplars_from_masks
@@ -331,7 +331,7 @@ class DecomposedTrainer(Trainer):
 
     PER_CLASS = 4  # samples per class in a step's field batch (the sliced Wasserstein sets)
 
-    def __init__(self, settings, progress: Callable[[float | None, str], None] | None = None, out_dir=None,
+    def __init__(self, settings, progress: Progress | None = None, out_dir=None,
                  resume: bool = False):
         data, names, cfg = self._setup(settings)
         s = self.settings
@@ -342,7 +342,7 @@ class DecomposedTrainer(Trainer):
 
         # 1. masks from the composites (the data set's alpha is never read), cut twice: confidently for
         # the exemplars and fields (their regions must be the material), to a letter's size for the shape
-        say = progress or (lambda f, m: None)
+        say = reporter(progress)
         cached = Path(out_dir) / "masks.npz" if out_dir else None
         soft = None
         if cached and cached.is_file():

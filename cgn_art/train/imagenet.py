@@ -22,7 +22,6 @@ import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -33,6 +32,7 @@ from cgn_art.features import ENCODER_NAMES, make_encoder
 from cgn_art.mechanisms.base import truncated_noise
 from cgn_art.mechanisms.imagenet import PRECISIONS, ImageNetCGN, ImageNetCGNConfig
 from cgn_art.mechanisms.imagenet_presets import SAMPLE_SHEET_CLASSES
+from cgn_art.runtime.progress import Cancel, Progress
 from cgn_art.settings_checks import MAX_SEED, choice, number, whole
 from cgn_art.train import checkpoint
 
@@ -297,8 +297,8 @@ class ImageNetTrainer:
         finally:
             self.model.train()
 
-    def run(self, out_dir: str | Path | None = None, progress: Callable[[float, str], None] | None = None,
-            cancel: Callable[[], bool] | None = None) -> ImageNetTrainResult:
+    def run(self, out_dir: str | Path | None = None, progress: Progress | None = None,
+            cancel: Cancel | None = None) -> ImageNetTrainResult:
         s = self.settings
         out = Path(out_dir) if out_dir is not None and self.rank == 0 else None
         if out:
@@ -365,7 +365,7 @@ def sample_sheet(model: ImageNetCGN, seed: int = 0, classes=SAMPLE_SHEET_CLASSES
 
 
 def train(settings: ImageNetTrainSettings, out_dir: str | Path | None = None, resume: bool = False,
-          progress: Callable[[float, str], None] | None = None, cancel: Callable[[], bool] | None = None,
+          progress: Progress | None = None, cancel: Cancel | None = None,
           model: ImageNetCGN | None = None) -> ImageNetTrainResult:
     """Train an ImageNet CGN; with ``resume`` continue from the checkpoint in ``out_dir``."""
     trainer = ImageNetTrainer(settings, model=model)
