@@ -1,7 +1,7 @@
 """cgn-art: Counterfactual Generative Networks as art.
 
 >>> import cgn_art
->>> model = cgn_art.load_model()                      # the shipped Wildlife-MNIST CGN
+>>> model = cgn_art.load_model()                      # the shipped Letters CGN (the default model)
 >>> cf = model.counterfactual(shape=3, texture=5, background=1, seed=7, size=512)
 >>> cf.image("composite").save("three.png")
 """

@@ -52,7 +52,7 @@ def add_commands(commands) -> None:
                         "background.speed=0.5 (repeatable)")
     p.add_argument("--preview", type=float, metavar="SECONDS", help="render only the first SECONDS")
     p.add_argument("--model", default=None, help="a shipped model's name or a model folder "
-                   "(default: the sidecar's model, else wildlife)")
+                   "(default: the sidecar's model, else letters, the shipped Letters CGN)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: %(default)s)")
     p.add_argument("--no-reuse", action="store_true", help="recompute every mechanism every frame (for comparisons)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
