@@ -28,6 +28,59 @@ from cgn_art.errors import CgnArtError
 
 # The largest seed anywhere: numpy and torch take it, and so do the pages' number inputs.
 MAX_SEED = 2**31 - 1
+# The dance renderer's noise seeds wrap at 2**31, the type and lyric seeds at MAX_SEED: one apart,
+# but every saved sidecar and shipped picture was drawn with its own, so each keeps its modulus.
+DANCE_SEED_SPACE = 2**31
+MAX_SIZE = 4096  # the largest side, in pixels, any job draws
+
+
+def child_seed(seed: int, offset: int, scale: int = 1, modulus: int = MAX_SEED) -> int:
+    """The seed of a part derived from its parent's: ``(seed * scale + offset) % modulus``.
+
+    The one derivation of child seeds (a letter's from the poster's, a dance mechanism's keyframes
+    from the render's, a lyric line's pulse variants from its letters'). Each caller keeps the
+    ``scale``, ``offset`` and ``modulus`` its saved outputs were made with, so they draw the same.
+
+    >>> child_seed(7, 7919 * 3, scale=1_000_003)
+    7023778
+    >>> child_seed(MAX_SEED, 1)
+    1
+    """
+    return (int(seed) * int(scale) + int(offset)) % modulus
+
+
+def check_seed(value, what: str = "seed") -> int:
+    """A seed, 0 to MAX_SEED.
+
+    >>> check_seed("42")
+    42
+    """
+    return whole(what, value, 0, MAX_SEED)
+
+
+def check_truncation(value, low: float = 0.0) -> float:
+    """The noise truncation, in (``low``, 1]: 0 would draw no noise at all. The one rule for every
+    job; ``low`` is only raised where a job documents why.
+
+    >>> check_truncation("0.5")
+    0.5
+    >>> check_truncation(0)
+    Traceback (most recent call last):
+    ...
+    cgn_art.errors.CgnArtError: truncation 0 is out of range: give a number in (0, 1]
+    """
+    # Read first, so a flag's text is named as the number it is ("truncation 0 is out of range").
+    read = number("truncation", value)
+    return number("truncation", read, low, 1, low_open=True)
+
+
+def check_size(value, low: int = 1, high: int = MAX_SIZE, what: str = "size") -> int:
+    """An image side in pixels, ``low`` to ``high`` (1 to MAX_SIZE unless a job says otherwise).
+
+    >>> check_size("256")
+    256
+    """
+    return whole(what, value, low, high, unit="pixels")
 
 
 def whole(what: str, value, low: int | None = 0, high: int | None = None, unit: str = "") -> int:

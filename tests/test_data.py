@@ -98,3 +98,16 @@ def test_bad_variant_and_split_are_user_errors():
         mnist.build("fashion")
     with pytest.raises(CgnArtError, match="split"):
         mnist.build("colored", "validation")
+
+
+def test_the_cache_root_is_the_variable_and_an_empty_one_counts_as_unset(monkeypatch, tmp_path):
+    from pathlib import Path
+
+    from cgn_art.cache import cache_root
+
+    monkeypatch.setenv("CGN_ART_CACHE", str(tmp_path))
+    assert cache_root() == tmp_path
+    monkeypatch.setenv("CGN_ART_CACHE", "")
+    assert cache_root() == Path.home() / ".cache" / "cgn-art"
+    monkeypatch.delenv("CGN_ART_CACHE")
+    assert cache_root() == Path.home() / ".cache" / "cgn-art"

@@ -28,6 +28,7 @@ MODULES = [
     "cgn_art.robustness.classifier",
     "cgn_art.robustness.validation",
     "cgn_art.runtime.progress",
+    "cgn_art.cache",
 ]
 
 

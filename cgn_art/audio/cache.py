@@ -12,6 +12,7 @@ import numpy as np
 
 from cgn_art.audio.analysis import ANALYSIS_VERSION, AudioFeatures, analyse, warm_up
 from cgn_art.audio.load import DEFAULT_MAX_DURATION, load_audio
+from cgn_art.cache import cache_root
 from cgn_art.runtime.progress import reporter
 
 _MEMORY: OrderedDict[str, AudioFeatures] = OrderedDict()
@@ -31,9 +32,8 @@ def _file_key(path, start: float, duration: float | None, max_duration: float) -
 
 
 def cache_dir() -> Path:
-    """$CGN_ART_CACHE/audio, or ~/.cache/cgn-art/audio."""
-    root = os.environ.get("CGN_ART_CACHE") or Path.home() / ".cache" / "cgn-art"
-    return Path(root) / "audio"
+    """``audio`` under :func:`cgn_art.cache.cache_root`."""
+    return cache_root() / "audio"
 
 
 def analyse_file(path, start: float = 0.0, duration: float | None = None, *,

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from cgn_art.dance.renderer import _NoiseBank
 from cgn_art.errors import CgnArtError
 from cgn_art.lyrics import Lyrics
-from cgn_art.settings_checks import MAX_SEED
+from cgn_art.settings_checks import child_seed
 from cgn_art.typeset.layout import Text, arrange, letter_seed, split_text
 from cgn_art.typeset.render import box_of, digit_classes, fit_mask, glyph_masks, letter_classes, measure, tiled
 
@@ -134,7 +134,7 @@ class LyricFrameRenderer:
         PULSE_VARIANTS other seeds (onsets take turns), so a line costs a few shape calls, not one per onset."""
         key %= PULSE_VARIANTS
         if key not in entry["pulses"]:
-            seeds = [(s + 7_777 * (key + 1)) % MAX_SEED for s in entry["seeds"]]
+            seeds = [child_seed(s, 7_777 * (key + 1)) for s in entry["seeds"]]
             entry["pulses"][key] = self._glyph_masks(entry["text"], seeds, entry["sides"])
         return entry["pulses"][key]
 

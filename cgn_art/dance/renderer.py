@@ -29,6 +29,7 @@ from cgn_art.dance.settings import DanceSettings
 from cgn_art.errors import CgnArtError
 from cgn_art.mechanisms.base import MECHANISMS, slerp
 from cgn_art.runtime.progress import as_cancel, reporter, sub_progress
+from cgn_art.settings_checks import DANCE_SEED_SPACE, child_seed
 from cgn_art.video import VideoWriter
 
 SIDECAR_KIND = "cgn-art dance"
@@ -232,13 +233,13 @@ class _NoiseBank:
 
     def __init__(self, model, mechanism, index, seed, truncation, size, keep=64):
         self.model, self.mechanism, self.truncation, self.size = model, mechanism, truncation, size
-        self.base = (int(seed) * 7919 + index * 1_000_000) % (2**31)
+        self.base = child_seed(seed, index * 1_000_000, scale=7919, modulus=DANCE_SEED_SPACE)
         self.cache: OrderedDict = OrderedDict()
         self.keep = keep
         self.shape = None
 
     def _get(self, key: int, pulse: bool) -> torch.Tensor:
-        seed = (self.base + (500_000 if pulse else 0) + int(key)) % (2**31)
+        seed = child_seed(self.base, (500_000 if pulse else 0) + int(key), modulus=DANCE_SEED_SPACE)
         if seed not in self.cache:
             noise = self.model.noise(self.mechanism, [seed], self.truncation, self.size).float().cpu()
             self.shape = noise.shape[1:]

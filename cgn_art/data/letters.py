@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
+from cgn_art.cache import cache_root
 from cgn_art.data.textures import _load_photo as load_photo
 from cgn_art.errors import CgnArtError
 
@@ -289,7 +289,7 @@ def build(split: str = "train", seed: int = 0, per_font: int = 6, fine_per_lette
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("CGN_ART_CACHE", Path.home() / ".cache" / "cgn-art")) / "data"
+    return cache_root() / "data"
 
 
 FIELDS = ("images", "labels", "texture_class", "background_class", "alpha", "fine_images", "fine_index")

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import colorsys
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from cgn_art.cache import cache_root
 from cgn_art.data import textures
 from cgn_art.errors import CgnArtError
 
@@ -150,8 +150,8 @@ def build(variant: str, split: str = "train", seed: int = 0, copies: int = 1) ->
 
 
 def cache_dir() -> Path:
-    """Where built datasets are kept: $CGN_ART_CACHE, else ~/.cache/cgn-art."""
-    return Path(os.environ.get("CGN_ART_CACHE", Path.home() / ".cache" / "cgn-art")) / "data"
+    """Where built datasets are kept: ``data`` under :func:`cgn_art.cache.cache_root`."""
+    return cache_root() / "data"
 
 
 def load(variant: str, split: str = "train", seed: int = 0, copies: int = 1, rebuild: bool = False) -> DigitDataset:

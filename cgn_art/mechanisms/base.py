@@ -18,10 +18,9 @@ import torch
 from PIL import Image
 
 from cgn_art.errors import CgnArtError
-from cgn_art.settings_checks import model_class, number, whole
+from cgn_art.settings_checks import MAX_SIZE, check_size, check_truncation, model_class, whole
 
 MECHANISMS = ("shape", "texture", "background")
-MAX_SIZE = 4096
 
 
 @dataclass
@@ -245,7 +244,7 @@ def validate_size(size) -> int:
     >>> validate_size("256")
     256
     """
-    return whole("size", size, 1, MAX_SIZE, unit="pixels")
+    return check_size(size, 1, MAX_SIZE)
 
 
 def validate_truncation(truncation) -> float:
@@ -254,9 +253,7 @@ def validate_truncation(truncation) -> float:
     >>> validate_truncation("0.5")
     0.5
     """
-    # Read first, so a flag's text is named as the number it is ("truncation 0 is out of range").
-    value = number("truncation", truncation)
-    return number("truncation", value, 0, 1, low_open=True)
+    return check_truncation(truncation)
 
 
 def _as_list(value, what: str) -> list:

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cgn_art.cache import cache_root
 from cgn_art.data import mnist
 from cgn_art.errors import CgnArtError
 from cgn_art.mechanisms.base import Mechanisms
@@ -206,7 +207,7 @@ def family_spec(family: str) -> FamilySpec:
 
 def judge_cache_dir() -> Path:
     """Where trained judges are kept: $CGN_ART_CACHE/judges, else ~/.cache/cgn-art/judges."""
-    return Path(os.environ.get("CGN_ART_CACHE", Path.home() / ".cache" / "cgn-art")) / "judges"
+    return cache_root() / "judges"
 
 
 # Real data --------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from cgn_art.errors import CgnArtError
-from cgn_art.settings_checks import MAX_SEED
+from cgn_art.settings_checks import child_seed
 
 PUNCTUATION_GAP = 0.3   # caps: punctuation is not drawn, it leaves a narrow gap
 BLANK_WIDTH = 0.5       # caps: a mask with no ink at all still takes some room
@@ -25,7 +25,7 @@ MIN_CAP = 6.0           # px: below this letters are mush
 
 def letter_seed(seed: int, index: int) -> int:
     """The seed of glyph ``index`` when it was not rolled: derived, so each letter differs."""
-    return (int(seed) * 1_000_003 + 7919 * (int(index) + 1)) % MAX_SEED
+    return child_seed(seed, 7919 * (int(index) + 1), scale=1_000_003)
 
 
 _SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
