@@ -20,9 +20,11 @@ cgn_art.errors.CgnArtError: seed -1 is out of range: give 0 to 2147483647
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
+from typing import Any, ClassVar
 
 from cgn_art.errors import CgnArtError
 
@@ -200,6 +202,55 @@ def class_list(what: str, value) -> list[int] | None:
     if isinstance(value, str):
         value = [item for item in value.replace(" ", "").split(",") if item]
     return [whole(f"{what} class", item, 0) for item in value]
+
+
+class Settings:
+    """What every settings dataclass shares (DanceSettings, TypeSettings, StylizeSettings, ...).
+
+    - ``to_dict()``: the fields as plain data (what a sidecar, a PNG or a URL stores);
+    - ``from_dict(data)``: the settings back; a key that is not a field is refused with a
+      CgnArtError naming it (the one policy for unknown keys). A job's ``IGNORED`` keys are the ones
+      its saved files carry beside the settings (a PNG's ``kind`` and ``model``) or that older
+      versions wrote and that no longer mean anything: they are skipped, and documented where set;
+    - ``replace(**changes)``: a copy with fields changed, not yet validated;
+    - ``with_changes(changes)``: a copy with a dict of changes, checked like ``from_dict`` and validated.
+
+    A subclass names itself in messages with ``KIND`` ("dance", "stylize") and keeps its own
+    ``validate()``, the one place its fields are checked.
+    """
+
+    KIND: ClassVar[str] = ""
+    IGNORED: ClassVar[tuple[str, ...]] = ()
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def known_keys(cls, data: Any) -> dict:
+        """``data`` (a mapping) without its ``IGNORED`` keys; any other key that is not a field is
+        refused."""
+        what = f"{cls.KIND} settings" if cls.KIND else "settings"
+        if not isinstance(data, Mapping):
+            raise CgnArtError(f"{what} must be a JSON object")
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(str(k) for k in data if k not in names and k not in cls.IGNORED)
+        if unknown:
+            setting = f"{cls.KIND} setting" if cls.KIND else "setting"
+            raise CgnArtError(f"unknown {setting}(s) {', '.join(map(repr, unknown))}; known: {', '.join(names)}")
+        return {k: v for k, v in data.items() if k in names}
+
+    @classmethod
+    def from_dict(cls, data: Mapping):
+        """Settings from a dict (a sidecar's, a PNG's); unknown keys are an error."""
+        return cls(**cls.known_keys(data))
+
+    def replace(self, **changes):
+        """A copy with ``changes`` applied (not validated: call ``validate()`` or use ``with_changes``)."""
+        return dataclasses.replace(self, **changes)
+
+    def with_changes(self, changes: Mapping):
+        """A validated copy with ``changes`` (a dict of field names to values) applied."""
+        return self.replace(**self.known_keys(changes)).validate()
 
 
 def _shown(value) -> str:

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from cgn_art.errors import CgnArtError
-from cgn_art.settings_checks import MAX_SEED, choice, class_list, model_class, number, whole
+from cgn_art.settings_checks import MAX_SEED, Settings, check_truncation, choice, class_list, model_class, number, whole
 
 FORMATS = {"square": (1080, 1080), "portrait": (1080, 1350), "story": (1080, 1920), "landscape": (1920, 1080),
            "custom": None}
@@ -25,7 +25,9 @@ TEXTURE_BY = ("all", "word", "letter", "walk")
 BACKGROUND_BY = ("all", "line")
 MIN_SIDE, MAX_SIDE = 64, 4096
 MAX_TEXT = 400
-# Ranges declared once: validate() enforces them, CLI help and page widgets read them.
+# Ranges declared once: validate() enforces them, CLI help and page widgets read them. Truncation
+# is checked by the one rule every job uses, (0, 1] (settings_checks.check_truncation); its range here
+# is the page slider's, which starts at 0.05.
 LIMITS = {
     "width": (MIN_SIDE, MAX_SIDE), "height": (MIN_SIDE, MAX_SIDE),
     "letter_size": (0, MAX_SIDE),          # cap height in px; 0 = as large as fits
@@ -38,7 +40,7 @@ LIMITS = {
     "texture_scale": (1.0, 4.0),           # zoom into the texture and background painting
 }
 WHOLE_FIELDS = ("width", "height", "letter_size", "seed")
-NUMBER_FIELDS = ("margin", "tracking", "word_space", "line_spacing", "truncation", "texture_scale")
+NUMBER_FIELDS = ("margin", "tracking", "word_space", "line_spacing", "texture_scale")
 HELP = {
     "text": "the words to set; a new line starts a new line, lowercase becomes capitals",
     "format": "poster shape: square 1080, portrait 1080x1350, story 1080x1920, landscape 1920x1080, or custom",
@@ -64,8 +66,11 @@ HELP = {
 
 
 @dataclass
-class TypeSettings:
+class TypeSettings(Settings):
     """One poster: the text, the canvas, the layout, and which textures and backgrounds paint it."""
+
+    KIND = "type"
+    IGNORED = ("kind", "model", "digit_model")  # what a poster's PNG stores beside its settings (Poster.metadata)
 
     text: str = "HELLO WORLD"
     format: str = "portrait"
@@ -101,6 +106,7 @@ class TypeSettings:
             setattr(self, name, whole(name, getattr(self, name), *LIMITS[name]))
         for name in NUMBER_FIELDS:
             setattr(self, name, number(name, getattr(self, name), *LIMITS[name]))
+        self.truncation = check_truncation(self.truncation)
         self.align = choice("align", self.align, ALIGNS)
         self.texture_by = choice("texture_by", self.texture_by, TEXTURE_BY)
         self.background_by = choice("background_by", self.background_by, BACKGROUND_BY)
@@ -133,11 +139,9 @@ class TypeSettings:
 
     @classmethod
     def from_dict(cls, data: Mapping, model=None) -> TypeSettings:
-        """Settings from a dict (a PNG's metadata); keys that are not settings are ignored."""
-        if not isinstance(data, Mapping):
-            raise CgnArtError("type settings must be a JSON object")
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known}).validate(model)
+        """Settings from a dict (a PNG's metadata, validated); a key that is neither a setting nor one
+        of the PNG's own (``IGNORED``) is an error."""
+        return cls(**cls.known_keys(data)).validate(model)
 
     def to_query(self) -> dict[str, str]:
         """The poster as URL query parameters (all strings, defaults left out to keep links short)."""
@@ -203,4 +207,6 @@ def parse_field(name: str, text: str, model=None):
         return whole(name, text, *LIMITS[name])
     if name in NUMBER_FIELDS:
         return number(name, text, *LIMITS[name])
+    if name == "truncation":
+        return check_truncation(text)
     return str(text)
