@@ -65,8 +65,9 @@ def choreograph(features: AudioFeatures, settings: DanceSettings, class_counts: 
     ``default_classes``: the classes a mechanism uses when its mapping names none (a model's curated
     presets); without them, all of its classes. A 1,000-class ImageNet model would otherwise dance
     through the first classes of the list (tench, goldfish, ...) rather than ones that suit the part.
+    ``settings`` are used as they are: validate them where they enter (DanceSettings does on every
+    constructor but the plain one; render_dance does).
     """
-    settings.validate()
     fps = settings.fps
     n = max(1, int(round(features.duration * fps)))
     rng_base = np.random.SeedSequence([settings.seed, 7])

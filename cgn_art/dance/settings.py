@@ -14,12 +14,13 @@ cgn_art.errors.CgnArtError: size 255 is odd: H.264 video needs an even size, e.g
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from cgn_art.errors import CgnArtError
 from cgn_art.mechanisms.base import MECHANISMS
-from cgn_art.settings_checks import MAX_SEED, choice, class_list, number, whole
+from cgn_art.settings_checks import MAX_SEED, Settings, check_seed, check_truncation, choice, class_list, number, whole
 
 # What can steer each part of a mechanism (names match AudioFeatures.envelope / .events).
 CLASS_DRIVERS = ("chroma", "downbeats", "beats", "onsets", "sections", "fixed")
@@ -74,8 +75,13 @@ class MechanismMapping:
 
 
 @dataclass
-class DanceSettings:
-    """One dance: the song's stretch, the video's format and a mapping per mechanism."""
+class DanceSettings(Settings):
+    """One dance: the song's stretch, the video's format and a mapping per mechanism.
+
+    Validated where it enters (``from_preset``, ``from_dict``, ``with_changes``, ``render_dance``);
+    the choreography and the renderer below take it as it is."""
+
+    KIND = "dance"
 
     preset: str = "groove"
     seed: int = 0
@@ -93,13 +99,12 @@ class DanceSettings:
         """Check every field (CgnArtError says which and what to give); returns self."""
         if self.preset not in PRESETS and self.preset != "custom":
             raise CgnArtError(f"unknown preset {self.preset!r}: use one of {', '.join(PRESETS)} (or 'custom')")
-        for name in ("seed", "fps", "size"):
+        self.seed = check_seed(self.seed)
+        for name in ("fps", "size"):
             setattr(self, name, whole(name, getattr(self, name), *LIMITS[name]))
         if self.size % 2:
             raise CgnArtError(f"size {self.size} is odd: H.264 video needs an even size, e.g. {self.size + 1}")
-        self.truncation = number("truncation", self.truncation, *LIMITS["truncation"])
-        if self.truncation == 0:
-            raise CgnArtError("truncation 0 would draw no noise at all: give a number in (0, 1]")
+        self.truncation = check_truncation(self.truncation)
         for name in ("start", "max_duration"):
             setattr(self, name, number(name, getattr(self, name), *LIMITS[name]))
         if self.duration is not None:
@@ -136,7 +141,7 @@ class DanceSettings:
         """A copy with dotted changes such as {'size': 256, 'shape.pulse': 'beats'}; values may be
         strings (from a command line) and are converted to the field's type. Marks it 'custom'
         when a mapping changes."""
-        new = DanceSettings.from_dict(self.to_dict())
+        new = copy.deepcopy(self)
         for key, value in changes.items():
             target, name = new, key
             if "." in key:
@@ -151,19 +156,10 @@ class DanceSettings:
             setattr(target, name, _convert(key, value, known[name].type))
         return new.validate()
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
     @classmethod
     def from_dict(cls, data: dict) -> DanceSettings:
-        """Settings from a dict (e.g. a sidecar's ``settings``); unknown keys are an error."""
-        if not isinstance(data, dict):
-            raise CgnArtError("dance settings must be a JSON object")
-        unknown = set(data) - set(_FIELDS)
-        if unknown:
-            raise CgnArtError(f"unknown dance setting(s) {', '.join(sorted(unknown))}: "
-                              "is this a cgn-art dance sidecar?")
-        values = dict(data)
+        """Settings from a dict (e.g. a sidecar's ``settings``), validated; unknown keys are an error."""
+        values = cls.known_keys(data)
         for name in MECHANISMS:
             if name in values:
                 values[name] = _mapping_from_dict(name, values[name])

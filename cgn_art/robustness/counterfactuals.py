@@ -27,7 +27,7 @@ from safetensors.numpy import load_file, save_file
 from cgn_art.errors import CgnArtError
 from cgn_art.mechanisms.base import validate_size, validate_truncation
 from cgn_art.runtime.progress import Cancel, Progress, check
-from cgn_art.settings_checks import MAX_SEED, whole
+from cgn_art.settings_checks import MAX_SEED, Settings, check_seed, whole
 
 FORMATS = ("png", "tensors")
 BATCH = 256  # rows per generation batch; shard borders fall on multiples of it (see module doc)
@@ -36,8 +36,10 @@ COLUMNS = ("index", "file", "shape_class", "texture_class", "background_class",
 
 
 @dataclass
-class CounterfactualDataSettings:
+class CounterfactualDataSettings(Settings):
     """What ``cgn-art cf-data``, :func:`write_dataset` and the Robustness Lab page generate."""
+
+    KIND = "counterfactual data"
 
     model: str = "wildlife"  # a shipped model name or a model folder
     count: int = 10_000  # images in the whole dataset (all shards together)
@@ -57,7 +59,7 @@ class CounterfactualDataSettings:
         self.per_shape = whole("per shape", self.per_shape, None)
         if self.per_shape < 1:
             raise CgnArtError(f"per shape {self.per_shape} is too small: give 1 or more counterfactuals per shape")
-        self.seed = whole("seed", self.seed, 0, MAX_SEED)
+        self.seed = check_seed(self.seed)
         if self.size is not None:
             self.size = validate_size(self.size)
         self.truncation = validate_truncation(self.truncation)

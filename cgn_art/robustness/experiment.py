@@ -24,7 +24,7 @@ from cgn_art.errors import CgnArtError
 from cgn_art.robustness import counterfactuals as cfdata
 from cgn_art.robustness.classifier import DROPOUT, accuracy, predict, train_classifier
 from cgn_art.runtime.progress import Cancel, Progress, check, reporter, sub_progress
-from cgn_art.settings_checks import MAX_SEED, number, whole
+from cgn_art.settings_checks import MAX_SEED, Settings, number, whole
 
 TRAINING_DATA = ("original", "counterfactual", "original + counterfactual")
 CUES = ("shape", "texture", "background")
@@ -40,8 +40,10 @@ LIMITS = {"counterfactuals": (10, 1_000_000), "per_shape": (1, 1_000), "epochs":
 
 
 @dataclass
-class RobustnessSettings:
+class RobustnessSettings(Settings):
     """One run of the experiment; shared by ``cgn-art classify``, the page and the benchmark."""
+
+    KIND = "robustness"
 
     variants: tuple[str, ...] = DEFAULT_VARIANTS
     counterfactuals: int = 30_000  # counterfactual training images per variant

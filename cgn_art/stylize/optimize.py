@@ -280,8 +280,20 @@ def stylize(photo: Image.Image, settings: StylizeSettings | None = None, *, mode
     >>> result.image.save("cat.png")  # doctest: +SKIP
     """
     settings = (settings or StylizeSettings()).replace()  # a copy: validate() normalises in place
+    settings.validate(pick_device(settings.device))
+    return stylize_validated(photo, settings, model=model, texture_image=texture_image, texture=texture, init=init,
+                             encoder=encoder, progress=progress, preview=preview, preview_every=preview_every,
+                             cancel=cancel, background_texture_image=background_texture_image, mask=mask)
+
+
+def stylize_validated(photo: Image.Image, settings: StylizeSettings, *, model=None,
+                      texture_image: Image.Image | None = None, texture: torch.Tensor | None = None,
+                      init: torch.Tensor | None = None, encoder=None, progress: Progress | None = None,
+                      preview: Preview | None = None, preview_every: float = 2.0, cancel=None,
+                      background_texture_image: Image.Image | None = None, mask=None) -> StylizeResult:
+    """:func:`stylize` for settings that have been validated already, and are used as they are (the
+    texture walk's frames and the two regions run it many times over one checked settings)."""
     device = pick_device(settings.device)
-    settings.validate(device)
     if settings.regions == "two":
         from cgn_art.stylize.regions import stylize_two_regions
 

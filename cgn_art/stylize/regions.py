@@ -182,7 +182,7 @@ def stylize_two_regions(photo: Image.Image, settings, *, model=None, texture_ima
     import time
 
     from cgn_art.mechanisms.base import to_pil
-    from cgn_art.stylize.optimize import StylizeResult, stylize, working_size
+    from cgn_art.stylize.optimize import StylizeResult, stylize_validated, working_size
     from cgn_art.stylize.textures import pil_to_tensor
 
     began = time.perf_counter()
@@ -209,7 +209,7 @@ def stylize_two_regions(photo: Image.Image, settings, *, model=None, texture_ima
                 partial = dict(parts, **{name: pil_to_tensor(_image)})
                 preview(to_pil(composite(weights, partial["subject"], partial["background"])[0]), f"{name}: {message}")
 
-        result = stylize(photo, part_settings, model=model, texture_image=image, encoder=encoder,
+        result = stylize_validated(photo, part_settings, model=model, texture_image=image, encoder=encoder,
                          progress=sub_progress(progress, index / len(jobs), (index + 1) / len(jobs),
                                                f"{name} ({index + 1}/{len(jobs)})"),
                          preview=part_preview if preview else None,

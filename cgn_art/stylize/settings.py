@@ -5,10 +5,10 @@ limit or a default lives here and nowhere else. ``to_dict()`` goes into the PNG'
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass
 
 from cgn_art.errors import CgnArtError
-from cgn_art.settings_checks import MAX_SEED, choice, number, whole
+from cgn_art.settings_checks import MAX_SEED, Settings, check_seed, check_truncation, choice, number, whole
 
 COLORS = ("texture", "luminance", "palette")
 OPTIMIZERS = ("lbfgs", "adam")
@@ -59,7 +59,9 @@ HELP = {
 
 
 @dataclass
-class StylizeSettings:
+class StylizeSettings(Settings):
+    KIND = "stylize"
+
     size: int = 512
     texture_class: int = 0
     blend_class: int | None = None
@@ -95,8 +97,8 @@ class StylizeSettings:
         if self.blend_class is not None:
             self.blend_class = whole("blend class", self.blend_class, 0, None)
         self.blend = number("blend", self.blend, *LIMITS["blend"])
-        self.texture_seed = whole("texture seed", self.texture_seed, *LIMITS["texture_seed"])
-        self.truncation = number("truncation", self.truncation, *LIMITS["truncation"], low_open=True)
+        self.texture_seed = check_seed(self.texture_seed, "texture seed")
+        self.truncation = check_truncation(self.truncation)
         for name in ("texture_scale", "strength", "content_weight", "smoothness"):
             setattr(self, name, number(name.replace("_", " "), getattr(self, name), *LIMITS[name]))
         if self.strength == 0 and self.content_weight == 0:
@@ -121,16 +123,4 @@ class StylizeSettings:
             self.subject_box = self.subject_box.strip() or None
         return self
 
-    def to_dict(self) -> dict:
-        return asdict(self)
 
-    def replace(self, **changes) -> StylizeSettings:
-        return replace(self, **changes)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> StylizeSettings:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise CgnArtError(f"unknown stylize setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        return cls(**values)

@@ -9,7 +9,7 @@ coarse-to-fine run.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -19,8 +19,8 @@ from cgn_art.device import pick_device
 from cgn_art.errors import CgnArtError
 from cgn_art.mechanisms.base import slerp
 from cgn_art.runtime.progress import JobCancelled, sub_progress
-from cgn_art.settings_checks import MAX_SEED, choice, number, whole
-from cgn_art.stylize.optimize import StylizeResult, make_stylize_encoder, stylize, working_size
+from cgn_art.settings_checks import Settings, check_seed, choice, number, whole
+from cgn_art.stylize.optimize import StylizeResult, make_stylize_encoder, stylize_validated, working_size
 from cgn_art.stylize.settings import StylizeSettings
 from cgn_art.stylize.textures import class_weights, fill, model_texture_wraps, tile_size
 
@@ -37,7 +37,9 @@ WALK_HELP = {
 
 
 @dataclass
-class WalkSettings:
+class WalkSettings(Settings):
+    KIND = "walk"
+
     seconds: float = 4.0
     fps: float = 12.0
     path: str = "class"
@@ -51,7 +53,7 @@ class WalkSettings:
         self.fps = number("fps", self.fps, 1.0, 60.0)
         self.path = choice("path", self.path, PATHS)
         self.to_class = whole("to class", self.to_class, 0, None)
-        self.to_seed = whole("to seed", self.to_seed, 0, MAX_SEED)
+        self.to_seed = check_seed(self.to_seed, "to seed")
         self.frame_steps = whole("frame steps", self.frame_steps, 1, 500)
         self.warm_start = bool(self.warm_start)
         if self.frames > 3600:
@@ -62,8 +64,6 @@ class WalkSettings:
     def frames(self) -> int:
         return max(2, round(self.seconds * self.fps))
 
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def walk_textures(model, settings: StylizeSettings, walk: WalkSettings, height: int, width: int):
@@ -125,7 +125,7 @@ def texture_walk(photo: Image.Image, output, settings: StylizeSettings | None = 
             # the first frame costs about as much as a quarter of the rest
             share = 0.75 / max(frames - 1, 1)
             start, end = (0.0, 0.25) if index == 0 else (0.25 + share * (index - 1), 0.25 + share * index)
-            result = stylize(photo, frame_settings, texture=texture, init=init, encoder=encoder,
+            result = stylize_validated(photo, frame_settings, texture=texture, init=init, encoder=encoder,
                              progress=sub_progress(progress, start, end, f"frame {index + 1}/{frames}"),
                              cancel=cancel)
             if result.cancelled:

@@ -43,7 +43,7 @@ from cgn_art.mechanisms.base import composite
 from cgn_art.mechanisms.small import SmallCGN, SmallCGNConfig
 from cgn_art.mechanisms.weights import save_model
 from cgn_art.runtime.progress import Progress
-from cgn_art.settings_checks import choice, number, whole
+from cgn_art.settings_checks import Settings, choice, number, whole
 from cgn_art.train import checkpoint, losses
 
 RECIPES = ("adversarial", "decomposed")
@@ -51,7 +51,9 @@ FIELDS = ("network", "exemplar")
 
 
 @dataclass
-class TrainSettings:
+class TrainSettings(Settings):
+    KIND = "training"
+
     variant: str = "wildlife"
     steps: int = 6000
     batch_size: int = 32

@@ -33,14 +33,16 @@ from cgn_art.mechanisms.base import truncated_noise
 from cgn_art.mechanisms.imagenet import PRECISIONS, ImageNetCGN, ImageNetCGNConfig
 from cgn_art.mechanisms.imagenet_presets import SAMPLE_SHEET_CLASSES
 from cgn_art.runtime.progress import Cancel, Progress
-from cgn_art.settings_checks import MAX_SEED, choice, number, whole
+from cgn_art.settings_checks import Settings, check_seed, check_truncation, choice, number, whole
 from cgn_art.train import checkpoint
 
 MECHANISM_PARTS = {"shape": "f_shape", "texture": "f_text", "background": "f_bg"}
 
 
 @dataclass
-class ImageNetTrainSettings:
+class ImageNetTrainSettings(Settings):
+    KIND = "ImageNet training"
+
     biggan: str = ""  # BigGAN folder (pytorch_model.bin + config.json); default <weights>/biggan-deep-256
     u2net: str = ""  # u2net.pth; default <weights>/u2net.pth
     weights: str = ""  # folder holding both; default $CGN_ART_IMAGENET
@@ -73,8 +75,8 @@ class ImageNetTrainSettings:
         and 0; text ("300", "1e-5") is read as the CLI and a checkpoint's JSON give it."""
         for name in ("steps", "batch_size", "accumulate", "sample_every", "checkpoint_every"):
             setattr(self, name, whole(name.replace("_", " "), getattr(self, name), 1))
-        self.seed = whole("seed", self.seed, 0, MAX_SEED)
-        self.truncation = number("truncation", self.truncation, 0, 1, low_open=True)
+        self.seed = check_seed(self.seed)
+        self.truncation = check_truncation(self.truncation)
         for name in ("lr_shape", "lr_texture", "lr_background"):
             setattr(self, name, number(name.replace("_", " "), getattr(self, name), 0, 1, high_open=True))
         for f in fields(self):
