@@ -12,8 +12,8 @@ import time
 
 import torch
 
+from cgn_art.evaluate import judges as fidelity
 from cgn_art.mechanisms.weights import load_model
-from cgn_art.train import fidelity
 
 
 def main():

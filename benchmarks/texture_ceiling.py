@@ -28,9 +28,10 @@ import torch
 import torch.nn.functional as F
 
 from cgn_art.data import letters
+from cgn_art.evaluate import judges as fidelity
 from cgn_art.features import RandomEncoder
 from cgn_art.mechanisms.base import to_pil
-from cgn_art.train import exemplars, fidelity
+from cgn_art.train import exemplars
 from cgn_art.train.decomposed import PATCH_LEVELS, image_patches
 
 SIDE = 192   # px of the synthesised picture at the 4x scale: nine 64 px judge crops

@@ -1,6 +1,6 @@
 """Metrics that can see texture, for every shipped model (or --model FOLDER): one JSON line.
 
-Per model (see cgn_art/train/fidelity.py for the definitions): shape fidelity by a judge trained on
+Per model (see cgn_art/evaluate/ for the definitions): shape fidelity by a judge trained on
 shapes the CGN never saw, mask binary share, texture / background structure fidelity (grey,
 contrast-normalised crops; per render scale), colour fidelity (RGB crops, a separate figure),
 detail at the 512 px render (ratio to a real reference) and diversity (ratio to real crops).
@@ -18,8 +18,8 @@ import time
 
 import torch
 
+from cgn_art.evaluate import judges as fidelity
 from cgn_art.mechanisms.weights import load_model, shipped_models
-from cgn_art.train import fidelity
 
 
 def _round(value):

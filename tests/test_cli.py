@@ -327,7 +327,7 @@ def test_train_refuses_bad_settings_and_missing_checkpoint(tmp_path, capsys):
 # evaluate (judges stubbed: training the real ones takes a minute) ------------------------------
 
 def test_evaluate_prints_one_json_line(monkeypatch, capsys):
-    from cgn_art.train import fidelity
+    from cgn_art.evaluate import judges as fidelity
 
     def quick_judges(variant, seed=0, epochs=4):
         return fidelity.Judges(fidelity._classifier(1).eval(), fidelity._classifier(3).eval(),

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from cgn_art.data import letters
+from cgn_art.evaluate import judges as fidelity
 from cgn_art.mechanisms.small import SmallCGN, SmallCGNConfig
-from cgn_art.train import fidelity
 
 QUICK = {"per_class": 50, "steps": 200, "cache": False}
 

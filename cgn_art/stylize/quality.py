@@ -163,7 +163,7 @@ def artefacts(result, photo) -> dict:
 # Texture ---------------------------------------------------------------------------------------
 
 class _FallbackJudge:
-    """Used only while the project's texture judge (cgn_art.train.fidelity) is not there: nearest
+    """Used only while the project's texture judge (cgn_art.evaluate.judges) is not there: nearest
     class mean of grey, contrast-normalised statistics of a seeded random filter bank (seed and
     kernels unlike the stylizer's encoder) plus the radial power spectrum, fitted on real crops."""
 
@@ -218,7 +218,7 @@ def texture_judge(family: str = "letters", *, tile: int | None = None, native: i
     """The texture judge: an object with ``classify(crops (N, 3, C, C) in [0, 1]) -> (N,) class
     indices``, ``scale`` (it judges images rendered ``scale`` x the model's native size), ``crop``
     and ``class_names``. The project's grey, contrast-normalised structure judge
-    (``cgn_art.train.fidelity.texture_judge``) when it is there, else a stand-in of our own.
+    (``cgn_art.evaluate.judges.texture_judge``) when it is there, else a stand-in of our own.
     With ``tile`` (px one texture tile spans in the result) the judge whose scale is nearest to
     ``tile / native`` is taken, so the result is resized as little as possible before judging."""
     scale = 4
@@ -230,7 +230,7 @@ def texture_judge(family: str = "letters", *, tile: int | None = None, native: i
 @functools.lru_cache(maxsize=4)
 def _judge(family: str, scale: int):
     try:
-        from cgn_art.train.fidelity import texture_judge as project_judge
+        from cgn_art.evaluate.judges import texture_judge as project_judge
     except ImportError:
         return _FallbackJudge(family, scale=scale, crop=64)
     return project_judge(family, scale=scale)
