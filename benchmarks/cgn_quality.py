@@ -12,7 +12,7 @@ import time
 
 import torch
 
-from cgn_art.evaluate import judges as fidelity
+from cgn_art import evaluate as fidelity
 from cgn_art.mechanisms.weights import load_model
 
 

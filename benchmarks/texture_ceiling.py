@@ -27,8 +27,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from cgn_art import evaluate as fidelity
 from cgn_art.data import letters
-from cgn_art.evaluate import judges as fidelity
 from cgn_art.features import RandomEncoder
 from cgn_art.mechanisms.base import to_pil
 from cgn_art.train import exemplars

@@ -18,7 +18,8 @@ import time
 
 import torch
 
-from cgn_art.evaluate import judges as fidelity
+from cgn_art import evaluate as fidelity
+from cgn_art.evaluate.cache import RECIPE_VERSION
 from cgn_art.mechanisms.weights import load_model, shipped_models
 
 
@@ -44,7 +45,7 @@ def main():
     names = args.model or list(shipped_models())
     start = time.perf_counter()
     out = {"benchmark": "texture_quality", "triples": args.n, "seed": args.seed,
-           "recipe_version": fidelity.RECIPE_VERSION, "models": {}, "real_data": {}}
+           "recipe_version": RECIPE_VERSION, "models": {}, "real_data": {}}
     options = {"n": args.n, "detail_n": args.detail_n, "diversity_seeds": args.diversity_seeds, "seed": args.seed}
     for name in names:
         model = load_model(name, device="cpu")

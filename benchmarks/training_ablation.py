@@ -22,7 +22,7 @@ import json
 import time
 from pathlib import Path
 
-from cgn_art.evaluate import judges as fidelity
+from cgn_art import evaluate as fidelity
 from cgn_art.mechanisms.weights import load_model
 from cgn_art.train.cgn import TrainSettings, train
 

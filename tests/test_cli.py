@@ -327,11 +327,12 @@ def test_train_refuses_bad_settings_and_missing_checkpoint(tmp_path, capsys):
 # evaluate (judges stubbed: training the real ones takes a minute) ------------------------------
 
 def test_evaluate_prints_one_json_line(monkeypatch, capsys):
-    from cgn_art.evaluate import judges as fidelity
+    from cgn_art import evaluate as fidelity
+    from cgn_art.evaluate import colour
 
     def quick_judges(variant, seed=0, epochs=4):
-        return fidelity.Judges(fidelity._classifier(1).eval(), fidelity._classifier(3).eval(),
-                               fidelity._classifier(3).eval(), 0.13, {"digit": 1.0})
+        return fidelity.Judges(colour._classifier(1).eval(), colour._classifier(3).eval(),
+                               colour._classifier(3).eval(), 0.13, {"digit": 1.0})
 
     monkeypatch.setattr(fidelity, "train_judges", quick_judges)
     assert main(["evaluate", "--model", "wildlife", "--device", "cpu", "--n", "20", "--json"]) == 0

@@ -29,6 +29,7 @@ MODULES = [
     "cgn_art.robustness.validation",
     "cgn_art.runtime.progress",
     "cgn_art.cache",
+    "cgn_art.evaluate.fitting",
 ]
 
 

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
+from cgn_art import evaluate as fidelity
 from cgn_art.data import letters
-from cgn_art.evaluate import judges as fidelity
+from cgn_art.evaluate.judges import _tensor
 from cgn_art.mechanisms.small import SmallCGN, SmallCGNConfig
 
 QUICK = {"per_class": 50, "steps": 200, "cache": False}
@@ -53,7 +54,7 @@ def test_flat_colour_with_dither_still_scores_chance(judges):
     judge = judges["wildlife"]
     rng = np.random.default_rng(3)
     labels = np.repeat(np.arange(10), 10)
-    real = fidelity._tensor(fidelity.real_crops("wildlife", "texture", labels, 32, 1, rng))
+    real = _tensor(fidelity.real_crops("wildlife", "texture", labels, 32, 1, rng))
     flat = real.mean(dim=(2, 3), keepdim=True).expand_as(real)
     dithered = (flat + torch.from_numpy(rng.uniform(-0.5, 0.5, flat.shape).astype(np.float32)) / 255).clamp(0, 1)
     assert judge.accuracy(real, labels) > 0.6

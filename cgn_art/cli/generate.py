@@ -101,8 +101,8 @@ def cmd_models(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
+    from cgn_art import evaluate as fidelity
     from cgn_art.data.mnist import VARIANTS
-    from cgn_art.evaluate import judges as fidelity
 
     model = load_model_from(args)
     variant = getattr(getattr(model, "config", None), "variant", None)

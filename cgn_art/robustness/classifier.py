@@ -12,11 +12,11 @@ images at 64 px cost 370 MB instead of 1.5 GB); both give the same numbers.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from cgn_art.errors import CgnArtError
-from cgn_art.runtime.progress import Cancel, Progress, check
+from cgn_art.evaluate.fitting import fit_classifier
+from cgn_art.runtime.progress import Cancel, Progress
 
 MIN_SIZE = 16  # the smallest side the two 5x5 convolutions and 2x poolings leave a pixel of
 
@@ -67,24 +67,8 @@ def train_classifier(x: torch.Tensor, y: torch.Tensor, epochs: int = 5, batch_si
                           f"{num_classes} classes (0 to {num_classes - 1})")
     torch.manual_seed(seed)
     model = small_cnn(num_classes, x.shape[1], x.shape[-1], dropout)
-    optimizer = torch.optim.Adam(model.parameters(), lr)
-    generator = torch.Generator().manual_seed(seed)
-    steps_per_epoch = -(-len(y) // batch_size)
-    total = epochs * steps_per_epoch
-    model.train()
-    for epoch in range(epochs):
-        order = torch.randperm(len(y), generator=generator)
-        for step, i in enumerate(range(0, len(y), batch_size)):
-            check(cancel, "classifier training was cancelled")
-            batch = order[i: i + batch_size]
-            loss = F.cross_entropy(model(_floats(x[batch]) - 0.5), y[batch])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            done = epoch * steps_per_epoch + step + 1
-            if progress and (done % 20 == 0 or done == total):
-                progress(done / total, f"epoch {epoch + 1}/{epochs}, loss {loss.item():.3f}")
-    return model.eval()
+    return fit_classifier(model, x, y, epochs, batch_size, lr=lr, generator=torch.Generator().manual_seed(seed),
+                          inputs=lambda batch: _floats(batch) - 0.5, progress=progress, cancel=cancel)
 
 
 @torch.no_grad()
