@@ -207,3 +207,20 @@ def _wait_for_app(page, timeout: float = 60_000) -> None:
                 && app.dataset.testScriptState === 'notRunning'
                 && !document.querySelector('[data-testid="stSkeleton"]');
         }""", timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def letters_dir(tmp_path_factory):
+    """A tiny random letters-shaped SmallCGN saved as a model folder (the shape the Letters CGN will have)."""
+    from helpers.typeset import CAPS
+
+    from cgn_art import save_model
+    from cgn_art.mechanisms.small import SmallCGN, SmallCGNConfig
+
+    torch.manual_seed(0)
+    model = SmallCGN(SmallCGNConfig(variant="letters", shape_classes=CAPS, native_size=64, width=8))
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if ".film." in name:
+                parameter.normal_(0, 0.5)
+    return save_model(model.eval(), tmp_path_factory.mktemp("letters") / "letters")

@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 from PIL import Image
 from playwright.sync_api import expect
-from test_typeset import letters_dir  # noqa: F401 - the fixture
 
 from cgn_art.io import read_png_settings
 from cgn_art.typeset import roll_labels

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from test_audio import CLICKS, chords, click_track
+from helpers.audio import CLICKS, chords, click_track
+from helpers.dance import FPS, decode, finish_jobs, still
 
 import cgn_art
 from cgn_art.audio import analyse_file, file_hash
@@ -20,8 +21,6 @@ from cgn_art.dance import DanceSettings, choreograph, read_sidecar, render_dance
 from cgn_art.dance.renderer import _FrameRenderer, class_counts, render_size
 from cgn_art.errors import CgnArtError
 from cgn_art.video import VideoCancelled, VideoWriter, ffmpeg_exe
-
-FPS = 24
 
 
 @pytest.fixture(autouse=True)
@@ -44,22 +43,8 @@ def songs(tmp_path_factory):
     return folder
 
 
-def still(**changes) -> DanceSettings:
-    """Everything held still except what a test switches on."""
-    base = {f"{m}.{k}": v for m in ("shape", "texture", "background")
-            for k, v in (("classes_by", "fixed"), ("pulse", "none"), ("drift", "none"), ("jitter", 0))}
-    return DanceSettings.from_preset("groove", size=64, fps=FPS).with_changes({**base, **changes})
-
-
 def video_info(path) -> str:
     return subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr
-
-
-def decode(path) -> np.ndarray:
-    reader = imageio_ffmpeg.read_frames(str(path))
-    meta = next(reader)
-    w, h = meta["size"]
-    return np.stack([np.frombuffer(f, np.uint8).reshape(h, w, 3) for f in reader]).astype(np.float32)
 
 
 # Sync, measured ------------------------------------------------------------------------------
@@ -281,14 +266,6 @@ def test_cli_errors_are_one_line(tmp_path, songs, capsys):
 
 
 # Page (AppTest) -------------------------------------------------------------------------------------
-
-def finish_jobs(at):
-    """Wait for the heavy jobs the page queued (they run on their own threads), then rerun the page."""
-    from cgn_art.runtime.jobs import default_queue
-
-    for job in default_queue().jobs():
-        job.wait()
-    return at.run()
 
 
 def test_page_demo_song_preview_render_video_and_downloads():

@@ -3,49 +3,22 @@ U2-Net with the released parameter names, saved in the released checkpoint's lay
 loaded through the public API. Nothing is downloaded."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
+from helpers.imagenet import U2NET_DIVISOR, save_released_layout, tiny_biggan, tiny_cgn
 from pytorch_pretrained_biggan import BigGAN
 
 import cgn_art
 from cgn_art.cli import main
 from cgn_art.errors import CgnArtError
-from cgn_art.mechanisms.biggan import biggan_config, load_biggan_folder, random_biggan, save_biggan_folder
-from cgn_art.mechanisms.imagenet import ImageNetCGN, ImageNetCGNConfig
+from cgn_art.mechanisms.biggan import load_biggan_folder, save_biggan_folder
+from cgn_art.mechanisms.imagenet import ImageNetCGN
 from cgn_art.mechanisms.imagenet_weights import ENV, import_cgn
 from cgn_art.mechanisms.u2net import U2Net, load_u2net
-
-TINY = dict(resolution=32, channel_width=4, z_dim=16)
-U2NET_DIVISOR = 16
 
 
 class Payload:
     """Stands for a pickle that would run code on loading: weights_only refuses it."""
-
-
-def tiny_biggan(seed: int):
-    # random_biggan warms up the spectral-norm vectors and sets the last batch norm: a fresh
-    # BigGAN outputs NaN (see its docstring); the tests below check outputs are finite, not hide NaN.
-    return random_biggan(biggan_config(**TINY), seed=seed)
-
-
-def tiny_cgn(seed: int = 0) -> ImageNetCGN:
-    """An ImageNet CGN whose four BigGANs differ (so mechanisms are told apart) and a random U2-Net."""
-    model = ImageNetCGN(ImageNetCGNConfig(biggan=biggan_config(**TINY).to_dict(), u2net_divisor=U2NET_DIVISOR))
-    for i, part in enumerate(("biggan_GT", "f_shape", "f_text", "f_bg")):
-        getattr(model, part).load_state_dict(tiny_biggan(seed + i).state_dict())
-    torch.manual_seed(seed)
-    model.u2net.load_state_dict(U2Net(U2NET_DIVISOR).state_dict())
-    return model.eval()
-
-
-def save_released_layout(model: ImageNetCGN, path: Path, module_prefix: bool) -> Path:
-    """As the authors saved it: torch.save(cgn.state_dict()), from DataParallel when prefixed."""
-    state = model.state_dict()
-    torch.save({("module." if module_prefix else "") + k: v for k, v in state.items()}, path)
-    return path
 
 
 @pytest.fixture(scope="module")

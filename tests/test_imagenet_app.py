@@ -3,8 +3,8 @@ loads, and the Home gallery and the Mixer draw with it."""
 from __future__ import annotations
 
 import pytest
+from helpers.imagenet import save_released_layout, tiny_cgn
 from streamlit.testing.v1 import AppTest
-from test_imagenet import save_released_layout, tiny_cgn
 
 from cgn_art.mechanisms.imagenet_weights import ENV, import_cgn
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers.imagenet import tiny_cgn
 from pytorch_pretrained_biggan import BigGAN
-from test_imagenet import tiny_cgn
 
 import cgn_art.mechanisms.u2net as u2net_module
 from cgn_art.mechanisms.imagenet import biggan_truncation

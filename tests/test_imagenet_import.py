@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_imagenet import tiny_cgn
+from helpers.imagenet import tiny_cgn
 
 import cgn_art
 from cgn_art.cli import main

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_imagenet import save_released_layout, tiny_cgn
+from helpers.imagenet import save_released_layout, tiny_cgn
 
 import cgn_art
 from cgn_art.mechanisms.imagenet_weights import import_cgn

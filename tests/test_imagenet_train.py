@@ -7,7 +7,7 @@ import math
 
 import pytest
 import torch
-from test_imagenet import U2NET_DIVISOR, tiny_biggan, tiny_cgn
+from helpers.imagenet import U2NET_DIVISOR, tiny_biggan, tiny_cgn
 
 import cgn_art
 from cgn_art.cli import main

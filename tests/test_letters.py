@@ -2,11 +2,11 @@
 import numpy as np
 import pytest
 import torch
+from helpers.letters import tiny_letters_model
 
 from cgn_art.data import letters
 from cgn_art.data.registry import DATASETS, dataset
 from cgn_art.errors import CgnArtError
-from cgn_art.mechanisms.small import SmallCGN, SmallCGNConfig
 
 
 def test_held_out_fonts_never_build_training_images():
@@ -82,17 +82,6 @@ def test_glyphs_for_the_shape_judge():
     assert sorted(set(labels)) == list(range(26))
     with pytest.raises(CgnArtError):
         letters.glyphs("other")
-
-
-def tiny_letters_model(levels=2):
-    names = letters.class_names()
-    cfg = SmallCGNConfig(variant="letters", shape_classes=names["shape"], texture_classes=names["texture"],
-                         background_classes=names["background"], native_size=64, width=8, detail_levels=levels)
-    torch.manual_seed(0)
-    model = SmallCGN(cfg, device="cpu").eval()
-    for out in model.texture.detail_out:  # give the detail levels something to say
-        torch.nn.init.normal_(out.weight, std=0.3)
-    return model
 
 
 def test_detail_levels_follow_the_render_size():

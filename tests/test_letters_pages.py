@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_letters import tiny_letters_model
+from helpers.letters import tiny_letters_model
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,9 @@ import pytest
 import soundfile as sf
 import torch
 import torch.nn.functional as F
-from test_audio import CLICKS, click_track
-from test_dance import decode, still
-from test_typeset import BoxLetters, letters_dir  # noqa: F401 - the fixture
+from helpers.audio import CLICKS, click_track
+from helpers.dance import decode, still
+from helpers.typeset import BoxLetters
 
 from cgn_art.audio import analyse_file
 from cgn_art.cli import main
@@ -182,8 +182,8 @@ def test_lyrics_need_a_letters_model(song, tmp_path, capsys, monkeypatch):
 # The Latent Dance page: a lyrics upload ---------------------------------------------------------
 
 def test_page_lyrics_upload_makes_a_lyric_video_and_bad_files_say_why(letters_dir):  # noqa: F811
+    from helpers.dance import finish_jobs
     from streamlit.testing.v1 import AppTest
-    from test_dance import finish_jobs
 
     at = AppTest.from_file("../app/Home.py", default_timeout=120).run()
     at.text_input(key="model_folder").input(str(letters_dir)).run()

@@ -10,76 +10,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers.typeset import BACKGROUNDS, CAPS, TEXTURES, BoxLetters, box_width
 
 from cgn_art.errors import CgnArtError
 from cgn_art.io import read_png_settings, save_png
-from cgn_art.mechanisms.base import Mechanisms, truncated_noise
 from cgn_art.typeset import FORMATS, TypeSettings, letter_classes, render_poster
 from cgn_art.typeset.layout import roll_labels, split_text
-
-CAPS = [chr(65 + i) for i in range(26)]
-TEXTURES = torch.tensor([[1.0, 0, 0], [0, 1.0, 0], [0, 0, 1.0], [1.0, 1.0, 1.0]])
-BACKGROUNDS = torch.tensor([[0.0, 0, 0], [0.5, 0.5, 0.5], [0, 0, 0.4]])
-
-
-def box_width(letter_class: int) -> float:
-    """Ink width of a BoxLetters letter in native px (its height is always 40)."""
-    return 8 + 1.5 * letter_class
-
-
-class BoxLetters(Mechanisms):
-    """Letters A-Z as boxes 40 px high (native 64) and 8 + 1.5 * class wide, bottom at y = 52, with a
-    small hole placed by the noise; textures and backgrounds are flat colours of their class."""
-
-    native_size = 64
-    name = "box-letters"
-
-    def __init__(self, digits: bool = False):
-        self.shapes = [str(i) for i in range(10)] if digits else CAPS
-
-    @property
-    def class_names(self):
-        return {"shape": list(self.shapes), "texture": ["red", "green", "blue", "white"],
-                "background": ["black", "grey", "navy"]}
-
-    def noise(self, mechanism, seeds, truncation, size):
-        return torch.stack([truncated_noise((1,), s, truncation) for s in seeds])
-
-    def mechanism(self, mechanism, weights, noise, size):
-        n = len(weights)
-        if mechanism == "texture":
-            return (weights @ TEXTURES)[:, :, None, None].expand(n, 3, size, size).clone()
-        if mechanism == "background":
-            return (weights @ BACKGROUNDS)[:, :, None, None].expand(n, 3, size, size).clone()
-        x = (torch.arange(size, dtype=torch.float32) + 0.5) * 64 / size
-        cls = weights.argmax(1).float()
-        half = (8 + 1.5 * cls)[:, None] / 2
-        inside_x = (x[None] - 32).abs() < half                                   # (N, S)
-        inside_y = (x > 12) & (x < 52)                                           # (S,)
-        mask = (inside_y[None, :, None] & inside_x[:, None, :]).float()
-        hole_x = 32 + noise[:, 0].clamp(-1, 1) * 0.25 * half[:, 0]                # where the seed puts the hole
-        hole = ((x[None] - hole_x[:, None]).abs() < 2)[:, None, :] & ((x - 30).abs() < 3)[None, :, None]
-        return (mask * (~hole).float())[:, None]
 
 
 @pytest.fixture(scope="module")
 def boxes() -> BoxLetters:
     return BoxLetters()
-
-
-@pytest.fixture(scope="module")
-def letters_dir(tmp_path_factory):
-    """A tiny random letters-shaped SmallCGN saved as a model folder (the shape the Letters CGN will have)."""
-    from cgn_art import save_model
-    from cgn_art.mechanisms.small import SmallCGN, SmallCGNConfig
-
-    torch.manual_seed(0)
-    model = SmallCGN(SmallCGNConfig(variant="letters", shape_classes=CAPS, native_size=64, width=8))
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            if ".film." in name:
-                parameter.normal_(0, 0.5)
-    return save_model(model.eval(), tmp_path_factory.mktemp("letters") / "letters")
 
 
 def runs(row: np.ndarray) -> list[tuple[int, int]]:

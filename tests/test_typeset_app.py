@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from streamlit.testing.v1 import AppTest
-from test_typeset import letters_dir  # noqa: F401 - the fixture
 
 
 def image_urls(at) -> list[str]:

@@ -4,18 +4,16 @@ process boundary, and a worker never outlives its job or its server."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 import types
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import running, wait_until
-from PIL import Image
+from helpers.worker_jobs import crash, forever, killed, report_until, user_error, where
 
 import cgn_art
 from cgn_art.audio import analyse_file
@@ -38,39 +36,6 @@ def gone_within(pid: int, seconds: float) -> bool:
 
 
 # Work for the workers: module-level, so it pickles by name ------------------------------------
-
-def where(job):
-    return {"pid": os.getpid(), "nice": os.getpriority(os.PRIO_PROCESS, 0)}
-
-
-def report_until(job, gate: str):
-    """Report progress and a preview until the file ``gate`` exists, then return."""
-    job.preview = (Image.new("RGB", (8, 8), (255, 0, 0)), "red")
-    while not Path(gate).exists():
-        job.progress(0.25, f"working in {os.getpid()}")
-        time.sleep(0.02)
-    return "through the gate"
-
-
-def forever(job, checks: bool, pid_file: str):
-    """Runs until killed; with ``checks`` it reports (and so sees Cancel), without it never looks."""
-    Path(pid_file).write_text(str(os.getpid()))
-    while True:
-        if checks:
-            job.progress(0.5, f"pid {os.getpid()}")
-        time.sleep(0.02)
-
-
-def user_error(job):
-    raise CgnArtError("the song is too short")
-
-
-def crash(job):
-    raise ZeroDivisionError("division by zero")
-
-
-def killed(job):
-    os.kill(os.getpid(), signal.SIGKILL)
 
 
 # Tests ------------------------------------------------------------------------------------------
@@ -166,9 +131,9 @@ def test_a_worker_dies_with_its_server(tmp_path):
         import os, sys, time
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         from cgn_art.runtime.jobs import JobQueue
-        import test_worker_jobs
+        from helpers import worker_jobs
         queue = JobQueue(slots=1, isolation="process")
-        job = queue.submit(test_worker_jobs.write_pid_and_wait, "render", args=({str(pid_file)!r},))
+        job = queue.submit(worker_jobs.write_pid_and_wait, "render", args=({str(pid_file)!r},))
         time.sleep(600)
     """)
     server = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT)
@@ -183,7 +148,3 @@ def test_a_worker_dies_with_its_server(tmp_path):
         server.kill()
 
 
-def write_pid_and_wait(job, path: str):
-    Path(path).write_text(str(os.getpid()))
-    while True:
-        time.sleep(0.05)
