@@ -26,14 +26,7 @@ from cgn_art.audio import (
     warm_up_in_background,
 )
 from cgn_art.audio.demo_song import SHIPPED as DEMO_SONG
-from cgn_art.dance import (
-    CLASS_DRIVERS,
-    DRIFT_DRIVERS,
-    MECHANISMS,
-    PRESETS,
-    PULSE_DRIVERS,
-    DanceSettings,
-)
+from cgn_art.dance import CLASS_DRIVERS, DRIFT_DRIVERS, MECHANISMS, PRESETS, PULSE_DRIVERS, DanceSettings
 from cgn_art.runtime.heavy_jobs import preview_settings, render_video
 
 MAX_UPLOAD_MB = float(os.environ.get("CGN_ART_MAX_UPLOAD_MB", "50"))  # the server's own cap is 200 MB

@@ -34,7 +34,7 @@ from typing import Any
 from cgn_art.errors import CgnArtError
 
 __all__ = ["Cancel", "JobCancelled", "Progress", "as_cancel", "check", "quiet", "reporter", "running",
-           "running_job", "sub_progress", "when_cancelled"]
+           "running_job", "step_message", "sub_progress", "when_cancelled"]
 
 Progress = Callable[[float | None, str], None]
 Cancel = Callable[[], bool]
@@ -63,6 +63,16 @@ def sub_progress(progress: Progress | None, start: float, end: float, label: str
         text = f"{label}: {message}" if label else message
         report(None if fraction is None else min(1.0, start + span * float(fraction)), text)
     return child
+
+
+def step_message(step: int, steps: int, numbers: dict[str, float]) -> str:
+    """A trainer's progress message: ``"step 50/6000  loss 0.123  ..."`` (the CLI's bar shows the
+    step itself and keeps the rest).
+
+    >>> step_message(50, 6000, {"loss": 0.1234})
+    'step 50/6000  loss 0.123'
+    """
+    return f"step {step}/{steps}  " + "  ".join(f"{k} {v:.3f}" for k, v in numbers.items())
 
 
 def as_cancel(cancel: Cancel | threading.Event | None) -> Cancel:

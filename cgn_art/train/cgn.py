@@ -42,7 +42,7 @@ from cgn_art.features import ENCODER_NAMES, make_encoder, texture_distance
 from cgn_art.mechanisms.base import composite
 from cgn_art.mechanisms.small import SmallCGN, SmallCGNConfig
 from cgn_art.mechanisms.weights import save_model
-from cgn_art.runtime.progress import Progress
+from cgn_art.runtime.progress import Progress, step_message
 from cgn_art.settings_checks import Settings, choice, number, whole
 from cgn_art.train import checkpoint, losses
 
@@ -295,8 +295,7 @@ class Trainer:
                 self.history.append({"step": self.step, **mean})
                 window = []
                 if progress:
-                    progress(self.step / s.steps, f"step {self.step}/{s.steps}  " +
-                             "  ".join(f"{k} {v:.3f}" for k, v in mean.items()))
+                    progress(self.step / s.steps, step_message(self.step, s.steps, mean))
             if out and (self.step % s.sample_every == 0 or self.step == s.steps):
                 sample_sheet(self.ema, seed=s.seed).save(out / f"samples-{self.step:06d}.png")
             if out and (self.step % s.checkpoint_every == 0 or self.step == s.steps):

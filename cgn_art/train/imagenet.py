@@ -32,7 +32,7 @@ from cgn_art.features import ENCODER_NAMES, make_encoder
 from cgn_art.mechanisms.base import truncated_noise
 from cgn_art.mechanisms.imagenet import PRECISIONS, ImageNetCGN, ImageNetCGNConfig
 from cgn_art.mechanisms.imagenet_presets import SAMPLE_SHEET_CLASSES
-from cgn_art.runtime.progress import Cancel, Progress
+from cgn_art.runtime.progress import Cancel, Progress, step_message
 from cgn_art.settings_checks import Settings, check_seed, check_truncation, choice, number, whole
 from cgn_art.train import checkpoint
 
@@ -312,8 +312,7 @@ class ImageNetTrainer:
             mean = self.train_step()
             self.history.append({"step": self.step, **mean})
             if progress:
-                progress(self.step / s.steps, f"step {self.step}/{s.steps}  " +
-                         "  ".join(f"{k} {v:.3f}" for k, v in mean.items()))
+                progress(self.step / s.steps, step_message(self.step, s.steps, mean))
             if out and (self.step % s.sample_every == 0 or self.step == s.steps):
                 sample_sheet(self.model, truncation=s.truncation).save(out / f"samples-{self.step:06d}.png")
             if out and (self.step % s.checkpoint_every == 0 or self.step == s.steps):
