@@ -30,6 +30,8 @@ PAGES = (
     PageInfo("views/type.py", "Type", ":material/text_fields:",
              "Set a phrase in counterfactual letters: each letter a mask from the Letters CGN, painted in its "
              "textures; download the poster, share it as a link.", keys=("type",)),
+    PageInfo("views/materials.py", "Materials", ":material/texture:",
+             "Make a texture or a background from your own photos, and use it on every page.", keys=("materials",)),
     PageInfo("views/dance.py", "Latent Dance", ":material/music_note:",
              "Upload a song and get a video whose shape, texture and background move with its beats, harmony "
              "and sections.", keys=("dance",)),

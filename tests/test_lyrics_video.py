@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-import torch.nn.functional as F
 from helpers.audio import CLICKS, click_track
 from helpers.dance import decode, still
 from helpers.typeset import BoxLetters
@@ -21,6 +20,7 @@ from cgn_art.cli import main
 from cgn_art.dance import render_dance
 from cgn_art.errors import CgnArtError
 from cgn_art.lyrics import parse_lyrics
+from cgn_art.mechanisms.base import truncated_noise
 
 FPS = 24
 LRC = "[00:01.00]AB <00:02.00>CD\n[00:03.50]EFG\n[00:05.00]\n[00:06.20]HI\n"
@@ -80,44 +80,60 @@ def test_letters_pulse_on_onsets(song, tmp_path):
         assert area[f + 6] < area[f - 1:f + 2].max()               # ...and settle after it
 
 
-class NoiseExemplarLetters(BoxLetters):
-    """BoxLetters whose texture is a seamless exemplar of white noise, 64 px across one native
-    image (like the Letters CGN's exemplar fields, shrunk or enlarged to the size asked)."""
+class NoiseMaterialLetters(BoxLetters):
+    """BoxLetters whose texture and background are material fields (as the Letters CGN's): white
+    noise, and a grey ramp, each one 64 px source spanning a native image."""
 
     exemplar_fields = True
     config = SimpleNamespace(exemplar_side=64)
-    exemplar = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+
+    def __init__(self):
+        super().__init__()
+        from cgn_art.mechanisms.exemplar import ExemplarField
+
+        noise = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+        self.texture, self.background = ExemplarField(4, 64), ExemplarField(3, 64)
+        self.texture.exemplars.copy_((noise * 255).round().to(torch.uint8).expand(4, -1, -1, -1))
+        ramp = torch.linspace(0, 120, 64).round().to(torch.uint8)
+        self.background.exemplars.copy_(ramp.expand(3, 3, 64, 64))
 
     def mechanism(self, mechanism, weights, noise, size):
-        if mechanism != "texture":
-            return super().mechanism(mechanism, weights, noise, size)
-        field = self.exemplar.expand(len(weights), -1, -1, -1)
-        return F.interpolate(field, size=(size, size), mode="area" if size < 64 else "bilinear", align_corners=None
-                             if size < 64 else False)
+        if mechanism == "shape":
+            return super().mechanism(mechanism, weights, noise[:, :1], size)
+        return getattr(self, mechanism)(weights, noise, size)
+
+    def noise(self, mechanism, seeds, truncation, size):
+        return torch.stack([truncated_noise((2,), s, truncation) for s in seeds])
 
 
-def test_exemplar_textures_keep_their_grain_inside_the_letters(song):
-    # Painted at native size and stretched over a 256 px frame, the noise became smooth blotches
-    # (neighbour differences 0.17 of the exemplar's); tiled once per letter box (82 px for 64 px of
-    # exemplar, bilinear) it keeps 0.48 of them.
+def test_material_textures_are_crisp_inside_the_letters(song):
+    # A lyric video of a model with materials is drawn at the video's own size, the letters' material
+    # one source pixel per frame pixel (material scale 0): the noise keeps its grain. At material
+    # scale 1 (as large as a native image, here 82 px letter boxes for 64 px of source) it is softer.
     from cgn_art.audio import analyse_file
     from cgn_art.dance.choreography import choreograph
     from cgn_art.dance.lyric_video import prepare_lyrics
     from cgn_art.dance.renderer import class_counts
 
-    model, settings = NoiseExemplarLetters(), still().with_changes({"size": 256})
-    features = analyse_file(song, settings.start, settings.duration)
-    choreography = choreograph(features, settings, class_counts(model), model.presets)
-    _, renderer, size = prepare_lyrics(model, song, features, choreography, settings,
-                                       parse_lyrics("[00:00.00]MWM"))
-    assert size == 256 and renderer.work == 64
-    frame = renderer.frames(30, 31)[0]
-    letters = renderer._masks(30, 31)[0, 0] > 0.99
-    inside = letters[:, 1:] & letters[:, :-1]
-    grain = (frame[:, :, 1:] - frame[:, :, :-1]).abs().mean(0)[inside].mean()
-    own = (NoiseExemplarLetters.exemplar[0, :, :, 1:] - NoiseExemplarLetters.exemplar[0, :, :, :-1]).abs().mean()
-    assert inside.sum() > 500
-    assert grain > 0.35 * own, (float(grain), float(own))
+    model = NoiseMaterialLetters()
+    own = (model.texture.exemplars[0, :, :, 1:].float() - model.texture.exemplars[0, :, :, :-1].float()).abs().mean()
+
+    def grain(scale):
+        settings = still().with_changes({"size": 256, "material_scale": scale})
+        features = analyse_file(song, settings.start, settings.duration)
+        choreography = choreograph(features, settings, class_counts(model), model.presets)
+        _, renderer, size = prepare_lyrics(model, song, features, choreography, settings,
+                                           parse_lyrics("[00:00.00]MWM"))
+        assert size == 256 and renderer.work == 256
+        frame = renderer.frames(30, 31)[0] * 255
+        letters = renderer._masks(30, 31)[0, 0] > 0.99
+        inside = letters[:, 1:] & letters[:, :-1]
+        assert inside.sum() > 500
+        return float((frame[:, :, 1:] - frame[:, :, :-1]).abs().mean(0)[inside].mean())
+
+    crisp, relative = grain(0.0), grain(1.0)
+    assert crisp > 0.8 * float(own), (crisp, float(own))
+    assert relative < 0.8 * crisp, (relative, crisp)
 
 
 def test_plain_text_words_land_on_beats(song, tmp_path):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from helpers.typeset import BACKGROUNDS, CAPS, TEXTURES, BoxLetters, box_width
 
 from cgn_art.errors import CgnArtError
@@ -315,20 +314,3 @@ def test_cli_errors_are_one_line(letters_dir, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(weights, "shipped_models", dict)
     assert main(["type", "OK", "-o", str(tmp_path / "x.png")]) == 1
     assert "Letters CGN is not shipped" in error()
-
-
-def test_exemplar_textures_tile_at_the_letters_scale():
-    """A seamless texture repeats once per ``period`` poster px (one letter box), and a window of
-    the plane is the same wherever it is cut from: how a Letters-CGN texture keeps its detail."""
-    from cgn_art.typeset.render import tiled
-
-    canvas = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
-    plane = tiled(canvas, slice(0, 120), slice(0, 120), period=40)
-    assert plane.shape == (1, 3, 120, 120)
-    assert torch.allclose(plane[..., :40, :40], plane[..., 40:80, 80:120], atol=1e-5)
-    assert torch.allclose(tiled(canvas, slice(50, 70), slice(10, 30), period=40), plane[..., 50:70, 10:30], atol=1e-6)
-    # one tile is the whole canvas resized to the period, not a piece of it stretched over the plane
-    assert torch.allclose(plane[..., :40, :40].mean(), canvas.mean(), atol=0.02)
-    stretched = torch.nn.functional.interpolate(canvas, size=(120, 120), mode="bilinear", align_corners=False)
-    detail = lambda x: float((x[..., 1:] - x[..., :-1]).abs().mean())  # noqa: E731
-    assert detail(plane[..., :40, :40]) > 2 * detail(stretched[..., :40, :40])

@@ -8,6 +8,7 @@
     cgn-art models                                   # what ships, with class names
     cgn-art evaluate --model runs/w1/model           # fidelity of a model's mechanisms
     cgn-art type "HELLO WORLD" -o poster.png         # a typography poster (the Letters CGN)
+    cgn-art materials add letters --texture moss moss.jpg   # your own material, from photos
 
 Every mistake a user can make ends as one line on stderr (``cgn-art: error: ...``) and a non-zero
 exit status: 2 for a malformed command line, 1 for everything else.
@@ -33,6 +34,7 @@ COMMAND_MODULES = (
     "cgn_art.cli.stylize",
     "cgn_art.cli.dance",
     "cgn_art.cli.typeset",
+    "cgn_art.cli.materials",
 )
 
 

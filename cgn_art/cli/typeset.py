@@ -17,7 +17,7 @@ from cgn_art.errors import CgnArtError
 
 FLAGS = ("format", "width", "height", "align", "letter_size", "margin", "tracking", "word_space", "line_spacing",
          "texture_by", "textures", "background_by", "backgrounds", "seed", "letter_seeds", "truncation",
-         "texture_scale")
+         "texture_scale", "material_scale")
 
 
 def add_commands(commands) -> None:

@@ -22,7 +22,7 @@ from cgn_art.errors import CgnArtError
 from cgn_art.lyrics import Lyrics
 from cgn_art.settings_checks import child_seed
 from cgn_art.typeset.layout import Text, arrange, letter_seed, split_text
-from cgn_art.typeset.render import box_of, digit_classes, fit_mask, glyph_masks, letter_classes, measure, tiled
+from cgn_art.typeset.render import box_of, digit_classes, fit_mask, glyph_masks, letter_classes, measure
 
 PULSE_GROWTH = 0.12     # a full pulse makes a letter this much larger
 MAX_LINE_CAP = 0.2      # a short line's capitals are at most this fraction of the frame high
@@ -30,24 +30,26 @@ PULSE_VARIANTS = 4      # pulse masks per line: successive onsets take turns
 STRIDE = 4              # texture and background keyframes every STRIDE frames, blended between
 
 
-def lyric_render_size(size: int) -> int:
+def lyric_render_size(size: int, materials: bool = False) -> int:
     """The size lyric frames are drawn at before the encoder scales them to ``size``: half of it
-    (at least 256 px): the masks are smooth, so a 2x bicubic upscale by the encoder loses little."""
-    return int(min(size, max(256, 2 * math.ceil(size / 4))))
+    (at least 256 px): the masks are smooth, so a 2x bicubic upscale by the encoder loses little.
+    With ``materials`` (a model whose textures are synthesised from materials) the whole size: a
+    crisp material has detail at every pixel, which an upscale would soften."""
+    return int(size) if materials else int(min(size, max(256, 2 * math.ceil(size / 4))))
 
 
 class LyricFrameRenderer:
     """Frames of a lyric video (see the module docstring); ``frames(first, last)`` like the dance's.
 
-    A model with exemplar fields (the Letters CGN) paints its seamless exemplars at their own size
-    (``config.exemplar_side``), and each letter shows one exemplar tile across its box, as on a
-    poster: stretching a native-size painting over the frame showed colour and no pattern.
+    A model with materials (the Letters CGN) synthesises texture and background at the frame's size
+    with ``settings.material_scale`` (0: crisp, one material pixel per frame pixel), one picture per
+    keyframe for the whole frame: the letters show the texture where they stand, as on a poster.
 
     Speed (a minute of 720 px video in under a minute on two cores) comes from:
-    - texture and background painted at ``work`` px (default: the model's native size, or its
-      exemplar side) on every ``stride``-th frame and blended in between (the choreography moves
-      them smoothly), reused while their inputs hold still, and scaled or tiled only where they are
-      seen (the texture inside the letters);
+    - texture and background painted at ``work`` px (default: the model's native size, or the frame
+      size for materials, whose painted tiles are kept) on every ``stride``-th frame and blended in
+      between (the choreography moves them smoothly), reused while their inputs hold still, and
+      scaled only where they are seen (the texture inside the letters);
     - each letter's mask rendered twice per line and onset (its own seed, and the pulse's), then
       cross-faded by the pulse, instead of a shape-mechanism call per letter per frame;
     - frames drawn at half the video's size (see lyric_render_size) and upscaled by the encoder.
@@ -62,11 +64,16 @@ class LyricFrameRenderer:
         self.digit_classes = digit_classes(digit_model) if digit_model is not None else None
         if self.digit_classes:
             self.models["digits"] = digit_model
-        # Exemplars are seamless and made at their own side: paint them there (and tile the texture),
-        # where a network field painted bigger than native would only be upscaled.
-        self.exemplars = bool(getattr(model, "exemplar_fields", False))
-        default = model.config.exemplar_side if self.exemplars else model.native_size
-        self.work = int(work or min(size, default))
+        # Materials are synthesised at the frame's size; a network field painted bigger than native
+        # would only be upscaled detail.
+        self.materials = bool(getattr(model, "exemplar_fields", False))
+        self.work = int(work or (size if self.materials else min(size, model.native_size)))
+        if self.materials:
+            from cgn_art.materials.preview import material_zoom
+
+            scale = getattr(settings, "material_scale", 0.0)
+            self.zoom = {"background": material_zoom(self.work, model.config.exemplar_side, scale),
+                         "texture": None}  # the texture's zoom follows each line's letter size
         self.banks = {m: _NoiseBank(model, m, i, settings.seed, settings.truncation, self.work)
                       for i, m in enumerate(("shape", "texture", "background")) if m != "shape"}
         self.painted: dict[str, dict] = {"texture": {}, "background": {}}
@@ -163,7 +170,7 @@ class LyricFrameRenderer:
         if len(rows):  # the texture is only seen inside the letters: scale up just that part
             where = (slice(int(rows.min()), int(rows.max()) + 1), slice(int(cols.min()), int(cols.max()) + 1))
             field = self._field("texture", first, last)
-            fg = self._tiled(field, first, last, *where) if self.exemplars else self._upscale(field, *where)
+            fg = self._upscale(field, *where)
             frames = frames.clone() if frames.stride(0) == 0 else frames
             region, m = frames[(..., *where)], mask[(..., *where)]
             frames[(..., *where)] = region + m * (fg - region)
@@ -182,22 +189,6 @@ class LyricFrameRenderer:
             out = F.grid_sample(batch, grid, mode="bilinear", padding_mode="border", align_corners=False)
         return out.expand(len(work), -1, -1, -1) if shared else out
 
-    def _tiled(self, work: torch.Tensor, first: int, last: int, rows: slice, cols: slice) -> torch.Tensor:
-        """Exemplar textures, tiled: the frame's (rows, cols) part of a plane that repeats each
-        frame's work canvas once per letter box of the line it shows (see typeset.render.tiled)."""
-        periods = np.array([self._period(f) for f in range(first, last)])
-        if work.stride(0) == 0 and len(set(periods.tolist())) == 1:  # one canvas, one scale: sample once
-            return tiled(work[:1], rows, cols, float(periods[0])).expand(len(work), -1, -1, -1)
-        out = torch.empty(len(work), 3, rows.stop - rows.start, cols.stop - cols.start)
-        for period in sorted(set(periods.tolist())):  # a batch spans one or two lines: a grid per line
-            chosen = torch.from_numpy(np.flatnonzero(periods == period))
-            out[chosen] = tiled(work[chosen].contiguous(), rows, cols, period)
-        return out
-
-    def _period(self, f: int) -> float:
-        entry = self.lines.get(int(self.line_of[f]))
-        return entry["period"] if entry else float(self.size)
-
     def _paint(self, mechanism: str, keys: list[int]) -> None:
         """Paint keyframes ``keys`` (work size) into the cache, reusing one whose inputs repeat."""
         track, cache = self.choreography.tracks[mechanism], self.painted[mechanism]
@@ -215,10 +206,29 @@ class LyricFrameRenderer:
             weights = torch.zeros(len(todo), self.model.num_classes(mechanism))
             weights[:, torch.as_tensor(track.classes)] = torch.from_numpy(track.weights[frames])
             noise = self.banks[mechanism].noise(track, frames).to(self.model.device)
-            painted = self.model.mechanism(mechanism, weights.to(self.model.device), noise, self.work).float().cpu()
+            weights = weights.to(self.model.device)
+            if self.materials:
+                painted = torch.cat([self._material(mechanism, weights[i:i + 1], noise[i:i + 1], k)
+                                     for i, k in enumerate(todo)])
+            else:
+                painted = self.model.mechanism(mechanism, weights, noise, self.work).float().cpu()
             self.computed[mechanism] += len(todo)
             for k, canvas in zip(todo, painted):
                 cache[k] = canvas
+
+    def _material(self, mechanism: str, weights: torch.Tensor, noise: torch.Tensor, frame: int) -> torch.Tensor:
+        """(1, 3, work, work): a material keyframe; the texture as large as the letters of the line on
+        screen at that frame are at material scale 1 (a letter box spans one native image)."""
+        zoom = self.zoom[mechanism]
+        if zoom is None:
+            from cgn_art.materials.preview import material_zoom
+
+            entry = self.lines.get(int(self.line_of[min(frame, len(self.line_of) - 1)]))
+            span = entry["period"] if entry else float(self.work)
+            zoom = material_zoom(round(span), self.model.config.exemplar_side,
+                                 getattr(self.settings, "material_scale", 0.0))
+        field = getattr(self.model, mechanism)
+        return field.paint(weights, noise, self.work, self.work, zoom).float().cpu()
 
     def _field(self, mechanism: str, first: int, last: int) -> torch.Tensor:
         """Texture or background for frames first..last-1 at work size (a stride-0 batch when all are one)."""
@@ -287,5 +297,5 @@ def prepare_lyrics(model, song, features, choreography, settings, lyrics: Lyrics
     if lyrics.kind == "lrc":
         lyrics.check_duration(audio_duration(song))
     timed = time_plain_text(lyrics, features.beats, features.downbeats, start=settings.start)
-    size = lyric_render_size(settings.size)
+    size = lyric_render_size(settings.size, bool(getattr(model, "exemplar_fields", False)))
     return timed, LyricFrameRenderer(model, choreography, settings, size, timed, digit_model, reuse), size

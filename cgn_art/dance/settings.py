@@ -32,7 +32,7 @@ MAX_FPS = 60
 DAY = 24 * 3600.0  # seconds; longer than any song, short enough to catch a typo
 # Ranges declared once: validate() enforces them and the CLI's help reads them.
 LIMITS = {"seed": (0, MAX_SEED), "fps": (1, MAX_FPS), "size": (MIN_SIZE, MAX_SIZE), "truncation": (0.0, 1.0),
-          "start": (0.0, DAY), "duration": (0.0, DAY), "max_duration": (1.0, DAY)}
+          "start": (0.0, DAY), "duration": (0.0, DAY), "max_duration": (1.0, DAY), "material_scale": (0.0, 1.0)}
 MAPPING_LIMITS = {"sensitivity": (0.0, 1.0), "speed": (0.0, 8.0), "smoothing": (0.0, 10.0), "jitter": (0.0, 1.0)}
 
 
@@ -91,6 +91,10 @@ class DanceSettings(Settings):
     start: float = 0.0
     duration: float | None = None
     max_duration: float = 600.0
+    # Lyric videos with a model of materials (the Letters CGN): 0 crisp (the material's own pixels at
+    # the video's size), 1 relative (as large as at the model's native size). The dance itself keeps
+    # the CGN's composition, whatever this says.
+    material_scale: float = 0.0
     shape: MechanismMapping = field(default_factory=MechanismMapping)
     texture: MechanismMapping = field(default_factory=MechanismMapping)
     background: MechanismMapping = field(default_factory=MechanismMapping)
@@ -105,7 +109,7 @@ class DanceSettings(Settings):
         if self.size % 2:
             raise CgnArtError(f"size {self.size} is odd: H.264 video needs an even size, e.g. {self.size + 1}")
         self.truncation = check_truncation(self.truncation)
-        for name in ("start", "max_duration"):
+        for name in ("start", "max_duration", "material_scale"):
             setattr(self, name, number(name, getattr(self, name), *LIMITS[name]))
         if self.duration is not None:
             self.duration = number("duration", self.duration, *LIMITS["duration"])

@@ -1,52 +1,154 @@
-"""Exemplar fields: a texture or background mechanism that holds one texture per class, made at training time.
+"""Material fields: a texture or background mechanism that synthesises each class from its material.
 
-Each class owns an exemplar: a seamless (toroidal) RGB texture, ``side`` px across, that spans one
-native image at ``side / native_size`` times its resolution (256 px for a 64 px model: the field
-a 256 px render needs, made at that scale, not upscaled). It is built at training time from the
-pixels that the found masks give the class (``cgn_art.train.exemplars``), so it is part of the
-trained model like any weight; a render only reads it. The noise (two numbers per sample) says
-where the window falls on the torus: moving the noise pans the texture without a seam, so strips
-and dances interpolate it smoothly. Soft class weights blend exemplars, as they blend embeddings
-in the network fields.
+Each class owns a material: one or more source pictures at their own pixel scale (quilts made at
+training time from the pixels the found masks give the class, ``cgn_art.train.exemplars``; or a
+user's photos, ``cgn_art.materials``). A render synthesises a new texture from it by tiling and
+blending (``cgn_art.materials.synthesis``): any size, new pixels for every seed, never a repeat.
+``exemplar_side`` source pixels span one native image: that is the *relative* scale, where a
+render of any size shows the same composition (the scale the Letters CGN was trained at); the
+*crisp* scale shows one source pixel per output pixel, however large the picture.
+
+The noise (two numbers per sample) says where on the material's endless plane the picture lies;
+moving it pans, so strips and dances move smoothly. Soft class weights blend the classes' pictures
+with a variance-preserving blend, so a mix of two materials keeps their contrast.
+
+The ``exemplars`` buffer keeps one seamless quilt per class, ``side`` px across one native image:
+a model saved before materials existed has only those, and each becomes its class's one source.
 
 Why not a network: on this CPU a convolutional field trained from the composites learned colour
-and speckle but not pattern (README, "The Letters CGN"); an exemplar keeps the pattern the real
-regions show (mortar lines, gravel edges, coin rims) at the render scale.
+and speckle but not pattern (docs, "The Letters CGN"); a material keeps the pattern the real
+regions show (mortar lines, gravel edges, coin rims) at their own scale.
 """
 from __future__ import annotations
 
+import math
+from collections import OrderedDict
+
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-NOISE_DIM = 2  # (vertical, horizontal) position of the window on the exemplar's torus
+from cgn_art.materials import synthesis
+
+NOISE_DIM = 2  # (vertical, horizontal) place of the picture on the material's plane
+# Two seeds' places lie up to this many source px apart: far enough that their pictures share no
+# window (a window is two cells, 128 px for a 256 px quilt), near enough that a noise walk pans calmly.
+SPAN = 1024
+# Painted pictures are kept in tiles of the plane (uint8, like any picture): a dance or a strip that
+# pans over the same places paints each tile once. 256 tiles of 256 px are 48 MB per field.
+TILE = 256
+CACHED_TILES = 256
+
+
+def default_cell(height: int, width: int) -> int:
+    """The cell of a source picture: a quarter of its shorter side, at most 96 px (a window holds a
+    few bricks or stones, and a photo holds enough windows to choose from)."""
+    return int(max(8, min(96, min(height, width) // 4)))
 
 
 class ExemplarField(nn.Module):
-    """(class weights (N, C), noise (N, 2), size) -> RGB field (N, 3, size, size) in [0, 1]."""
+    """(class weights (N, C), noise (N, 2), size) -> RGB field (N, 3, size, size) in [0, 1].
 
-    def __init__(self, num_classes: int, side: int):
+    ``sources``: one row per source picture, [class, height, width, tileable, share], in the order
+    their pixels lie in the ``material`` buffer (share: how often the class draws from it; 0: by
+    area); None for a model with quilts only (each class's exemplar its one source)."""
+
+    def __init__(self, num_classes: int, side: int, sources: list | None = None):
         super().__init__()
         # uint8 like a picture: a quarter of float32's bytes, and no precision a texture can show is lost
         self.register_buffer("exemplars", torch.zeros(num_classes, 3, side, side, dtype=torch.uint8))
+        self.sources = [(int(c), int(h), int(w), bool(t), float(share)) for c, h, w, t, share in sources] \
+            if sources else None
+        if self.sources is not None:
+            total = sum(h * w for _, h, w, _, _ in self.sources)
+            self.register_buffer("material", torch.zeros(3, total, dtype=torch.uint8))
+        self._prepared: dict = {}
+        self._tiles: OrderedDict = OrderedDict()
 
     @property
     def side(self) -> int:
         return self.exemplars.shape[-1]
 
+    @property
+    def num_classes(self) -> int:
+        return self.exemplars.shape[0]
+
     def noise_shape(self) -> tuple[int, ...]:
         return (NOISE_DIM,)
 
-    def offsets(self, noise: torch.Tensor) -> torch.Tensor:
-        """Window corners in exemplar pixels: the normal CDF makes N(0, 1) noise uniform on the torus."""
-        return (torch.special.ndtr(noise[:, :NOISE_DIM].float()) * self.side).round().long() % self.side
+    def places(self, noise: torch.Tensor) -> list[tuple[int, int]]:
+        """Where each sample's picture starts on the plane, in source px: the normal CDF makes N(0, 1)
+        noise uniform over ``SPAN``."""
+        corner = (torch.special.ndtr(noise[:, :NOISE_DIM].double().cpu()) * SPAN).round().long()
+        return [tuple(row) for row in corner.tolist()]
+
+    def class_sources(self, c: int) -> list[synthesis.Source]:
+        """The source pictures of class ``c``: its photos or quilts, else its one exemplar."""
+        if self.sources is None:
+            return [synthesis.Source(self.exemplars[c].cpu(), True)]
+        out, start = [], 0
+        for cls, h, w, tileable, share in self.sources:
+            if cls == c:
+                pixels = self.material[:, start: start + h * w].reshape(3, h, w).cpu()
+                out.append(synthesis.Source(pixels, tileable, share or None))
+            start += h * w
+        return out or [synthesis.Source(self.exemplars[c].cpu(), True)]
+
+    def prepared(self, c: int) -> synthesis.Material:
+        """Class ``c``'s material, ready to synthesise from (made on first use, again if its pixels change)."""
+        buffer = self.material if self.sources is not None else self.exemplars
+        key = (c, buffer.data_ptr(), buffer._version, str(buffer.device))
+        if self._prepared.get(c, (None,))[0] != key:
+            sources = self.class_sources(c)
+            cell = min(default_cell(*s.pixels.shape[1:]) for s in sources)
+            self._prepared[c] = (key, synthesis.Material(sources, cell).to(buffer.device))
+            for old in [k for k in self._tiles if k[0] == c]:
+                del self._tiles[old]
+        return self._prepared[c][1]
+
+    def picture(self, c: int, top: int, left: int, height: int, width: int) -> torch.Tensor:
+        """(3, height, width) float of class ``c``'s plane at its own pixel scale, from (top, left)."""
+        material = self.prepared(c)
+        rows = range(top // TILE, (top + height - 1) // TILE + 1)
+        cols = range(left // TILE, (left + width - 1) // TILE + 1)
+        band = []
+        for ty in rows:
+            line = []
+            for tx in cols:
+                key = (c, ty, tx)
+                if key not in self._tiles:
+                    tile = synthesis.paint(material, ty * TILE, tx * TILE, TILE, TILE, salt=c)
+                    self._tiles[key] = (tile * 255 + 0.5).to(torch.uint8)
+                    while len(self._tiles) > CACHED_TILES:
+                        self._tiles.popitem(last=False)
+                self._tiles.move_to_end(key)
+                line.append(self._tiles[key])
+            band.append(torch.cat(line, 2))
+        whole = torch.cat(band, 1)
+        y0, x0 = top - rows[0] * TILE, left - cols[0] * TILE
+        return whole[:, y0: y0 + height, x0: x0 + width].float() / 255
+
+    def paint(self, class_weights: torch.Tensor, noise: torch.Tensor, height: int, width: int,
+              zoom: float = 1.0, offset: tuple[int, int] = (0, 0)) -> torch.Tensor:
+        """(N, 3, height, width): each sample's picture with ``zoom`` output px per source px (1: crisp),
+        its top-left corner ``offset`` (y, x) output px into the picture that starts at the sample's place."""
+        zoom = float(zoom)
+        rows, cols = math.ceil(height / zoom), math.ceil(width / zoom)
+        dy, dx = int(offset[0] / zoom), int(offset[1] / zoom)
+        weights = class_weights.detach().float().cpu()
+        out = []
+        for w, (y, x) in zip(weights, self.places(noise)):
+            classes = torch.nonzero(w > 1e-6)[:, 0].tolist() or [int(w.argmax())]
+            pictures, means = [], []
+            for c in classes:
+                pictures.append(self.picture(c, y + dy, x + dx, rows, cols))
+                means.append(self.prepared(c).mean)
+            if len(classes) == 1:
+                out.append(pictures[0])
+            else:
+                share = w[classes] / w[classes].sum()
+                out.append(synthesis.blend(torch.stack(pictures), share.to(pictures[0].device), torch.stack(means)))
+        return synthesis.resample(torch.stack(out), height, width)
 
     def forward(self, class_weights: torch.Tensor, noise: torch.Tensor, size: int) -> torch.Tensor:
-        mix = torch.einsum("nc,cxyz->nxyz", class_weights.float(), self.exemplars.float() / 255)
-        shifts = self.offsets(noise).tolist()
-        field = torch.stack([torch.roll(m, (-dy, -dx), dims=(1, 2)) for m, (dy, dx) in zip(mix, shifts)])
-        if size == self.side:
-            return field
-        if size < self.side:
-            return F.interpolate(field, size=(size, size), mode="area")
-        return F.interpolate(field, size=(size, size), mode="bilinear", align_corners=False)
+        """At the relative scale: ``side`` source px span the render, whatever its size."""
+        return self.paint(class_weights, noise, size, size, zoom=size / self.side)

@@ -49,6 +49,9 @@ class SmallCGNConfig:
     # texture per class quilted at training time (mechanisms/exemplar.py), ``exemplar_side`` px across one image
     fields: str = "network"
     exemplar_side: int = 256
+    # Exemplar fields with materials: per mechanism ("texture", "background"), one row per source
+    # picture, [class, height, width, tileable (0/1), share]; None: each class's one exemplar is its source.
+    materials: dict | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -179,8 +182,11 @@ class SmallCGN(nn.Module, Mechanisms):
         self.native_size = self.config.native_size
         self.shape = ShapeMechanism(self.config)
         if self.config.fields == "exemplar":
-            self.texture = ExemplarField(len(self.config.texture_classes), self.config.exemplar_side)
-            self.background = ExemplarField(len(self.config.background_classes), self.config.exemplar_side)
+            sources = self.config.materials or {}
+            self.texture = ExemplarField(len(self.config.texture_classes), self.config.exemplar_side,
+                                         sources.get("texture"))
+            self.background = ExemplarField(len(self.config.background_classes), self.config.exemplar_side,
+                                            sources.get("background"))
         elif self.config.fields == "network":
             self.texture = FieldMechanism(self.config, len(self.config.texture_classes))
             self.background = FieldMechanism(self.config, len(self.config.background_classes))

@@ -144,7 +144,9 @@ def available_models(imagenet: str | Path | None = None) -> dict[str, Path]:
     "imagenet" when an ImageNet CGN folder is configured (``imagenet`` or $CGN_ART_IMAGENET) and its
     files check out (config, every key and shape; the weights themselves are not read).
     Use :func:`imagenet_status` to say why it is missing."""
-    models = dict(shipped_models())
+    from cgn_art.materials.store import user_models
+
+    models = {**user_models(), **shipped_models()}
     ok, _ = imagenet_status(imagenet)
     if ok:
         from cgn_art.mechanisms.imagenet_weights import imagenet_folder
@@ -169,8 +171,9 @@ def imagenet_status(imagenet: str | Path | None = None) -> tuple[bool, str]:
 
 def load_model(name_or_path: str | Path = DEFAULT_MODEL, device: str | torch.device | None = "auto",
                imagenet: str | Path | None = None):
-    """Load a shipped model by name ('letters', 'wildlife', 'colored', 'double-colored'), 'imagenet' (the
-    folder given as ``imagenet`` or in $CGN_ART_IMAGENET), or a model folder of either kind.
+    """Load a shipped model by name ('letters', 'wildlife', 'colored', 'double-colored'), a user model by
+    name (one with your own materials, ``cgn_art.materials``), 'imagenet' (the folder given as
+    ``imagenet`` or in $CGN_ART_IMAGENET), or a model folder of either kind.
 
     >>> model = load_model()            # the embedded Letters CGN, on the best device
     >>> model = load_model("colored", device="cpu")
@@ -184,13 +187,16 @@ def load_model(name_or_path: str | Path = DEFAULT_MODEL, device: str | torch.dev
         from cgn_art.mechanisms.imagenet_weights import imagenet_folder
 
         return FAMILIES[IMAGENET_FORMAT].load(imagenet_folder(imagenet), _device(device), IMAGENET)
-    folder = shipped.get(str(name_or_path)) or Path(name_or_path)
+    from cgn_art.materials.store import user_models
+
+    users = user_models() if str(name_or_path) not in shipped else {}
+    folder = shipped.get(str(name_or_path)) or users.get(str(name_or_path)) or Path(name_or_path)
     if not folder.is_dir():
-        names = ", ".join(shipped) or "none found in assets/models"
-        raise CgnArtError(f"no model named {name_or_path!r}: give a shipped model ({names}), 'imagenet', or a "
-                          "folder holding model.safetensors and config.json")
+        names = ", ".join(list(shipped) + list(users)) or "none found in assets/models"
+        raise CgnArtError(f"no model named {name_or_path!r}: give a shipped or user model ({names}), 'imagenet', "
+                          "or a folder holding model.safetensors and config.json")
     # The name is what load_model takes back, so saved settings reproduce the image.
-    name = str(name_or_path) if str(name_or_path) in shipped else None
+    name = str(name_or_path) if str(name_or_path) in shipped or str(name_or_path) in users else None
     return family_of(folder).load(folder, _device(device), name)
 
 

@@ -210,6 +210,24 @@ def representative_quilt(blocks: np.ndarray, side: int, rng: np.random.Generator
     return min(quilts, key=lambda q: distance_to_blocks(q, blocks))
 
 
+def class_blocks(images: torch.Tensor, regions: torch.Tensor, classes: np.ndarray, c: int, kind: str,
+                 rng: np.random.Generator, limit: int = CANDIDATES) -> np.ndarray:
+    """The blocks (n, 3, B, B) in [0, 1] of class ``c``: cut from the ``images`` labelled c inside
+    their ``regions``, a background's blocks without stray letter pieces (:func:`stray_blocks`)."""
+    block, edge = (BLOCK, EDGE) if kind == "texture" else (BACKGROUND_BLOCK, BACKGROUND_EDGE)
+    rows = torch.from_numpy(np.nonzero(np.asarray(classes) == c)[0])
+    blocks = region_blocks(images[rows], regions[rows], rng, block=block, edge=edge, limit=limit)
+    if kind == "background" and len(blocks):
+        letters = images[rows].permute(0, 2, 3, 1)[regions[rows][:, 0] < 0.01]
+        letters = letters[torch.from_numpy(rng.choice(len(letters), min(len(letters), 200_000), replace=False))]
+        clean = blocks[~stray_blocks(blocks, letters.numpy().astype(np.float32) / 255)]
+        blocks = clean if len(clean) >= MIN_BLOCKS else blocks  # too few clean: specks beat no picture
+    if len(blocks) < MIN_BLOCKS:
+        raise CgnArtError(f"{kind} class {c}: only {len(blocks)} blocks of {block} px lie {edge} px inside its "
+                          f"found regions (need {MIN_BLOCKS}); its masks are too thin or too few to learn from")
+    return blocks
+
+
 def build_exemplars(images: torch.Tensor, regions: torch.Tensor, classes: np.ndarray, count: int, kind: str,
                     rng: np.random.Generator, side: int | None = None,
                     progress: Callable[[str], None] | None = None) -> torch.Tensor:
@@ -217,24 +235,63 @@ def build_exemplars(images: torch.Tensor, regions: torch.Tensor, classes: np.nda
     label in ``classes`` is c, inside ``regions`` (the found masks, or their complement for a
     background). ``side`` defaults to the images' side (one native image at their scale)."""
     side = side or images.shape[-1]
-    classes = np.asarray(classes)
     out = torch.zeros(count, 3, side, side, dtype=torch.uint8)
-    block, edge = (BLOCK, EDGE) if kind == "texture" else (BACKGROUND_BLOCK, BACKGROUND_EDGE)
     for c in range(count):
-        rows = torch.from_numpy(np.nonzero(classes == c)[0])
-        blocks = region_blocks(images[rows], regions[rows], rng, block=block, edge=edge)
-        if kind == "background" and len(blocks):
-            letters = images[rows].permute(0, 2, 3, 1)[regions[rows][:, 0] < 0.01]
-            letters = letters[torch.from_numpy(rng.choice(len(letters), min(len(letters), 200_000), replace=False))]
-            clean = blocks[~stray_blocks(blocks, letters.numpy().astype(np.float32) / 255)]
-            blocks = clean if len(clean) >= MIN_BLOCKS else blocks  # too few clean: specks beat no picture
-        if len(blocks) < MIN_BLOCKS:
-            raise CgnArtError(f"{kind} class {c}: only {len(blocks)} blocks of {block} px lie {edge} px inside its "
-                              f"found regions (need {MIN_BLOCKS}); its masks are too thin or too few to learn from")
-        picture = representative_quilt(blocks, side, rng)
+        picture = representative_quilt(class_blocks(images, regions, classes, c, kind, rng), side, rng)
         out[c] = torch.from_numpy(np.round(picture * 255).clip(0, 255).astype(np.uint8))
         if progress:
             progress(f"{kind} {c + 1}/{count}")
+    return out
+
+
+# A material's sources: its blocks sorted by look (k-means on mean colour, contrast and grain) into
+# up to SOURCES groups, each quilted on its own. One quilt of every block averages the class's looks
+# (the dark gaps between coins and the coins, a sky and its stars) into one; a source per look keeps
+# them apart, so pictures of the class differ as much as real crops of it do.
+SOURCES = 4
+BLOCKS_PER_SOURCE = 4000
+
+
+def material_sources(blocks: np.ndarray, side: int, rng: np.random.Generator, sources: int = SOURCES
+                     ) -> list[tuple[np.ndarray, float]]:
+    """[(quilt (3, side, side) uint8, share of the class's blocks), ...]: one seamless quilt per
+    group of similar-looking ``blocks`` (groups under ``MIN_BLOCKS`` blocks join no quilt)."""
+    from sklearn.cluster import KMeans
+
+    look = block_features(blocks.astype(np.float64))[:, :6]
+    look = (look - look.mean(0)) / (look.std(0) + 1e-6)
+    k = max(1, min(sources, len(blocks) // MIN_BLOCKS))
+    groups = KMeans(k, n_init=4, random_state=int(rng.integers(2 ** 31))).fit_predict(look) if k > 1 \
+        else np.zeros(len(blocks), np.int64)
+    kept = [g for g in range(k) if (groups == g).sum() >= MIN_BLOCKS]
+    total = sum(int((groups == g).sum()) for g in kept)
+    out = []
+    for g in kept:
+        members = blocks[groups == g]
+        share = len(members) / total
+        members = members[rng.permutation(len(members))[:BLOCKS_PER_SOURCE]]
+        picture = quilt(members, side, rng)
+        out.append((np.round(picture * 255).clip(0, 255).astype(np.uint8), share))
+    return out
+
+
+def materials_from_masks(data, masks: torch.Tensor, counts: dict, side: int, rng: np.random.Generator,
+                         progress: Callable[[str], None] | None = None) -> dict[str, list]:
+    """{'texture', 'background'}: per class, its :func:`material_sources`, cut from a data set's 4x
+    images inside and outside the masks found at native size (as :func:`exemplars_from_masks`)."""
+    fine_index = np.asarray(data.fine_index)
+    fine = torch.from_numpy(np.asarray(data.fine_images)).permute(0, 3, 1, 2)
+    fine_masks = F.interpolate(masks[fine_index].float(), scale_factor=fine.shape[-1] // masks.shape[-1],
+                               mode="nearest")
+    out = {}
+    for kind, region in (("texture", fine_masks), ("background", 1 - fine_masks)):
+        classes = np.asarray(data.texture_class if kind == "texture" else data.background_class)[fine_index]
+        out[kind] = []
+        for c in range(counts[kind]):
+            blocks = class_blocks(fine, region, classes, c, kind, rng, limit=SOURCES * BLOCKS_PER_SOURCE)
+            out[kind].append(material_sources(blocks, side, rng))
+            if progress:
+                progress(f"{kind} {c + 1}/{counts[kind]}")
     return out
 
 

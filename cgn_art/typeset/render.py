@@ -2,12 +2,16 @@
 
 - Each glyph's mask comes from the shape mechanism (class = its letter, noise = its own seed), at
   its own box size; masks are pasted onto a canvas-sized mask.
-- Texture and background are painted by the (fully convolutional) texture and background
-  mechanisms once over the whole canvas, at a working size where each painted pixel covers about
-  as much of a letter as at the model's native size (more pixels would only be upscaled detail),
-  then scaled up; ``texture_scale`` zooms in (paints a larger square and shows its corner).
-  One texture per word or per letter means one canvas per distinct class (or class blend, for
-  walks), sampled under each glyph.
+- A model with materials (the Letters CGN) synthesises texture and background straight at the
+  poster's size: at ``material_scale`` 0 (crisp, the default) one material pixel per poster pixel,
+  at 1 as large as the material is at the model's native size (a background spanning the poster,
+  a letter's texture spanning its box). Each texture key (word, letter) is its own place on the
+  material's plane and each letter shows where it stands, so no two letters repeat each other.
+- A network field (the MNIST CGNs) is painted once over the whole canvas, at a working size where
+  each painted pixel covers about as much of a letter as at the model's native size (more pixels
+  would only be upscaled detail), then scaled up. One texture per word or per letter means one
+  canvas per distinct class (or class blend, for walks), sampled under each glyph.
+- ``texture_scale`` zooms in on either (paints a larger square and shows its corner).
 """
 from __future__ import annotations
 
@@ -203,15 +207,6 @@ def sample(canvas: torch.Tensor, width: int, height: int, rows: slice, cols: sli
     return F.grid_sample(canvas, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
-def tiled(canvas: torch.Tensor, rows: slice, cols: slice, period: float) -> torch.Tensor:
-    """The part (rows, cols) of a plane tiled with ``canvas`` (K, 3, s, s), one tile every ``period``
-    poster px: how a seamless (exemplar) texture is shown at the scale the letters are drawn at."""
-    ys = ((torch.arange(rows.start, rows.stop, dtype=torch.float32) + 0.5) / period) % 1 * 2 - 1
-    xs = ((torch.arange(cols.start, cols.stop, dtype=torch.float32) + 0.5) / period) % 1 * 2 - 1
-    grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1)[None].expand(len(canvas), -1, -1, -1)
-    return F.grid_sample(canvas, grid, mode="bilinear", padding_mode="border", align_corners=False)
-
-
 def band_weights(layout: Layout, rows: int, zoom: float = 1.0) -> torch.Tensor:
     """(lines, rows) weights that give each line its own background band, cross-faded between lines."""
     side = max(layout.width, layout.height) * zoom
@@ -258,6 +253,76 @@ def texture_keys(model, settings: TypeSettings, layout: Layout, seeds: list[int]
                 {g.index: order[g.word] for g in glyphs})
     weights = model.one_hot("texture", [classes[g.index % len(classes)] for g in glyphs]).cpu()
     return weights, [seeds[g.index] for g in glyphs], {g.index: i for i, g in enumerate(glyphs)}
+
+
+def network_background(models: dict, settings: TypeSettings, layout: Layout, bg_classes: list[int]) -> torch.Tensor:
+    """(1, 3, H, W): a network field's background, painted at its working size and scaled up."""
+    model = models["letters"]
+    if settings.background_by == "line" and layout.lines > 1:
+        lines = range(layout.lines)
+        work = work_size(layout, models, settings.texture_scale, canvases=layout.lines)
+        bg = paint(model, "background", model.one_hot("background", [bg_classes[i % len(bg_classes)] for i in lines]),
+                   [letter_seed(settings.seed, 20_000 + i) for i in lines], settings.truncation, work)
+        bg = (bg * band_weights(layout, work, settings.texture_scale)[:, None, :, None]).sum(0, keepdim=True)
+    else:
+        bg = paint(model, "background", model.one_hot("background", bg_classes[:1]), [settings.seed],
+                   settings.truncation, work_size(layout, models, settings.texture_scale))
+    return upscale(bg, layout.width, layout.height, settings.texture_scale).clone()
+
+
+def network_letters(models: dict, settings: TypeSettings, layout: Layout, weights: torch.Tensor, seeds: list[int]):
+    """A function (texture key, rows, cols) -> (1, 3, h, w): a network field's texture canvas per key,
+    painted at its working size and sampled where the letters stand."""
+    work = work_size(layout, models, settings.texture_scale, canvases=len(weights))
+    textures = paint(models["letters"], "texture", weights, seeds, settings.truncation, work)
+    width, height, zoom = layout.width, layout.height, settings.texture_scale
+
+    def letters(key: int, rows: slice, cols: slice) -> torch.Tensor:
+        if (rows.stop - rows.start, cols.stop - cols.start) == (height, width):
+            return upscale(textures[key:key + 1], width, height, zoom)
+        return sample(textures[key:key + 1], width, height, rows, cols, zoom)
+    return letters
+
+
+def material_zoom(settings: TypeSettings, relative: float) -> float:
+    """Poster px per material px: ``relative`` at material scale 1 (the material spans what it spans
+    at the model's native size), 1 at material scale 0 (crisp: the material's own pixels); zoomed in
+    by ``texture_scale``."""
+    return settings.texture_scale * relative ** settings.material_scale
+
+
+def material_background(model, settings: TypeSettings, layout: Layout, bg_classes: list[int]) -> torch.Tensor:
+    """(1, 3, H, W): the background synthesised from its material over the whole poster."""
+    width, height = layout.width, layout.height
+    zoom = material_zoom(settings, max(width, height) / model.config.exemplar_side)
+    field = model.background
+    if settings.background_by == "line" and layout.lines > 1:
+        lines = range(layout.lines)
+        weights = model.one_hot("background", [bg_classes[i % len(bg_classes)] for i in lines])
+        noise = model.noise("background", [letter_seed(settings.seed, 20_000 + i) for i in lines],
+                            settings.truncation, 1)
+        bands = band_weights(layout, max(width, height))[:, :height]
+        canvas = torch.zeros(1, 3, height, width)
+        for i in lines:
+            canvas += field.paint(weights[i:i + 1], noise[i:i + 1], height, width, zoom).cpu() * bands[i][:, None]
+        return canvas.clamp(0, 1)
+    noise = model.noise("background", [settings.seed], settings.truncation, 1)
+    return field.paint(model.one_hot("background", bg_classes[:1]), noise, height, width, zoom).float().cpu()
+
+
+def material_letters(model, settings: TypeSettings, layout: Layout, weights: torch.Tensor, seeds: list[int]):
+    """A function (texture key, rows, cols) -> (1, 3, h, w) of the letters' material there. Each key
+    is its own place on the material's plane, and each letter shows the part of it where it stands,
+    so no two letters show the same pixels."""
+    sides = [g.side for g in layout.glyphs if g.source == "letters"] or [g.side for g in layout.glyphs]
+    zoom = material_zoom(settings, float(np.median(sides)) / model.config.exemplar_side)
+    noise = model.noise("texture", seeds, settings.truncation, 1)
+    weights = weights.to(model.device)
+
+    def letters(key: int, rows: slice, cols: slice) -> torch.Tensor:
+        return model.texture.paint(weights[key:key + 1], noise[key:key + 1], rows.stop - rows.start,
+                                   cols.stop - cols.start, zoom, offset=(rows.start, cols.start)).float().cpu()
+    return letters
 
 
 # The poster ----------------------------------------------------------------------------------------
@@ -310,40 +375,22 @@ def render_poster(model, settings: TypeSettings, digit_model=None) -> Poster:
                      letter_size=settings.letter_size, tracking=settings.tracking, word_space=settings.word_space,
                      line_spacing=settings.line_spacing)
     weights, tex_seeds, key_of = texture_keys(model, settings, layout, seeds)
-    work = work_size(layout, models, settings.texture_scale)
-    tex_work = work_size(layout, models, settings.texture_scale, canvases=len(weights))
-
-    # Background: one canvas, or one per line blended in bands.
     from cgn_art.mixing import suggested_classes
 
     bg_classes = settings.backgrounds or suggested_classes(model, "background")
-    if settings.background_by == "line" and layout.lines > 1:
-        lines = range(layout.lines)
-        work = work_size(layout, models, settings.texture_scale, canvases=layout.lines)
-        bg = paint(model, "background", model.one_hot("background", [bg_classes[i % len(bg_classes)] for i in lines]),
-                   [letter_seed(settings.seed, 20_000 + i) for i in lines], settings.truncation, work)
-        bg = (bg * band_weights(layout, work, settings.texture_scale)[:, None, :, None]).sum(0, keepdim=True)
-    else:
-        bg = paint(model, "background", model.one_hot("background", bg_classes[:1]), [settings.seed],
-                   settings.truncation, work)
-    zoom = settings.texture_scale
-    image = upscale(bg, width, height, zoom).clone()
-
-    # Exemplar textures are seamless tiles of one native image: each letter box shows one tile, at the
-    # detail a Mixer render of that size has, instead of a piece of one painting stretched over the poster.
-    period = None
     if getattr(model, "exemplar_fields", False):
-        tex_work = model.config.exemplar_side
-        period = zoom * float(np.median([g.side for g in layout.glyphs if g.source == "letters"]
-                                        or [g.side for g in layout.glyphs]))
-    textures = paint(model, "texture", weights, tex_seeds, settings.truncation, tex_work)
+        image = material_background(model, settings, layout, bg_classes)
+        letters = material_letters(model, settings, layout, weights, tex_seeds)
+    else:
+        image = network_background(models, settings, layout, bg_classes)
+        letters = network_letters(models, settings, layout, weights, tex_seeds)
     need = {s: max(8, math.ceil(max(g.side for g in layout.glyphs if g.source == s)))
             for s in models if any(g.source == s for g in layout.glyphs)}
     if any(need[s] > 1.25 * masks[s].shape[-1] for s in need):
         masks = glyph_masks(models, text, seeds, settings.truncation, size=need)
     position = {g.index: i for s in masks for i, g in enumerate([g for g in text.glyphs if g.source == s])}
     canvas_mask = torch.zeros(1, 1, height, width)
-    one_texture = len(textures) == 1
+    one_texture = len(weights) == 1
     for g in layout.glyphs:
         side, where = box_of(g, width, height)
         if where is None:
@@ -354,14 +401,12 @@ def render_poster(model, settings: TypeSettings, digit_model=None) -> Poster:
         if one_texture:
             torch.maximum(target, m, out=target)
             continue
-        canvas = textures[key_of[g.index]:key_of[g.index] + 1]
-        fg = tiled(canvas, rows, cols, period) if period else sample(canvas, width, height, rows, cols, zoom)
+        fg = letters(key_of[g.index], rows, cols)
         region = image[..., rows, cols]
         image[..., rows, cols] = region + m * (fg - region)
         torch.maximum(target, m, out=target)
     if one_texture:
-        fg = tiled(textures, slice(0, height), slice(0, width), period) if period else upscale(textures, width, height,
-                                                                                               zoom)
+        fg = letters(0, slice(0, height), slice(0, width))
         image = image + canvas_mask * (fg - image)
     return Poster(image=to_pil(image[0]), mask=canvas_mask[0], layout=layout, text=text, settings=settings,
                   model=getattr(model, "name", ""), digit_model=getattr(digit_model, "name", None) if digits else None)

@@ -38,9 +38,10 @@ LIMITS = {
     "seed": (0, MAX_SEED),
     "truncation": (0.05, 1.0),
     "texture_scale": (1.0, 4.0),           # zoom into the texture and background painting
+    "material_scale": (0.0, 1.0),          # 0: crisp (the material's own pixels); 1: relative (as at native size)
 }
 WHOLE_FIELDS = ("width", "height", "letter_size", "seed")
-NUMBER_FIELDS = ("margin", "tracking", "word_space", "line_spacing", "texture_scale")
+NUMBER_FIELDS = ("margin", "tracking", "word_space", "line_spacing", "texture_scale", "material_scale")
 HELP = {
     "text": "the words to set; a new line starts a new line, lowercase becomes capitals",
     "format": "poster shape: square 1080, portrait 1080x1350, story 1080x1920, landscape 1920x1080, or custom",
@@ -62,6 +63,9 @@ HELP = {
     "truncation": "noise truncation; lower is tamer",
     "texture_scale": "zoom into the texture and background (1: one painting spans the poster; 2: its corner, "
                      "twice as large)",
+    "material_scale": "0: crisp, one pixel of the material (its photos) per poster pixel; 1: relative, the "
+                      "material as large as at the model's native size (soft on a big poster); models with "
+                      "materials only",
 }
 
 
@@ -90,6 +94,7 @@ class TypeSettings(Settings):
     letter_seeds: dict[int, int] = field(default_factory=dict)
     truncation: float = 0.8
     texture_scale: float = 1.0
+    material_scale: float = 0.0
 
     def validate(self, model=None) -> TypeSettings:
         """Check every field (one CgnArtError naming it); with ``model``, check class indices too."""
