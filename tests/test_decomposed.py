@@ -51,6 +51,7 @@ def _iou(found: np.ndarray, truth: np.ndarray) -> float:
     return float(((found > 0.5) & truth).sum() / max(((found > 0.5) | truth).sum(), 1))
 
 
+@pytest.mark.slow
 def test_masks_are_found_from_composites_and_labels_alone():
     torch.manual_seed(0)
     data = _biased_set()
@@ -61,6 +62,7 @@ def test_masks_are_found_from_composites_and_labels_alone():
     assert _iou(pseudo_masks.clean(soft, 2), data.alpha) > 0.8
 
 
+@pytest.mark.slow
 def test_labels_that_do_not_match_the_pictures_find_no_letters():
     """The failure the method must show: with each image's texture and background labels drawn at
     random, no split fits every image, and the masks are wrong."""
@@ -305,6 +307,7 @@ def test_the_fields_train_on_patch_distributions(tiny_family, tmp_path):
     assert np.isfinite(record["texture_patches"]) and np.isfinite(record["background_patches"])
 
 
+@pytest.mark.slow
 def test_exemplar_fields_are_quilted_from_the_found_regions_and_only_the_shape_trains(tiny_family, tmp_path,
                                                                                         monkeypatch):
     from cgn_art.mechanisms.weights import load_model

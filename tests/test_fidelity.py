@@ -22,11 +22,13 @@ def judges():
     }
 
 
+@pytest.mark.slow
 def test_judges_beat_chance_by_far_on_held_out_real_data(judges):
     for judge in judges.values():
         assert judge.real_accuracy > 0.6 > 4 * judge.chance
 
 
+@pytest.mark.slow
 def test_texture_judge_classifies_rgb_crops_of_any_size(judges):
     judge = judges["letters"]
     rng = np.random.default_rng(5)
@@ -39,6 +41,7 @@ def test_texture_judge_classifies_rgb_crops_of_any_size(judges):
     assert judge.logits(crops).shape == (60, 10)  # tiles: logits averaged over four 64 px windows
 
 
+@pytest.mark.slow
 def test_real_crops_score_near_the_judges_real_accuracy_and_flat_colour_scores_chance(judges):
     structure, colour = judges["letters"], judges["letters-colour"]
     real = fidelity.RealDataModel("letters")
@@ -50,6 +53,7 @@ def test_real_crops_score_near_the_judges_real_accuracy_and_flat_colour_scores_c
     assert abs(flat_score - structure.chance) <= 0.1
 
 
+@pytest.mark.slow
 def test_flat_colour_with_dither_still_scores_chance(judges):
     judge = judges["wildlife"]
     rng = np.random.default_rng(3)
@@ -61,6 +65,7 @@ def test_flat_colour_with_dither_still_scores_chance(judges):
     assert abs(judge.accuracy(dithered, labels) - judge.chance) <= 0.1
 
 
+@pytest.mark.slow
 def test_judges_see_8_bit_pictures(judges):
     """Shades between two 8-bit levels, which no saved picture holds, change nothing a judge says,
     even in crops of low contrast (a sky), where contrast normalisation would magnify them."""
@@ -107,6 +112,7 @@ def test_diversity_of_real_crops_is_near_one_and_a_mechanism_that_ignores_its_no
     assert stuck["ratio"] < 0.1
 
 
+@pytest.mark.slow
 def test_a_small_cgn_that_ignores_its_noise_scores_diversity_below_0_1():
     names = letters.class_names()
     torch.manual_seed(0)
@@ -133,6 +139,7 @@ def test_triples_have_three_different_classes():
     assert (one_background[:, 2] == 0).all() and (one_background[:, 0] != one_background[:, 1]).all()
 
 
+@pytest.mark.slow
 def test_judges_are_cached_on_disk(tmp_path, monkeypatch):
     monkeypatch.setenv("CGN_ART_CACHE", str(tmp_path))
     first = fidelity.structure_judge("wildlife", "texture", per_class=20, steps=50)

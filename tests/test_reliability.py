@@ -308,6 +308,7 @@ def start_render(folder: Path, name="song.mp4", size=1080) -> tuple[subprocess.P
     return process, found[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT])
 def test_term_like_int_stops_a_real_render_and_leaves_nothing(tmp_path, how):
     tmp_path = tmp_path / "videos"  # beside the analysis cache

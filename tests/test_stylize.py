@@ -548,6 +548,7 @@ def test_a_fixed_size_texture_is_tiled_mirrored_without_seams(photo):
     assert result.image.size == (48, 32) and math.isfinite(result.style_loss)
 
 
+@pytest.mark.slow
 def test_page_two_regions_box_mask_download_and_upload(app):
     """Two regions on the page: the box (four sliders) finds the subject, the mask shows and downloads,
     the result records both textures; an uploaded mask replaces the box; a wrong-size mask gets one line."""

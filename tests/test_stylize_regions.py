@@ -138,6 +138,7 @@ def test_background_keeps_the_photo_and_the_mask_comes_back(model):
     assert np.abs(out - small)[inside == 1].mean() > 3.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("subject, background", [(2, 1), (1, 2)])
 def test_each_region_keeps_its_own_texture(subject, background):
     """Gravel in one region, grass in the other (real crops as the textures) on a plain photo: the

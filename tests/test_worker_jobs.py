@@ -123,6 +123,7 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
 def test_a_worker_dies_with_its_server(tmp_path):
     """A server killed with SIGKILL runs no clean-up: its workers must still end."""
