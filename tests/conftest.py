@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -20,6 +21,9 @@ ARTIFACTS = ROOT / "test-artifacts"
 # jobs with threading events: heavy jobs run on threads here. The servers these tests start get the
 # app's own default, worker processes (start_server), so the browser tests cover that path.
 os.environ["CGN_ART_JOB_ISOLATION"] = "thread"
+# User models (your own materials) go to a folder of this run's, never to the real user's; the servers
+# the browser tests start inherit it.
+os.environ["CGN_ART_MODELS"] = tempfile.mkdtemp(prefix="cgn-art-test-user-models-")
 # The real binary skips the Debian wrapper script (and its noise); either works.
 CHROMIUM = next((p for p in ("/usr/lib/chromium/chromium", "/usr/bin/chromium") if os.access(p, os.X_OK)),
                 shutil.which("chromium"))

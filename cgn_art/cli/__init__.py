@@ -19,8 +19,8 @@ import argparse
 import importlib
 import sys
 
-from cgn_art.diagnostics import trace_native_crashes
 from cgn_art.errors import CgnArtError
+from cgn_art.runtime.diagnostics import trace_native_crashes
 
 PROG = "cgn-art"
 # One module per job, each with add_commands(commands); the order is the order of --help.

@@ -34,9 +34,14 @@ def cmd_add(args) -> int:
     from pathlib import Path
 
     from cgn_art.cli.progress import ProgressBar
+    from cgn_art.materials.photos import check_material_name
     from cgn_art.materials.store import add_material
 
     kind, name = _kind_and_name(args)
+    check_material_name(name)
+    for photo in args.photos:  # a typo is one line, before any bar is drawn
+        if not Path(photo).is_file():
+            raise CgnArtError(f"{photo}: no such file")
     with ProgressBar(f"adding {kind} {name!r}") as progress:
         path = add_material(args.model, kind, name, [Path(p) for p in args.photos], _regions(args, len(args.photos)),
                             into=args.into, progress=progress)

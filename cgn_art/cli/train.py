@@ -84,11 +84,12 @@ def add_commands(commands) -> None:
     p.add_argument("--overwrite", action="store_true", help="start again even if OUTDIR holds a checkpoint")
     add_settings_flags(p, TrainSettings, TRAIN_HELP, {"variant": tuple(DATASETS), "fields": FIELDS})
     p.set_defaults(run=cmd_train)
-    p = commands.add_parser("requilt", help="quilt an exemplar model's textures and backgrounds again with the "
-                                            "current quilting (the shape mechanism is kept)",
+    p = commands.add_parser("requilt", help="make an exemplar model's materials (textures and backgrounds) again "
+                                            "with the current quilting (the shape mechanism is kept)",
                             description="Rebuild the model's training data, find the masks in it as training did "
-                                        "(same seed and steps) and quilt the exemplars again (four draws per class, "
-                                        "the most representative kept); about 15 minutes on two cores.")
+                                        "(same seed and steps) and quilt each class's materials again (three "
+                                        "sources a class, the better of two draws each); about 20 minutes on two "
+                                        "cores.")
     p.add_argument("model", help="shipped model name (e.g. letters) or model folder")
     p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="folder for the new model")
     p.set_defaults(run=cmd_requilt)

@@ -47,9 +47,10 @@ def photos_preview(sources, side: int, size: int, *, seed: int = 0, material_sca
     import torch
 
     from cgn_art.materials.synthesis import Material, paint
-    from cgn_art.mechanisms.exemplar import SPAN, default_cell
+    from cgn_art.mechanisms.exemplar import SPAN, default_band, default_cell
 
-    material = Material(sources, min(default_cell(*s.pixels.shape[1:]) for s in sources))
+    cell = min(default_cell(*s.pixels.shape[1:], s.tileable) for s in sources)
+    material = Material(sources, cell, default_band(cell, all(s.tileable for s in sources)))
     zoom = material_zoom(size, side, material_scale)
     place = int(torch.special.ndtr(torch.tensor(float(seed % 1000) / 250 - 2)) * SPAN)
     rows = max(1, round(size / zoom))

@@ -28,7 +28,7 @@ import torch
 from cgn_art.errors import CgnArtError
 from cgn_art.materials.fields import KINDS, MaterialClass, check_kind, material_classes, set_material_classes
 from cgn_art.materials.photos import check_material_name, photo_sources
-from cgn_art.materials.synthesis import Material, paint
+from cgn_art.materials.synthesis import paint
 
 ENV = "CGN_ART_MODELS"
 MODEL_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -126,13 +126,9 @@ def _base(model_name: str | Path):
 
 def _preview(sources, side: int) -> torch.Tensor:
     """A (3, side, side) uint8 picture of a new material, for code that reads a model's exemplars."""
-    return (paint(Material(sources, min(_cell(s) for s in sources)), 0, 0, side, side) * 255 + 0.5).to(torch.uint8)
+    from cgn_art.mechanisms.exemplar import material_of
 
-
-def _cell(source) -> int:
-    from cgn_art.mechanisms.exemplar import default_cell
-
-    return default_cell(*source.pixels.shape[1:])
+    return (paint(material_of(sources), 0, 0, side, side) * 255 + 0.5).to(torch.uint8)
 
 
 def user_classes(model, kind: str) -> list[str]:

@@ -49,8 +49,11 @@ class Material:
         self.cell = int(cell)
         # px over which neighbouring windows blend: narrow, so a blend's ghost of two patterns is rare
         self.band = max(2, (self.cell // 4 if band is None else int(band)) // 2 * 2)
-        rgb = [s.pixels.float() / 255 for s in sources]
-        flat = torch.cat([p.reshape(3, -1) for p in rgb], 1)
+        flat = torch.cat([s.pixels.reshape(3, -1) for s in sources], 1).float()
+        # Dithered by up to half an 8-bit level, so the pixels of one value (a flat sky) are ranked at
+        # random rather than in raster order: in raster order their Gaussian values would form a ramp
+        # down the source, and a blend of two windows would draw that ramp as bands in the sky.
+        flat = (flat + torch.rand(flat.shape, generator=torch.Generator().manual_seed(0)) - 0.5) / 255
         self.mean = flat.mean(1)
         centred = flat - self.mean[:, None]
         cov = centred @ centred.T / max(flat.shape[1] - 1, 1)

@@ -244,39 +244,42 @@ def build_exemplars(images: torch.Tensor, regions: torch.Tensor, classes: np.nda
     return out
 
 
-# A material's sources: its blocks sorted by look (k-means on mean colour, contrast and grain) into
-# up to SOURCES groups, each quilted on its own. One quilt of every block averages the class's looks
-# (the dark gaps between coins and the coins, a sky and its stars) into one; a source per look keeps
-# them apart, so pictures of the class differ as much as real crops of it do.
-SOURCES = 4
-BLOCKS_PER_SOURCE = 4000
+# A material's sources: the class's training images split into SOURCES groups at random, and each
+# group's blocks quilted on its own (the most representative of SOURCE_TRIES draws). One quilt of
+# every block averages the regions a class was seen in into one look; a quilt per group keeps some
+# of their differences (a darker corner of the gravel, a patch of sky with more stars), so pictures
+# of a class differ more from seed to seed, as real crops of it do. Grouping by look instead (k-means
+# on colour and contrast) varied more but made quilts of one part of a material (brick's mortar
+# alone), which the structure judges no longer named (texture 0.67).
+SOURCES = 3
+SOURCE_TRIES = 2
 
 
-def material_sources(blocks: np.ndarray, side: int, rng: np.random.Generator, sources: int = SOURCES
+def material_sources(images: torch.Tensor, regions: torch.Tensor, classes: np.ndarray, c: int, kind: str,
+                     side: int, rng: np.random.Generator, sources: int = SOURCES, tries: int = SOURCE_TRIES
                      ) -> list[tuple[np.ndarray, float]]:
-    """[(quilt (3, side, side) uint8, share of the class's blocks), ...]: one seamless quilt per
-    group of similar-looking ``blocks`` (groups under ``MIN_BLOCKS`` blocks join no quilt)."""
-    from sklearn.cluster import KMeans
-
-    look = block_features(blocks.astype(np.float64))[:, :6]
-    look = (look - look.mean(0)) / (look.std(0) + 1e-6)
-    k = max(1, min(sources, len(blocks) // MIN_BLOCKS))
-    groups = KMeans(k, n_init=4, random_state=int(rng.integers(2 ** 31))).fit_predict(look) if k > 1 \
-        else np.zeros(len(blocks), np.int64)
-    kept = [g for g in range(k) if (groups == g).sum() >= MIN_BLOCKS]
-    total = sum(int((groups == g).sum()) for g in kept)
+    """[(quilt (3, side, side) uint8, share of the class's images), ...]: one seamless quilt per group
+    of class ``c``'s images (a group with too few blocks joins the quilts of the others)."""
+    rows = np.nonzero(np.asarray(classes) == c)[0]
+    groups = [g for g in np.array_split(rows[rng.permutation(len(rows))], max(1, min(sources, len(rows)))) if len(g)]
     out = []
-    for g in kept:
-        members = blocks[groups == g]
-        share = len(members) / total
-        members = members[rng.permutation(len(members))[:BLOCKS_PER_SOURCE]]
-        picture = quilt(members, side, rng)
-        out.append((np.round(picture * 255).clip(0, 255).astype(np.uint8), share))
+    for group in groups:
+        mine = np.full(len(classes), -1)
+        mine[group] = c
+        try:
+            blocks = class_blocks(images, regions, mine, c, kind, rng)
+        except CgnArtError:
+            continue
+        picture = representative_quilt(blocks, side, rng, tries=tries)
+        out.append((np.round(picture * 255).clip(0, 255).astype(np.uint8), len(group) / len(rows)))
+    if not out:  # every group too thin alone: one quilt of them all (or the error that says why not)
+        picture = representative_quilt(class_blocks(images, regions, classes, c, kind, rng), side, rng, tries=tries)
+        out.append((np.round(picture * 255).clip(0, 255).astype(np.uint8), 1.0))
     return out
 
 
 def materials_from_masks(data, masks: torch.Tensor, counts: dict, side: int, rng: np.random.Generator,
-                         progress: Callable[[str], None] | None = None) -> dict[str, list]:
+                         progress: Callable[[str], None] | None = None, **options) -> dict[str, list]:
     """{'texture', 'background'}: per class, its :func:`material_sources`, cut from a data set's 4x
     images inside and outside the masks found at native size (as :func:`exemplars_from_masks`)."""
     fine_index = np.asarray(data.fine_index)
@@ -288,8 +291,7 @@ def materials_from_masks(data, masks: torch.Tensor, counts: dict, side: int, rng
         classes = np.asarray(data.texture_class if kind == "texture" else data.background_class)[fine_index]
         out[kind] = []
         for c in range(counts[kind]):
-            blocks = class_blocks(fine, region, classes, c, kind, rng, limit=SOURCES * BLOCKS_PER_SOURCE)
-            out[kind].append(material_sources(blocks, side, rng))
+            out[kind].append(material_sources(fine, region, classes, c, kind, side, rng, **options))
             if progress:
                 progress(f"{kind} {c + 1}/{counts[kind]}")
     return out

@@ -1,23 +1,27 @@
-"""Quilt a trained exemplar model's textures and backgrounds again with the current quilting.
+"""Make a trained exemplar model's materials again with the current quilting.
 
-The exemplars are made once, before the shape mechanism trains, and the shape never sees them; so
-when the quilting improves, a model gets the new exemplars without training again: its data is
-rebuilt, the masks are found in the composites as in training (same seed and steps), and the
-exemplars are quilted from them. The shape mechanism's weights are kept as they are.
+The materials (each class's source quilts, ``cgn_art.train.exemplars.material_sources``) are made
+once, before the shape mechanism trains, and the shape never sees them; so when the quilting
+improves, a model gets new materials without training again: its data is rebuilt, the masks are
+found in the composites as in training (same seed and steps), and the materials are quilted from
+them. The shape mechanism's weights are kept as they are. A model from before materials (one quilt
+per class) comes out with materials, and each class's first source becomes its exemplar.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 
 from cgn_art.data.registry import dataset as data_family
 from cgn_art.errors import CgnArtError
+from cgn_art.materials.fields import MaterialClass, material_classes, set_material_classes
+from cgn_art.materials.synthesis import Source
 from cgn_art.mechanisms.weights import load_model, read_config, save_model, shipped_models
+from cgn_art.runtime.progress import Progress, reporter, sub_progress
 from cgn_art.train import pseudo_masks
-from cgn_art.train.exemplars import exemplars_from_masks
+from cgn_art.train.exemplars import materials_from_masks
 
 
 def checked_source(source: str | Path, out: str | Path):
@@ -33,12 +37,11 @@ def checked_source(source: str | Path, out: str | Path):
     return folder, model
 
 
-def requilt(source: str | Path, out: str | Path,
-            progress: Callable[[float | None, str], None] | None = None) -> Path:
-    """Write to ``out`` the model ``source`` (a shipped name or a folder) with its exemplars quilted
-    again from its own training data; returns ``out``. ``progress(fraction, message)``: finding the
-    masks is about the first half of the time, quilting (four draws per class) the rest."""
-    say = progress or (lambda fraction, message: None)
+def requilt(source: str | Path, out: str | Path, progress: Progress | None = None) -> Path:
+    """Write to ``out`` the model ``source`` (a shipped name or a folder) with its materials quilted
+    again from its own training data; returns ``out``. Finding the masks is about the first third of
+    the time, quilting (three sources a class, the better of two draws each) the rest."""
+    say = reporter(progress)
     folder, model = checked_source(source, out)
     facts = {k: v for k, v in read_config(folder).items() if k not in ("format", "config")}
     trained = facts.get("train_settings", {})
@@ -49,17 +52,19 @@ def requilt(source: str | Path, out: str | Path,
     counts = {kind: model.num_classes(kind) for kind in ("texture", "background")}
     found = pseudo_masks.find_masks(data.images, data.texture_class, data.background_class, counts["texture"],
                                     counts["background"], family.border, seed=seed, steps=steps,
-                                    progress=lambda f, m: say(None if f is None else 0.5 * f,
-                                                              f"finding the masks: {m}"))
+                                    progress=sub_progress(say, 0.0, 0.35, "finding the masks"))
     masks = torch.from_numpy(found.astype(np.float32))[:, None]
     done = iter(range(1, sum(counts.values()) + 1))
-    quilted = exemplars_from_masks(data, masks, counts, model.texture.side, np.random.default_rng(seed),
-                                   progress=lambda m: say(0.5 + 0.5 * next(done) / sum(counts.values()),
-                                                          f"quilting the exemplars: {m}"))
-    for kind, pictures in quilted.items():
-        getattr(model, kind).exemplars.copy_(pictures)
+    made = materials_from_masks(data, masks, counts, model.texture.side, np.random.default_rng(seed),
+                                progress=lambda m: say(0.35 + 0.65 * next(done) / sum(counts.values()),
+                                                       f"quilting the materials: {m}"))
+    for kind, per_class in made.items():
+        classes = [MaterialClass(old.name, [Source(torch.from_numpy(q), True, share) for q, share in quilts],
+                                 torch.from_numpy(quilts[0][0]))
+                   for old, quilts in zip(material_classes(model, kind), per_class)]
+        set_material_classes(model, kind, classes)
     facts["requilted"] = {"from": str(source), "seed": seed, "mask_steps": steps,
-                          "note": "exemplars quilted again with smoothed seams, the most representative of four "
-                                  "draws per class, backgrounds without blocks holding stray letter pieces; "
-                                  "shape mechanism unchanged"}
+                          "note": "materials quilted again: per class, its training images in three random groups, "
+                                  "each group's blocks quilted (the more representative of two draws, smoothed "
+                                  "seams, backgrounds without stray letter pieces); shape mechanism unchanged"}
     return save_model(model, Path(out), extra=facts)
