@@ -1,7 +1,8 @@
 # make run   -> the app at http://127.0.0.1:8501
 # make test  -> the whole test suite
 # make lint  -> ruff on the whole tree (the configuration is in pyproject.toml)
-# Both create .venv (with $(PYTHON)) on first use and reinstall only when requirements change.
+# make docs  -> the docs site in site/ (mkdocs build --strict: a broken link or a missing API object fails)
+# Each creates .venv (with $(PYTHON)) on first use and reinstalls only when requirements change.
 
 PYTHON ?= python3
 VENV := .venv
@@ -10,7 +11,7 @@ STAMP := $(VENV)/.installed
 ADDRESS ?= 127.0.0.1
 PORT ?= 8501
 
-.PHONY: run test lint bench data
+.PHONY: run test lint docs bench data
 
 run: $(STAMP)
 	$(PY) -m streamlit run app/Home.py --server.address $(ADDRESS) --server.port $(PORT)
@@ -20,6 +21,9 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
+
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir site
 
 bench: $(STAMP)
 	@found=0; for script in benchmarks/*.py; do \
