@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +45,7 @@ from cgn_art.mechanisms.weights import save_model
 from cgn_art.runtime.progress import Progress, step_message
 from cgn_art.settings_checks import Settings, choice, number, whole
 from cgn_art.train import checkpoint, losses
+from cgn_art.train.checkpoint import TrainResult
 
 RECIPES = ("adversarial", "decomposed")
 FIELDS = ("network", "exemplar")
@@ -127,14 +128,6 @@ class TrainSettings(Settings):
             setattr(self, name, number(name.replace("_", " "), getattr(self, name), 0, 1, low_open=True,
                                        high_open=True))
         return self
-
-
-@dataclass
-class TrainResult:
-    model: SmallCGN
-    step: int
-    history: list[dict] = field(default_factory=list)
-    seconds: float = 0.0
 
 
 class Trainer:
@@ -279,7 +272,7 @@ class Trainer:
     # Loop ----------------------------------------------------------------------------------
 
     def run(self, out_dir: str | Path | None = None,
-            progress: Progress | None = None) -> TrainResult:
+            progress: Progress | None = None) -> TrainResult[SmallCGN]:
         s = self.settings
         out = Path(out_dir) if out_dir else None
         if out:
@@ -296,10 +289,7 @@ class Trainer:
                 window = []
                 if progress:
                     progress(self.step / s.steps, step_message(self.step, s.steps, mean))
-            if out and (self.step % s.sample_every == 0 or self.step == s.steps):
-                sample_sheet(self.ema, seed=s.seed).save(out / f"samples-{self.step:06d}.png")
-            if out and (self.step % s.checkpoint_every == 0 or self.step == s.steps):
-                self.save(out)
+            checkpoint.write_due(out, self.step, s, lambda: sample_sheet(self.ema, seed=s.seed), self.save)
         seconds = time.perf_counter() - start
         return TrainResult(self.ema, self.step, self.history, seconds)
 
@@ -350,7 +340,7 @@ def sample_sheet(model: SmallCGN, seed: int = 0, scale: int = 2):
 
 
 def train(settings: TrainSettings, out_dir: str | Path | None = None, resume: bool = False,
-          progress: Progress | None = None) -> TrainResult:
+          progress: Progress | None = None) -> TrainResult[SmallCGN]:
     """Train a small CGN; with ``resume`` continue from the checkpoint in ``out_dir``."""
     if settings.validate().recipe == "decomposed":
         from cgn_art.train.decomposed import DecomposedTrainer

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import torch
 from safetensors import SafetensorError
@@ -18,6 +20,31 @@ from cgn_art.errors import CgnArtError
 from cgn_art.io import normal_file_mode
 
 META = "checkpoint.json"
+
+Model = TypeVar("Model")
+
+
+@dataclass
+class TrainResult(Generic[Model]):
+    """What every trainer returns: the model it trained, the step it reached, its history, its seconds."""
+
+    model: Model
+    step: int
+    history: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def write_due(out: Path | None, step: int, settings, sample_sheet, save) -> None:
+    """Every trainer's outputs at ``step``: ``sample_sheet()`` (a PIL image) as samples-<step>.png every
+    ``settings.sample_every`` steps and ``save(out)`` every ``settings.checkpoint_every``, both at the
+    last step too; nothing without ``out``."""
+    if not out:
+        return
+    last = step == settings.steps
+    if step % settings.sample_every == 0 or last:
+        sample_sheet().save(out / f"samples-{step:06d}.png")
+    if step % settings.checkpoint_every == 0 or last:
+        save(out)
 
 
 def optimizer_tensors(name: str, optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:

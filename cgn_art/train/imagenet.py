@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import torch
@@ -35,6 +35,7 @@ from cgn_art.mechanisms.imagenet_presets import SAMPLE_SHEET_CLASSES
 from cgn_art.runtime.progress import Cancel, Progress, step_message
 from cgn_art.settings_checks import Settings, check_seed, check_truncation, choice, number, whole
 from cgn_art.train import checkpoint
+from cgn_art.train.checkpoint import TrainResult
 
 MECHANISM_PARTS = {"shape": "f_shape", "texture": "f_text", "background": "f_bg"}
 
@@ -175,12 +176,7 @@ def cgn_losses(out: dict, s: ImageNetTrainSettings, encoder, generator: torch.Ge
 
 # The trainer ------------------------------------------------------------------------------------
 
-@dataclass
-class ImageNetTrainResult:
-    model: ImageNetCGN
-    step: int
-    history: list[dict] = field(default_factory=list)
-    seconds: float = 0.0
+ImageNetTrainResult = TrainResult  # the name this module has always exported
 
 
 def build_model(s: ImageNetTrainSettings) -> ImageNetCGN:
@@ -300,7 +296,7 @@ class ImageNetTrainer:
             self.model.train()
 
     def run(self, out_dir: str | Path | None = None, progress: Progress | None = None,
-            cancel: Cancel | None = None) -> ImageNetTrainResult:
+            cancel: Cancel | None = None) -> TrainResult[ImageNetCGN]:
         s = self.settings
         out = Path(out_dir) if out_dir is not None and self.rank == 0 else None
         if out:
@@ -313,13 +309,11 @@ class ImageNetTrainer:
             self.history.append({"step": self.step, **mean})
             if progress:
                 progress(self.step / s.steps, step_message(self.step, s.steps, mean))
-            if out and (self.step % s.sample_every == 0 or self.step == s.steps):
-                sample_sheet(self.model, truncation=s.truncation).save(out / f"samples-{self.step:06d}.png")
-            if out and (self.step % s.checkpoint_every == 0 or self.step == s.steps):
-                self.save(out)
+            checkpoint.write_due(out, self.step, s, lambda: sample_sheet(self.model, truncation=s.truncation),
+                                 self.save)
         if out and cancel is not None and self.step < s.steps and self.step:
             self.save(out)  # a cancelled run keeps what it learned
-        return ImageNetTrainResult(self.model, self.step, self.history, time.perf_counter() - start)
+        return TrainResult(self.model, self.step, self.history, time.perf_counter() - start)
 
     # Checkpoints: the model as a loadable folder, the optimisers as safetensors, the rest as JSON ---
 
@@ -367,7 +361,7 @@ def sample_sheet(model: ImageNetCGN, seed: int = 0, classes=SAMPLE_SHEET_CLASSES
 
 def train(settings: ImageNetTrainSettings, out_dir: str | Path | None = None, resume: bool = False,
           progress: Progress | None = None, cancel: Cancel | None = None,
-          model: ImageNetCGN | None = None) -> ImageNetTrainResult:
+          model: ImageNetCGN | None = None) -> TrainResult[ImageNetCGN]:
     """Train an ImageNet CGN; with ``resume`` continue from the checkpoint in ``out_dir``."""
     trainer = ImageNetTrainer(settings, model=model)
     if resume:
