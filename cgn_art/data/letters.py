@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from cgn_art.cache import cache_root
+from cgn_art.data.store import CompositeDataset, cache_dir, cached
 from cgn_art.data.textures import _load_photo as load_photo
 from cgn_art.errors import CgnArtError
 
@@ -90,24 +90,15 @@ BACKGROUNDS = [
 
 
 @dataclass
-class LetterDataset:
+class LetterDataset(CompositeDataset):
     """Images (N, 64, 64, 3) uint8 with the letter, texture and background class of each.
 
     ``alpha`` (N, 64, 64) uint8 is each letter's coverage, kept for benchmarks only (training never
     reads it). ``fine_images`` (M, 256, 256, 3) uint8 are images ``fine_index`` at 4x resolution.
     """
 
-    split: str
-    images: np.ndarray
-    labels: np.ndarray
-    texture_class: np.ndarray
-    background_class: np.ndarray
-    alpha: np.ndarray
     fine_images: np.ndarray
     fine_index: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.labels)
 
 
 def class_names() -> dict[str, list[str]]:
@@ -288,28 +279,13 @@ def build(split: str = "train", seed: int = 0, per_font: int = 6, fine_per_lette
                          np.array(bgs, np.int64), np.stack(alphas), fine_array, np.array(fine_index, np.int64))
 
 
-def cache_dir() -> Path:
-    return cache_root() / "data"
-
-
 FIELDS = ("images", "labels", "texture_class", "background_class", "alpha", "fine_images", "fine_index")
 
 
 def load(split: str = "train", seed: int = 0, rebuild: bool = False) -> LetterDataset:
     """The split from the on-disk cache, built on first use."""
     path = cache_dir() / f"{NAME}-{split}-seed{seed}-v{BUILD_VERSION}.npz"
-    if path.exists() and not rebuild:
-        try:
-            with np.load(path) as f:
-                return LetterDataset(split, *(f[k] for k in FIELDS))
-        except Exception:  # a half-written or damaged cache: build again
-            pass
-    data = build(split, seed)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, **{k: getattr(data, k) for k in FIELDS})
-    tmp.replace(path)
-    return data
+    return cached(path, FIELDS, lambda: build(split, seed), lambda arrays: LetterDataset(split, **arrays), rebuild)
 
 
 def contact_sheet(data: LetterDataset, rows: int = 26, columns: int = 8, scale: int = 1) -> Image.Image:

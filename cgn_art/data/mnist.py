@@ -14,13 +14,12 @@ from __future__ import annotations
 import colorsys
 import hashlib
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from cgn_art.cache import cache_root
 from cgn_art.data import textures
+from cgn_art.data.store import CompositeDataset, cache_dir, cached
 from cgn_art.errors import CgnArtError
 
 VARIANTS = ("colored", "double-colored", "wildlife")
@@ -30,7 +29,7 @@ BUILD_VERSION = 2  # bump when the recipe changes so old caches are not reused
 
 
 @dataclass
-class DigitDataset:
+class DigitDataset(CompositeDataset):
     """Images (N, 32, 32, 3) uint8 and, per image, the digit, texture and background class.
 
     ``alpha`` (N, 32, 32) uint8 is the digit's coverage. CGN training never reads it: it is kept
@@ -38,15 +37,6 @@ class DigitDataset:
     """
 
     variant: str
-    split: str
-    images: np.ndarray
-    labels: np.ndarray
-    texture_class: np.ndarray
-    background_class: np.ndarray
-    alpha: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.labels)
 
 
 def class_names(variant: str) -> dict[str, list[str]]:
@@ -145,33 +135,19 @@ def build(variant: str, split: str = "train", seed: int = 0, copies: int = 1) ->
     bg = background_samples(variant, background_class, rng)
     a = alpha[..., None]
     images = np.clip(np.round((a * fg + (1 - a) * bg) * 255), 0, 255).astype(np.uint8)
-    return DigitDataset(variant, split, images, labels, texture_class.astype(np.int64),
-                        background_class.astype(np.int64), np.round(alpha * 255).astype(np.uint8))
+    return DigitDataset(split, images, labels, texture_class.astype(np.int64), background_class.astype(np.int64),
+                        np.round(alpha * 255).astype(np.uint8), variant=variant)
 
 
-def cache_dir() -> Path:
-    """Where built datasets are kept: ``data`` under :func:`cgn_art.cache.cache_root`."""
-    return cache_root() / "data"
+FIELDS = ("images", "labels", "texture_class", "background_class", "alpha")
 
 
 def load(variant: str, split: str = "train", seed: int = 0, copies: int = 1, rebuild: bool = False) -> DigitDataset:
     """The dataset from the on-disk cache, building and caching it on first use."""
     check_variant(variant)
     path = cache_dir() / f"{variant}-{split}-seed{seed}-x{copies}-v{BUILD_VERSION}.npz"
-    if path.exists() and not rebuild:
-        try:
-            with np.load(path) as f:
-                return DigitDataset(variant, split, f["images"], f["labels"], f["texture_class"],
-                                    f["background_class"], f["alpha"])
-        except Exception:  # a half-written or damaged cache file: rebuild it
-            pass
-    data = build(variant, split, seed, copies)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, images=data.images, labels=data.labels, texture_class=data.texture_class,
-                        background_class=data.background_class, alpha=data.alpha)
-    tmp.replace(path)
-    return data
+    return cached(path, FIELDS, lambda: build(variant, split, seed, copies),
+                  lambda arrays: DigitDataset(split, **arrays, variant=variant), rebuild, compress=True)
 
 
 def contact_sheet(data: DigitDataset, rows: int = 10, columns: int = 10, scale: int = 2) -> Image.Image:
