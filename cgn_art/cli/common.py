@@ -137,6 +137,26 @@ def add_generation_flags(p: argparse.ArgumentParser, output: str) -> None:
     p.add_argument("--show", action="store_true", help="open the image in the system viewer")
 
 
+# Resumable training runs ---------------------------------------------------------------------
+
+def add_run_flags(p: argparse.ArgumentParser, output: str, resume: str, overwrite: str,
+                  metavar: str | None = None) -> None:
+    """A training command's run folder: ``-o/--output`` (required), ``--resume`` and ``--overwrite``."""
+    p.add_argument("-o", "--output", required=True, metavar=metavar, help=output)
+    p.add_argument("--resume", action="store_true", help=resume)
+    p.add_argument("--overwrite", action="store_true", help=overwrite)
+
+
+def run_settings_from(args, settings_class, fixed_on_resume: tuple[str, ...]) -> tuple[dict, int]:
+    """The settings a training command starts from (the ``settings_class`` flags the user gave, over the
+    checkpoint's on ``--resume``) and the step it starts at: :func:`cgn_art.train.checkpoint.run_settings`."""
+    from cgn_art.train.checkpoint import run_settings
+
+    names = [f.name for f in dataclasses.fields(settings_class)]
+    given = {n: tuple(v) if isinstance(v, list) else v for n in names if (v := getattr(args, n)) is not None}
+    return run_settings(Path(args.output), given, args.resume, args.overwrite, fixed_on_resume)
+
+
 
 
 # Settings dataclasses as flags ------------------------------------------------------------

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-import time
 from pathlib import Path
 
-from cgn_art.cli.common import add_settings_flags, whole
-from cgn_art.cli.progress import ProgressBar
+from cgn_art.cli.common import add_run_flags, add_settings_flags, run_settings_from, whole
+from cgn_art.cli.progress import train_with_bar
 from cgn_art.errors import CgnArtError
-from cgn_art.train.checkpoint import run_settings
 
 TRAIN_HELP = {
     "biggan": "BigGAN folder with pytorch_model.bin + config.json (default: WEIGHTS/biggan-deep-256)",
@@ -65,15 +63,13 @@ def cmd_train(args) -> int:
     from cgn_art.train import imagenet
 
     out = Path(args.output)
-    names = [f.name for f in dataclasses.fields(imagenet.ImageNetTrainSettings)]
-    given = {n: tuple(v) if isinstance(v, list) else v for n in names if (v := getattr(args, n)) is not None}
-    chosen, start = run_settings(out, given, args.resume, args.overwrite, FIXED_ON_RESUME)
+    chosen, start = run_settings_from(args, imagenet.ImageNetTrainSettings, FIXED_ON_RESUME)
+    names = {f.name for f in dataclasses.fields(imagenet.ImageNetTrainSettings)}
     settings = imagenet.ImageNetTrainSettings(**{k: v for k, v in chosen.items() if k in names}).validate()
-    began = time.perf_counter()
-    with ProgressBar("training ImageNet CGN", total=settings.steps, initial=start, unit="step") as progress:
-        result = imagenet.train(settings, out, resume=args.resume, progress=progress)
-    print(f"model: {out / 'model'}")
-    print(f"trained to step {result.step} in {time.perf_counter() - began:.1f} s")
+    result, seconds = train_with_bar("training ImageNet CGN", out, settings.steps, start,
+                                     lambda progress: imagenet.train(settings, out, resume=args.resume,
+                                                                     progress=progress))
+    print(f"trained to step {result.step} in {seconds:.1f} s")
     return 0
 
 
@@ -98,9 +94,8 @@ def add_commands(commands) -> None:
     p = commands.add_parser("train-imagenet", help="train an ImageNet CGN from BigGAN + U2-Net (resumable)",
                             description="Train the three BigGAN mechanisms against the frozen BigGAN with the "
                                         "paper's losses. Checkpoints, sample sheets and model/ go to --output.")
-    p.add_argument("-o", "--output", required=True, help="run folder (checkpoint, samples, model/)")
-    p.add_argument("--resume", action="store_true", help="continue the checkpoint in --output")
-    p.add_argument("--overwrite", action="store_true", help="start again over a checkpoint in --output")
+    add_run_flags(p, "run folder (checkpoint, samples, model/)", "continue the checkpoint in --output",
+                  "start again over a checkpoint in --output")
     from cgn_art.train.imagenet import ImageNetTrainSettings
 
     add_settings_flags(p, ImageNetTrainSettings, TRAIN_HELP,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+import time
+from pathlib import Path
 
 
 class ProgressBar:
@@ -39,3 +41,13 @@ class ProgressBar:
     def __exit__(self, *exc) -> bool:
         self.close()
         return False
+
+
+def train_with_bar(title: str, out: Path, steps: int, start: int, train):
+    """A training command's run: ``train(progress)`` under a bar of steps ``start`` to ``steps``, then the
+    line that says where the model is. Returns train's result and the wall seconds it took."""
+    began = time.perf_counter()
+    with ProgressBar(title, total=steps, initial=start, unit="step") as progress:
+        result = train(progress)
+    print(f"model: {Path(out) / 'model'}")
+    return result, time.perf_counter() - began

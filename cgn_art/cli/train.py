@@ -1,13 +1,10 @@
 """``cgn-art train``: train a small CGN on a registered data set (resumable)."""
 from __future__ import annotations
 
-import dataclasses
-import time
 from pathlib import Path
 
-from cgn_art.cli.common import add_settings_flags
-from cgn_art.cli.progress import ProgressBar
-from cgn_art.train.checkpoint import run_settings
+from cgn_art.cli.common import add_run_flags, add_settings_flags, run_settings_from
+from cgn_art.cli.progress import ProgressBar, train_with_bar
 
 TRAIN_HELP = {
     "variant": "data set to learn (its own defaults apply to the settings you do not give)",
@@ -42,9 +39,7 @@ def cmd_train(args) -> int:
     from cgn_art.train import cgn
 
     out = Path(args.output)
-    names = [f.name for f in dataclasses.fields(cgn.TrainSettings)]
-    given = {n: tuple(v) if isinstance(v, list) else v for n in names if (v := getattr(args, n)) is not None}
-    chosen, start = run_settings(out, given, args.resume, args.overwrite, FIXED_ON_RESUME)
+    chosen, start = run_settings_from(args, cgn.TrainSettings, FIXED_ON_RESUME)
     settings = cgn.TrainSettings.for_data(chosen.pop("variant", cgn.TrainSettings.variant), **chosen).validate()
     if start >= settings.steps:
         print(f"{out}: already trained to step {start} (>= --steps {settings.steps}); nothing to do")
@@ -52,11 +47,9 @@ def cmd_train(args) -> int:
         return 0
 
     out.mkdir(parents=True, exist_ok=True)
-    began = time.perf_counter()
-    with ProgressBar(f"training {settings.variant}", total=settings.steps, initial=start, unit="step") as progress:
-        result = cgn.train(settings, out, resume=args.resume, progress=progress)
-    print(f"model: {out / 'model'}")
-    print(f"trained steps {start} to {result.step} in {time.perf_counter() - began:.1f} s "
+    result, seconds = train_with_bar(f"training {settings.variant}", out, settings.steps, start,
+                                     lambda progress: cgn.train(settings, out, resume=args.resume, progress=progress))
+    print(f"trained steps {start} to {result.step} in {seconds:.1f} s "
           f"({result.seconds:.1f} s in the training loop)")
     return 0
 
@@ -78,10 +71,9 @@ def add_commands(commands) -> None:
     p = commands.add_parser("train", help="train a small CGN on a data set: letters or an MNIST variant (resumable)",
                             description="Train a small CGN. Writes checkpoints, sample sheets and a "
                             "loadable model folder OUTDIR/model.")
-    p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="folder for checkpoints and the model")
-    p.add_argument("--resume", action="store_true",
-                   help="continue the checkpoint in OUTDIR (its settings, overridden by the flags given)")
-    p.add_argument("--overwrite", action="store_true", help="start again even if OUTDIR holds a checkpoint")
+    add_run_flags(p, "folder for checkpoints and the model",
+                  "continue the checkpoint in OUTDIR (its settings, overridden by the flags given)",
+                  "start again even if OUTDIR holds a checkpoint", metavar="OUTDIR")
     add_settings_flags(p, TrainSettings, TRAIN_HELP, {"variant": tuple(DATASETS), "fields": FIELDS})
     p.set_defaults(run=cmd_train)
     p = commands.add_parser("requilt", help="make an exemplar model's materials (textures and backgrounds) again "
