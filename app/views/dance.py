@@ -275,6 +275,11 @@ def main() -> None:
         start, duration = stretch_picker(path, DanceSettings().max_duration)
         changes = tune_mapping(model, preset_name)
         lyrics, letters, digits = lyrics_upload(model, path)
+        if lyrics is not None:
+            video["material_scale"] = st.slider(
+                "Material scale", 0.0, 1.0, 0.0, 0.05, key=state_key("dance", "material_scale"),
+                help="For the lyric video's letters and background: 0 crisp, one pixel of the material per video "
+                     "pixel; 1 as large as at the model's native size (soft at 1080 px).")
         settings = DanceSettings.from_preset(preset_name, **video, start=start, duration=duration).with_changes(changes)
         features = analysis(path, settings)
         render_buttons(model, path, settings, features, lyrics, letters, digits)

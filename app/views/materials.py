@@ -40,6 +40,14 @@ def _uploads(files) -> tuple[list[bytes], list[str], list]:
     return data, names, regions
 
 
+@st.cache_data(max_entries=8, show_spinner="Making the material…")
+def previews(data: tuple[bytes, ...], names: tuple[str, ...], regions: tuple, side: int, seed: int) -> tuple:
+    """(256 px picture at the Mixer's scale, 1080 px crisp picture) of a material from these photos."""
+    sources = photo_sources(list(data), list(names), list(regions))
+    return (photos_preview(sources, side, 256, seed=seed, material_scale=1.0),
+            photos_preview(sources, side, 1080, seed=seed))
+
+
 def _target(source: str) -> str:
     return source if source in user_models() else f"my-{source.rstrip('/').split('/')[-1]}"
 
@@ -78,18 +86,16 @@ def add_section(model, source: str) -> None:
         st.error(f"{len(files)} photos: a material takes 1 to {MAX_PHOTOS}. Remove some.")
         return
     data, names, regions = _uploads(files)
+    left, middle, right = st.columns([1, 1, 2])
+    seed = middle.number_input("Seed", 0, 10**6, 0, key=KEYS["seed"], help="Another seed, another texture.")
     try:
-        sources = photo_sources(data, names, regions)
+        small, large = previews(tuple(data), tuple(names), tuple(regions), model.config.exemplar_side, int(seed))
     except cgn_art.CgnArtError as e:
         error_box(e)
         return
-    side = model.config.exemplar_side
-    left, middle, right = st.columns([1, 1, 2])
     left.image(files[0].getvalue(), caption=f"{files[0].name} (the photo)", width="stretch")
-    seed = middle.number_input("Seed", 0, 10**6, 0, key=KEYS["seed"], help="Another seed, another texture.")
-    middle.image(photos_preview(sources, side, 256, seed=int(seed), material_scale=1.0),
-                 caption="256 px, as in the Mixer")
-    right.image(photos_preview(sources, side, 1080, seed=int(seed)), caption="1080 px, crisp (its own pixels)")
+    middle.image(small, caption="256 px, as in the Mixer")
+    right.image(large, caption="1080 px, crisp (its own pixels)")
     try:
         ready = bool(name.strip()) and check_material_name(name) and check_model_name(st.session_state[KEYS["into"]])
     except cgn_art.CgnArtError as e:

@@ -164,7 +164,7 @@ def noise() -> dict:
 
 def spacing() -> dict:
     with st.expander("Spacing and texture size"):
-        x1, x2, x3, x4, x5 = st.columns(5)
+        x1, x2, x3, x4, x5, x6 = st.columns(6)
         margin = _slider(x1, "Margin", "margin", 0.01,
                          "The empty border, as a fraction of the poster's shorter side.")
         tracking = _slider(x2, "Letter spacing", "tracking", 0.01,
@@ -174,8 +174,12 @@ def spacing() -> dict:
         texture_scale = _slider(x5, "Texture zoom", "texture_scale", 0.25,
                                 "Zoom into the texture and background: 1 spreads one painting over the poster; "
                                 "2 shows its corner twice as large.")
+        material_scale = _slider(x6, "Material scale", "material_scale", 0.05,
+                                 "0: crisp, one pixel of the material (its photos) per poster pixel; 1: as large as "
+                                 "at the model's native size, a background spanning the poster (soft when large). "
+                                 "Models with materials only.")
     return dict(margin=margin, tracking=tracking, word_space=word_space, line_spacing=line_spacing,
-                texture_scale=float(texture_scale))
+                texture_scale=float(texture_scale), material_scale=float(material_scale))
 
 
 def controls(model) -> TypeSettings:

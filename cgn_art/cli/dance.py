@@ -19,7 +19,7 @@ from cgn_art.errors import CgnArtError
 from cgn_art.settings_checks import MAX_SEED
 
 # DanceSettings' top-level fields that are flags (the mappings are changed with --set).
-FLAGS = ("size", "fps", "start", "duration", "seed", "truncation", "max_duration")
+FLAGS = ("size", "fps", "start", "duration", "seed", "truncation", "max_duration", "material_scale")
 FLAG_HELP = {
     "size": "video side in pixels, even",
     "fps": "frames per second",
@@ -28,6 +28,8 @@ FLAG_HELP = {
     "seed": f"seed of every noise walk, 0 to {MAX_SEED}",
     "truncation": "noise truncation in (0, 1]; a preset may set its own",
     "max_duration": "longest stretch allowed, seconds",
+    "material_scale": "lyric videos with a model of materials: 0 crisp (the material's own pixels), 1 as large "
+                      "as at the model's native size",
 }
 
 

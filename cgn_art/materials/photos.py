@@ -14,7 +14,7 @@ from typing import BinaryIO, Sequence
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from cgn_art.errors import CgnArtError
 from cgn_art.images import read_image
@@ -72,7 +72,27 @@ def read_photo(source: str | os.PathLike | bytes | BinaryIO, name: str | None = 
     if (pixels.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32) / 255).std() < FLAT_STD:
         raise CgnArtError(f"{name}: is one flat colour; a material is drawn from a pattern (grain, weave, "
                           "leaves, stones): give a photo that has one")
-    return pixels
+    return even_light(pixels)
+
+
+EVEN_SPAN = 0.25   # light that changes over more than this share of a photo's shorter side is evened out
+
+
+def even_light(pixels: np.ndarray) -> np.ndarray:
+    """``pixels`` (H, W, 3) uint8 with the light evened out: the photo's colour blurred over
+    ``EVEN_SPAN`` of its shorter side is replaced by its mean. A material is drawn from windows of
+    its photos placed at random, and a window from the sunny corner beside one from the shaded
+    corner shows as a patchwork of squares; the detail (every pixel's difference from its
+    surroundings) is kept as it is: nothing is sharpened or added."""
+    h, w = pixels.shape[:2]
+    small = max(4, round(4 / EVEN_SPAN))
+    scale = small / min(h, w)
+    size = (max(4, round(w * scale)), max(4, round(h * scale)))
+    image = Image.fromarray(pixels)
+    light = np.asarray(image.resize(size, Image.Resampling.BOX).filter(ImageFilter.GaussianBlur(2))
+                       .resize((w, h), Image.Resampling.BICUBIC), np.float32)
+    out = pixels.astype(np.float32) - light + light.reshape(-1, 3).mean(0)
+    return np.clip(np.round(out), 0, 255).astype(np.uint8)
 
 
 def _box(region: Sequence[float], size: tuple[int, int], name: str) -> tuple[int, int, int, int]:

@@ -34,9 +34,14 @@ NOISE_DIM = 2  # (vertical, horizontal) place of the picture on the material's p
 # rarely share a cell, near enough that a noise walk pans calmly.
 SPAN = 1024
 # Painted pictures are kept in tiles of the plane (uint8, like any picture): a dance or a strip that
-# pans over the same places paints each tile once. 256 tiles of 256 px are 48 MB per field.
-TILE = 256
-CACHED_TILES = 256
+# pans over the same places paints each tile once, and the places of every seed fit in a few tiles.
+# A tile is two cells across (at least 256 px, at most 1024): the cells at its edges are painted whole,
+# so a larger tile wastes less of them. At most CACHED_PIXELS are kept per field (72 MB).
+CACHED_PIXELS = 24_000_000
+
+
+def tile_side(cell: int) -> int:
+    return int(min(1024, max(256, 256 * math.ceil(2 * cell / 256))))
 
 
 def default_cell(height: int, width: int, tileable: bool = False) -> int:
@@ -120,26 +125,31 @@ class ExemplarField(nn.Module):
                 del self._tiles[old]
         return self._prepared[c][1]
 
+    def _evict(self) -> None:
+        """Drop the least recently used tiles beyond ``CACHED_PIXELS`` (never the newest)."""
+        while len(self._tiles) > 1 and sum(t.shape[1] * t.shape[2] for t in self._tiles.values()) > CACHED_PIXELS:
+            self._tiles.popitem(last=False)
+
     def picture(self, c: int, top: int, left: int, height: int, width: int) -> torch.Tensor:
         """(3, height, width) float of class ``c``'s plane at its own pixel scale, from (top, left)."""
         material = self.prepared(c)
-        rows = range(top // TILE, (top + height - 1) // TILE + 1)
-        cols = range(left // TILE, (left + width - 1) // TILE + 1)
+        tile = tile_side(material.cell)
+        rows = range(top // tile, (top + height - 1) // tile + 1)
+        cols = range(left // tile, (left + width - 1) // tile + 1)
         band = []
         for ty in rows:
             line = []
             for tx in cols:
                 key = (c, ty, tx)
                 if key not in self._tiles:
-                    tile = synthesis.paint(material, ty * TILE, tx * TILE, TILE, TILE, salt=c)
-                    self._tiles[key] = (tile * 255 + 0.5).to(torch.uint8)
-                    while len(self._tiles) > CACHED_TILES:
-                        self._tiles.popitem(last=False)
+                    painted = synthesis.paint(material, ty * tile, tx * tile, tile, tile, salt=c)
+                    self._tiles[key] = (painted * 255 + 0.5).to(torch.uint8)
+                    self._evict()
                 self._tiles.move_to_end(key)
                 line.append(self._tiles[key])
             band.append(torch.cat(line, 2))
         whole = torch.cat(band, 1)
-        y0, x0 = top - rows[0] * TILE, left - cols[0] * TILE
+        y0, x0 = top - rows[0] * tile, left - cols[0] * tile
         return whole[:, y0: y0 + height, x0: x0 + width].float() / 255
 
     def paint(self, class_weights: torch.Tensor, noise: torch.Tensor, height: int, width: int,
