@@ -204,6 +204,15 @@ def class_list(what: str, value) -> list[int] | None:
     return [whole(f"{what} class", item, 0) for item in value]
 
 
+def ranged(default, low, high):
+    """A settings field with its range declared on it, once: ``margin: float = ranged(0.08, 0.0, 0.4)``.
+
+    :meth:`Settings.check_ranges` checks it (a whole number for an ``int`` field, else a number) and
+    :meth:`Settings.ranges` lists it for CLI help and page widgets.
+    """
+    return dataclasses.field(default=default, metadata={"range": (low, high)})
+
+
 class Settings:
     """What every settings dataclass shares (DanceSettings, TypeSettings, StylizeSettings, ...).
 
@@ -221,9 +230,31 @@ class Settings:
 
     KIND: ClassVar[str] = ""
     IGNORED: ClassVar[tuple[str, ...]] = ()
+    SPACED_NAMES: ClassVar[bool] = True
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    @classmethod
+    def ranges(cls) -> dict[str, tuple]:
+        """The ranges declared on the fields (with :func:`ranged`), by field name."""
+        return {f.name: f.metadata["range"] for f in dataclasses.fields(cls) if "range" in f.metadata}
+
+    @classmethod
+    def in_range(cls, name: str, value):
+        """``value`` read and checked as the ranged field ``name`` is: a whole number for an ``int``
+        field, else a number. Messages name the field with spaces (``texture scale``) unless the class
+        sets ``SPACED_NAMES`` False."""
+        low, high = cls.ranges()[name]
+        kind = next(f.type for f in dataclasses.fields(cls) if f.name == name)
+        what = name.replace("_", " ") if cls.SPACED_NAMES else name
+        return whole(what, value, low, high) if kind in ("int", int) else number(what, value, low, high)
+
+    def check_ranges(self, *names: str) -> None:
+        """Check the ranged fields ``names`` in that order (all of them, in field order, when none are
+        given), keeping each as the number it was read as."""
+        for name in names or self.ranges():
+            setattr(self, name, self.in_range(name, getattr(self, name)))
 
     @classmethod
     def known_keys(cls, data: Any) -> dict:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cgn_art.errors import CgnArtError
-from cgn_art.settings_checks import MAX_SEED, Settings, check_seed, check_truncation, choice, number, whole
+from cgn_art.settings_checks import MAX_SEED, Settings, check_truncation, choice, ranged, whole
 
 COLORS = ("texture", "luminance", "palette")
 OPTIMIZERS = ("lbfgs", "adam")
@@ -18,13 +18,6 @@ REGIONS = ("one", "two")
 TEXTURE_MECHANISMS = ("texture", "background")
 MAX_SIZE_CPU = 1024
 MAX_SIZE_GPU = 2048
-# Ranges declared once: validate() enforces them, the CLI's help and the page's widgets can read them.
-# The truncation's low end is open: 0 would draw no noise at all.
-LIMITS = {"size": (32, MAX_SIZE_GPU), "blend": (0.0, 1.0), "texture_seed": (0, MAX_SEED), "truncation": (0.0, 1.0),
-          "texture_scale": (0.02, 1.0), "strength": (0.0, 100.0), "content_weight": (0.0, 100.0),
-          "smoothness": (0.0, 100.0), "steps": (1, 5000), "levels": (1, 6), "seed": (0, MAX_SEED),
-          "feather": (0.0, 0.2)}
-
 HELP = {
     "size": "pixels on the result's longer side (up to 1024 on a CPU, 2048 on a GPU)",
     "texture_class": "texture class the CGN paints (index or name)",
@@ -62,59 +55,56 @@ HELP = {
 class StylizeSettings(Settings):
     KIND = "stylize"
 
-    size: int = 512
+    size: int = ranged(512, 32, MAX_SIZE_GPU)
     texture_class: int = 0
     blend_class: int | None = None
-    blend: float = 0.5
-    texture_seed: int = 0
+    blend: float = ranged(0.5, 0.0, 1.0)
+    texture_seed: int = ranged(0, 0, MAX_SEED)
     truncation: float = 1.0
-    texture_scale: float = 0.25
-    strength: float = 1.0
-    content_weight: float = 1.0
-    smoothness: float = 1.0
+    texture_scale: float = ranged(0.25, 0.02, 1.0)
+    strength: float = ranged(1.0, 0.0, 100.0)
+    content_weight: float = ranged(1.0, 0.0, 100.0)
+    smoothness: float = ranged(1.0, 0.0, 100.0)
     colors: str = "texture"
     optimizer: str = "lbfgs"
-    steps: int = 20
-    levels: int = 2
+    steps: int = ranged(20, 1, 5000)
+    levels: int = ranged(2, 1, 6)
     encoder: str = "random"
-    seed: int = 0
+    seed: int = ranged(0, 0, MAX_SEED)
     device: str = "auto"
     regions: str = "one"
     background_texture_class: int | None = None
     keep_subject_photo: bool = False
     subject_box: str | None = None
-    feather: float = 0.01
+    feather: float = ranged(0.01, 0.0, 0.2)
     texture_mechanism: str = "texture"
     background_mechanism: str = "texture"
 
     def validate(self, device=None) -> StylizeSettings:
         """Check every field; return self. ``device`` (a torch.device) sets the size limit (GPU 2048)."""
-        self.size = whole("size", self.size, *LIMITS["size"])
+        self.check_ranges("size")
         if device is not None and getattr(device, "type", "cpu") == "cpu" and self.size > MAX_SIZE_CPU:
             raise CgnArtError(f"size {self.size} is too large for a CPU: give at most {MAX_SIZE_CPU} pixels "
                               f"(up to {MAX_SIZE_GPU} on a GPU)")
         self.texture_class = whole("texture class", self.texture_class, 0, None)
         if self.blend_class is not None:
             self.blend_class = whole("blend class", self.blend_class, 0, None)
-        self.blend = number("blend", self.blend, *LIMITS["blend"])
-        self.texture_seed = check_seed(self.texture_seed, "texture seed")
+        self.check_ranges("blend", "texture_seed")
         self.truncation = check_truncation(self.truncation)
-        for name in ("texture_scale", "strength", "content_weight", "smoothness"):
-            setattr(self, name, number(name.replace("_", " "), getattr(self, name), *LIMITS[name]))
+        self.check_ranges("texture_scale", "strength", "content_weight", "smoothness")
         if self.strength == 0 and self.content_weight == 0:
             raise CgnArtError("strength and content weight are both 0: nothing to optimise; raise one of them")
         self.colors = choice("colors", self.colors, COLORS)
         self.optimizer = choice("optimizer", self.optimizer, OPTIMIZERS)
         self.encoder = choice("encoder", self.encoder, ENCODERS)
-        for name in ("steps", "levels", "seed"):
-            setattr(self, name, whole(name, getattr(self, name), *LIMITS[name]))
+        self.check_ranges("steps", "levels", "seed")
         self.device = str(self.device or "auto").strip().lower()
         self.regions = choice("regions", self.regions, REGIONS)
         if self.background_texture_class is not None:
             self.background_texture_class = whole("background texture class", self.background_texture_class, 0, None)
         if not isinstance(self.keep_subject_photo, bool):
             raise CgnArtError(f"keep subject photo {self.keep_subject_photo!r} is not true or false")
-        self.feather = number("feather", self.feather, *LIMITS["feather"])
+        self.check_ranges("feather")
         self.texture_mechanism = choice("texture mechanism", self.texture_mechanism, TEXTURE_MECHANISMS)
         self.background_mechanism = choice("background mechanism", self.background_mechanism, TEXTURE_MECHANISMS)
         if self.subject_box is not None:
@@ -124,3 +114,6 @@ class StylizeSettings(Settings):
         return self
 
 
+# Ranges declared once, on the fields: validate() enforces them, the CLI's help and the page's widgets
+# can read them. Truncation is checked by the one rule every job uses, (0, 1]: 0 would draw no noise.
+LIMITS = {**StylizeSettings.ranges(), "truncation": (0.0, 1.0)}

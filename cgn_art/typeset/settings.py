@@ -16,7 +16,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from cgn_art.errors import CgnArtError
-from cgn_art.settings_checks import MAX_SEED, Settings, check_truncation, choice, class_list, model_class, number, whole
+from cgn_art.settings_checks import (
+    MAX_SEED,
+    Settings,
+    check_truncation,
+    choice,
+    class_list,
+    model_class,
+    ranged,
+    whole,
+)
 
 FORMATS = {"square": (1080, 1080), "portrait": (1080, 1350), "story": (1080, 1920), "landscape": (1920, 1080),
            "custom": None}
@@ -25,23 +34,6 @@ TEXTURE_BY = ("all", "word", "letter", "walk")
 BACKGROUND_BY = ("all", "line")
 MIN_SIDE, MAX_SIDE = 64, 4096
 MAX_TEXT = 400
-# Ranges declared once: validate() enforces them, CLI help and page widgets read them. Truncation
-# is checked by the one rule every job uses, (0, 1] (settings_checks.check_truncation); its range here
-# is the page slider's, which starts at 0.05.
-LIMITS = {
-    "width": (MIN_SIDE, MAX_SIDE), "height": (MIN_SIDE, MAX_SIDE),
-    "letter_size": (0, MAX_SIDE),          # cap height in px; 0 = as large as fits
-    "margin": (0.0, 0.4),                  # of the shorter side, on every edge
-    "tracking": (-0.3, 1.0),               # gap between letters, in cap heights
-    "word_space": (0.1, 3.0),              # gap between words, in cap heights
-    "line_spacing": (0.8, 3.0),            # baseline to baseline, in cap heights
-    "seed": (0, MAX_SEED),
-    "truncation": (0.05, 1.0),
-    "texture_scale": (1.0, 4.0),           # zoom into the texture and background painting
-    "material_scale": (0.0, 1.0),          # 0: crisp (the material's own pixels); 1: relative (as at native size)
-}
-WHOLE_FIELDS = ("width", "height", "letter_size", "seed")
-NUMBER_FIELDS = ("margin", "tracking", "word_space", "line_spacing", "texture_scale", "material_scale")
 HELP = {
     "text": "the words to set; a new line starts a new line, lowercase becomes capitals",
     "format": "poster shape: square 1080, portrait 1080x1350, story 1080x1920, landscape 1920x1080, or custom",
@@ -74,27 +66,28 @@ class TypeSettings(Settings):
     """One poster: the text, the canvas, the layout, and which textures and backgrounds paint it."""
 
     KIND = "type"
+    SPACED_NAMES = False  # its messages name a field as written: "word_space 5 is out of range"
     IGNORED = ("kind", "model", "digit_model")  # what a poster's PNG stores beside its settings (Poster.metadata)
 
     text: str = "HELLO WORLD"
     format: str = "portrait"
-    width: int = 1080
-    height: int = 1350
+    width: int = ranged(1080, MIN_SIDE, MAX_SIDE)
+    height: int = ranged(1350, MIN_SIDE, MAX_SIDE)
     align: str = "center"
-    letter_size: int = 0
-    margin: float = 0.08
-    tracking: float = 0.12
-    word_space: float = 0.55
-    line_spacing: float = 1.35
+    letter_size: int = ranged(0, 0, MAX_SIDE)  # cap height in px; 0 = as large as fits
+    margin: float = ranged(0.08, 0.0, 0.4)  # of the shorter side, on every edge
+    tracking: float = ranged(0.12, -0.3, 1.0)  # gap between letters, in cap heights
+    word_space: float = ranged(0.55, 0.1, 3.0)  # gap between words, in cap heights
+    line_spacing: float = ranged(1.35, 0.8, 3.0)  # baseline to baseline, in cap heights
     texture_by: str = "all"
     textures: list[int] | None = None
     background_by: str = "all"
     backgrounds: list[int] | None = None
-    seed: int = 0
+    seed: int = ranged(0, 0, MAX_SEED)
     letter_seeds: dict[int, int] = field(default_factory=dict)
     truncation: float = 0.8
-    texture_scale: float = 1.0
-    material_scale: float = 0.0
+    texture_scale: float = ranged(1.0, 1.0, 4.0)  # zoom into the texture and background painting
+    material_scale: float = ranged(0.0, 0.0, 1.0)  # 0: crisp (the material's own pixels); 1: as at native size
 
     def validate(self, model=None) -> TypeSettings:
         """Check every field (one CgnArtError naming it); with ``model``, check class indices too."""
@@ -107,10 +100,7 @@ class TypeSettings(Settings):
         self.format = choice("format", self.format, FORMATS)
         if FORMATS[self.format] is not None:
             self.width, self.height = FORMATS[self.format]
-        for name in WHOLE_FIELDS:
-            setattr(self, name, whole(name, getattr(self, name), *LIMITS[name]))
-        for name in NUMBER_FIELDS:
-            setattr(self, name, number(name, getattr(self, name), *LIMITS[name]))
+        self.check_ranges()
         self.truncation = check_truncation(self.truncation)
         self.align = choice("align", self.align, ALIGNS)
         self.texture_by = choice("texture_by", self.texture_by, TEXTURE_BY)
@@ -188,6 +178,12 @@ class TypeSettings(Settings):
         return settings.validate(model), problems
 
 
+# Ranges declared once, on the fields: validate() enforces them, CLI help and page widgets read them.
+# Truncation is checked by the one rule every job uses, (0, 1] (settings_checks.check_truncation); its
+# range here is the page slider's, which starts at 0.05.
+LIMITS = {**TypeSettings.ranges(), "truncation": (0.05, 1.0)}
+
+
 def parse_field(name: str, text: str, model=None):
     """One setting from text (a URL parameter or a command-line flag); classes by name or index."""
     if name in ("textures", "backgrounds"):
@@ -208,10 +204,8 @@ def parse_field(name: str, text: str, model=None):
                     raise CgnArtError(f"letter seed {item!r} is not INDEX:SEED (e.g. 3:1234)")
                 seeds[whole("letter index", index, 0, MAX_TEXT)] = whole("letter seed", seed, *LIMITS["seed"])
         return seeds
-    if name in WHOLE_FIELDS:
-        return whole(name, text, *LIMITS[name])
-    if name in NUMBER_FIELDS:
-        return number(name, text, *LIMITS[name])
+    if name in TypeSettings.ranges():
+        return TypeSettings.in_range(name, text)
     if name == "truncation":
         return check_truncation(text)
     return str(text)
