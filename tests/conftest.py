@@ -63,6 +63,15 @@ def model_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def model(model_dir):
+    """The model_dir model, loaded on the CPU: every class looks different whatever the shipped weights are.
+    Modules that need another model (the shipped one, an ImageNet CGN) define their own ``model``."""
+    import cgn_art
+
+    return cgn_art.load_model(str(model_dir), device="cpu")
+
+
+@pytest.fixture(scope="module")
 def one_thread():
     """torch on one thread for a module's tests, restored afterwards."""
     threads = torch.get_num_threads()

@@ -15,11 +15,6 @@ from cgn_art.io import read_png_settings
 from cgn_art.settings_checks import MAX_SEED
 
 
-@pytest.fixture(scope="module")
-def model(model_dir):
-    return cgn_art.load_model(model_dir, device="cpu")
-
-
 def test_settings_round_trip_through_a_url(model):
     mix = mixing.MixSettings(shape=2, texture=4, background=5, shape_seed=11, texture_seed=0,
                              background_seed=MAX_SEED, truncation=0.35, size=512).validate(model)

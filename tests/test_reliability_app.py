@@ -69,6 +69,17 @@ def only_job():
     return queued[0]
 
 
+def cancel_the_job(at, prefix: str, gate: threading.Event) -> None:
+    """Press the page's Cancel (``<prefix>_job_cancel``) on its one job, held midway, then let the job
+    go on: it must end cancelled, and the page must run again without an error."""
+    job = only_job()
+    at.button(key=f"{prefix}_job_cancel").click().run()
+    gate.set()
+    assert job.wait(120) and job.status == "cancelled"
+    at.run()
+    assert not at.exception and not at.error
+
+
 def warnings(at) -> list[str]:
     return [w.value for w in at.warning]
 
@@ -121,12 +132,7 @@ def test_stylize_cancel_keeps_the_page_and_says_cancelled(monkeypatch, model_dir
     at.select_slider(key="sty_size").set_value(256).run()
     at.button(key="sty_run").click().run()
     assert midway.wait(180)
-    job = only_job()
-    at.button(key="sty_job_cancel").click().run()
-    gate.set()
-    assert job.wait(120) and job.status == "cancelled"
-    at.run()
-    assert not at.exception and not at.error
+    cancel_the_job(at, "sty", gate)
     assert "Stylization cancelled: the last result is kept." in warnings(at) and "sty_result" not in at.session_state
 
 
@@ -139,12 +145,7 @@ def test_lab_cancel_says_cancelled(monkeypatch):
     at.slider(key="lab_epochs").set_value(1)
     at.button(key="lab_run").click().run()
     assert midway.wait(180)
-    job = only_job()
-    at.button(key="lab_job_cancel").click().run()
-    gate.set()
-    assert job.wait(120) and job.status == "cancelled"
-    at.run()
-    assert not at.exception and not at.error
+    cancel_the_job(at, "lab", gate)
     assert any(w.startswith("Experiment cancelled") for w in warnings(at))
 
 

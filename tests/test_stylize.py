@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers.stylize import tiny
 from PIL import Image
 
 import cgn_art
@@ -31,17 +32,12 @@ from cgn_art.stylize.optimize import (
 from cgn_art.stylize.textures import model_texture_wraps, pil_to_tensor, render_class_tile
 from cgn_art.stylize.walk import WalkSettings, texture_walk, walk_textures
 
-TINY = {"size": 48, "steps": 3, "levels": 2, "device": "cpu"}
+TINY = tiny(steps=3)  # the step counts below are checked
 
 
 # one torch thread for the whole module (conftest.one_thread): the optimisations are tiny
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-
-@pytest.fixture(scope="module")
-def model(model_dir):
-    """The conftest test model: every texture class looks different whatever the shipped weights are."""
-    return cgn_art.load_model(str(model_dir), device="cpu")
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,9 @@ import io
 import numpy as np
 import pytest
 import torch
+from helpers.stylize import tiny
 from PIL import Image
 
-import cgn_art
 from cgn_art.errors import CgnArtError
 from cgn_art.stylize import StylizeSettings, stylize
 from cgn_art.stylize.quality import texture_judge, texture_share
@@ -24,16 +24,12 @@ from cgn_art.stylize.regions import (
     read_mask,
 )
 
-TINY = {"size": 48, "steps": 2, "levels": 2, "device": "cpu"}
+TINY = tiny()
 
 
 # one torch thread for the whole module (conftest.one_thread): the optimisations are tiny
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-
-@pytest.fixture(scope="module")
-def model(model_dir):
-    return cgn_art.load_model(str(model_dir), device="cpu")
 
 
 def _real(kind: str, class_index: int, size: int, scale: int, seed: int = 0) -> Image.Image:
