@@ -59,7 +59,7 @@ def cmd_requilt(args) -> int:
 
     checked_source(args.model, args.output)  # a wrong model is one line, before any bar is drawn
     with ProgressBar(f"quilting {args.model} again", unit="") as progress:
-        out = requilt(args.model, args.output, progress=progress)
+        out = requilt(args.model, args.output, progress=progress, sources=args.sources)
     print(f"model: {out}")
     return 0
 
@@ -79,9 +79,11 @@ def add_commands(commands) -> None:
     p = commands.add_parser("requilt", help="make an exemplar model's materials (textures and backgrounds) again "
                                             "with the current quilting (the shape mechanism is kept)",
                             description="Rebuild the model's training data, find the masks in it as training did "
-                                        "(same seed and steps) and quilt each class's materials again (three "
-                                        "sources a class, the better of two draws each); about 20 minutes on two "
-                                        "cores.")
+                                        "(same seed and steps) and quilt each class's materials again (the most "
+                                        "representative of four draws per source); about 15 minutes on two cores "
+                                        "for one source a class.")
     p.add_argument("model", help="shipped model name (e.g. letters) or model folder")
     p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="folder for the new model")
+    p.add_argument("--sources", type=int, default=1, help="quilts a class, each from a random share of its "
+                   "training images: more vary more from seed to seed, and look less like the class (default: 1)")
     p.set_defaults(run=cmd_requilt)

@@ -244,19 +244,19 @@ def build_exemplars(images: torch.Tensor, regions: torch.Tensor, classes: np.nda
     return out
 
 
-# A material's sources: the class's training images split into SOURCES groups at random, and each
-# group's blocks quilted on its own (the most representative of SOURCE_TRIES draws). One quilt of
-# every block averages the regions a class was seen in into one look; a quilt per group keeps some
-# of their differences (a darker corner of the gravel, a patch of sky with more stars), so pictures
-# of a class differ more from seed to seed, as real crops of it do. Grouping by look instead (k-means
-# on colour and contrast) varied more but made quilts of one part of a material (brick's mortar
-# alone), which the structure judges no longer named (texture 0.67).
-SOURCES = 3
-SOURCE_TRIES = 2
+# A material's sources: the class's training images split into ``sources`` groups at random, and
+# each group's blocks quilted on its own (the most representative of TRIES draws). One source (the
+# default) is one quilt of every block: the most faithful picture of the class, which the structure
+# judges name best. More sources keep some of the differences between the regions a class was seen
+# in (a darker corner of the gravel, a patch of sky with more stars), so pictures differ more from
+# seed to seed, at a cost: on the Letters CGN three sources raised texture diversity from 0.61 to
+# 0.85 of real crops but lowered texture structure from 0.86 to 0.72 (a third of the images quilts a
+# less typical picture); grouping by look instead (k-means on colour and contrast) lowered it to 0.67.
+SOURCES = 1
 
 
 def material_sources(images: torch.Tensor, regions: torch.Tensor, classes: np.ndarray, c: int, kind: str,
-                     side: int, rng: np.random.Generator, sources: int = SOURCES, tries: int = SOURCE_TRIES
+                     side: int, rng: np.random.Generator, sources: int = SOURCES, tries: int = TRIES
                      ) -> list[tuple[np.ndarray, float]]:
     """[(quilt (3, side, side) uint8, share of the class's images), ...]: one seamless quilt per group
     of class ``c``'s images (a group with too few blocks joins the quilts of the others)."""
@@ -278,17 +278,25 @@ def material_sources(images: torch.Tensor, regions: torch.Tensor, classes: np.nd
     return out
 
 
-def materials_from_masks(data, masks: torch.Tensor, counts: dict, side: int, rng: np.random.Generator,
-                         progress: Callable[[str], None] | None = None, **options) -> dict[str, list]:
-    """{'texture', 'background'}: per class, its :func:`material_sources`, cut from a data set's 4x
-    images inside and outside the masks found at native size (as :func:`exemplars_from_masks`)."""
+def fine_regions(data, masks: torch.Tensor):
+    """(kind, 4x images (M, 3, H, W) uint8, their regions, their class labels) for 'texture' and
+    'background' of a data set with 4x images (``data.fine_images`` (M, H, W, 3), the images
+    ``data.fine_index``), inside and outside ``masks`` (N, 1, h, w) in [0, 1] found at native size
+    (nearest-upsampled to the fine images)."""
     fine_index = np.asarray(data.fine_index)
     fine = torch.from_numpy(np.asarray(data.fine_images)).permute(0, 3, 1, 2)
     fine_masks = F.interpolate(masks[fine_index].float(), scale_factor=fine.shape[-1] // masks.shape[-1],
                                mode="nearest")
-    out = {}
     for kind, region in (("texture", fine_masks), ("background", 1 - fine_masks)):
-        classes = np.asarray(data.texture_class if kind == "texture" else data.background_class)[fine_index]
+        yield kind, fine, region, np.asarray(data.texture_class if kind == "texture" else data.background_class)[
+            fine_index]
+
+
+def materials_from_masks(data, masks: torch.Tensor, counts: dict, side: int, rng: np.random.Generator,
+                         progress: Callable[[str], None] | None = None, **options) -> dict[str, list]:
+    """{'texture', 'background'}: per class, its :func:`material_sources` (:func:`fine_regions`)."""
+    out = {}
+    for kind, fine, region, classes in fine_regions(data, masks):
         out[kind] = []
         for c in range(counts[kind]):
             out[kind].append(material_sources(fine, region, classes, c, kind, side, rng, **options))
@@ -299,15 +307,7 @@ def materials_from_masks(data, masks: torch.Tensor, counts: dict, side: int, rng
 
 def exemplars_from_masks(data, masks: torch.Tensor, counts: dict, side: int, rng: np.random.Generator,
                          progress: Callable[[str], None] | None = None) -> dict[str, torch.Tensor]:
-    """{'texture', 'background'}: the exemplars of a data set with 4x images (``data.fine_images``
-    (M, H, W, 3) uint8, the images ``data.fine_index``), quilted inside and outside the masks found
-    at native size, ``masks`` (N, 1, h, w) in [0, 1] (nearest-upsampled to the fine images)."""
-    fine_index = np.asarray(data.fine_index)
-    fine = torch.from_numpy(np.asarray(data.fine_images)).permute(0, 3, 1, 2)
-    fine_masks = F.interpolate(masks[fine_index].float(), scale_factor=fine.shape[-1] // masks.shape[-1],
-                               mode="nearest")
-    out = {}
-    for kind, region in (("texture", fine_masks), ("background", 1 - fine_masks)):
-        classes = np.asarray(data.texture_class if kind == "texture" else data.background_class)[fine_index]
-        out[kind] = build_exemplars(fine, region, classes, counts[kind], kind, rng, side=side, progress=progress)
-    return out
+    """{'texture', 'background'}: one exemplar per class, quilted inside and outside the masks
+    (:func:`fine_regions`)."""
+    return {kind: build_exemplars(fine, region, classes, counts[kind], kind, rng, side=side, progress=progress)
+            for kind, fine, region, classes in fine_regions(data, masks)}

@@ -20,8 +20,9 @@ from cgn_art.materials.fields import MaterialClass, material_classes, set_materi
 from cgn_art.materials.synthesis import Source
 from cgn_art.mechanisms.weights import load_model, read_config, save_model, shipped_models
 from cgn_art.runtime.progress import Progress, reporter, sub_progress
+from cgn_art.settings_checks import whole
 from cgn_art.train import pseudo_masks
-from cgn_art.train.exemplars import materials_from_masks
+from cgn_art.train.exemplars import SOURCES, materials_from_masks
 
 
 def checked_source(source: str | Path, out: str | Path):
@@ -37,10 +38,11 @@ def checked_source(source: str | Path, out: str | Path):
     return folder, model
 
 
-def requilt(source: str | Path, out: str | Path, progress: Progress | None = None) -> Path:
+def requilt(source: str | Path, out: str | Path, progress: Progress | None = None, sources: int = SOURCES) -> Path:
     """Write to ``out`` the model ``source`` (a shipped name or a folder) with its materials quilted
-    again from its own training data; returns ``out``. Finding the masks is about the first third of
-    the time, quilting (three sources a class, the better of two draws each) the rest."""
+    again from its own training data, ``sources`` quilts a class (see ``exemplars.SOURCES``); returns
+    ``out``. Finding the masks is about the first third of the time, quilting the rest."""
+    sources = whole("sources", sources, 1, 8)
     say = reporter(progress)
     folder, model = checked_source(source, out)
     facts = {k: v for k, v in read_config(folder).items() if k not in ("format", "config")}
@@ -57,14 +59,14 @@ def requilt(source: str | Path, out: str | Path, progress: Progress | None = Non
     done = iter(range(1, sum(counts.values()) + 1))
     made = materials_from_masks(data, masks, counts, model.texture.side, np.random.default_rng(seed),
                                 progress=lambda m: say(0.35 + 0.65 * next(done) / sum(counts.values()),
-                                                       f"quilting the materials: {m}"))
+                                                       f"quilting the materials: {m}"), sources=sources)
     for kind, per_class in made.items():
         classes = [MaterialClass(old.name, [Source(torch.from_numpy(q), True, share) for q, share in quilts],
                                  torch.from_numpy(quilts[0][0]))
                    for old, quilts in zip(material_classes(model, kind), per_class)]
         set_material_classes(model, kind, classes)
-    facts["requilted"] = {"from": str(source), "seed": seed, "mask_steps": steps,
-                          "note": "materials quilted again: per class, its training images in three random groups, "
-                                  "each group's blocks quilted (the more representative of two draws, smoothed "
-                                  "seams, backgrounds without stray letter pieces); shape mechanism unchanged"}
+    facts["requilted"] = {"from": str(source), "seed": seed, "mask_steps": steps, "sources": sources,
+                          "note": "materials quilted again: per class, its training images in `sources` random "
+                                  "groups, each group's blocks quilted (the most representative of four draws, "
+                                  "smoothed seams, backgrounds without stray letter pieces); shape unchanged"}
     return save_model(model, Path(out), extra=facts)
