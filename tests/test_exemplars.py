@@ -238,3 +238,44 @@ def test_exemplars_from_masks_take_textures_inside_and_backgrounds_outside():
         for c, rgb in colours.items():
             mean = made[kind][c].float().mean((1, 2))
             assert torch.allclose(mean, torch.tensor(rgb, dtype=torch.float32), atol=2), (kind, c, mean)
+
+
+def test_materials_are_quilted_per_group_of_images_and_fill_a_model():
+    """Two classes of 4x images: class 0 brick inside a square 'letter', class 1 its negative; with
+    two sources a class, each source is quilted from half the class's images and their shares add
+    up to 1; the model that holds them saves, loads and draws each class in its own material."""
+    from types import SimpleNamespace
+
+    from cgn_art.materials.fields import MaterialClass, material_classes, set_material_classes
+    from cgn_art.materials.synthesis import Source
+    from cgn_art.mechanisms.weights import load_model, save_model
+
+    brick = torch.from_numpy(skdata.brick()[:256, :256]).to(torch.uint8)
+    images = torch.stack([brick if i % 2 == 0 else 255 - brick for i in range(8)])[..., None].repeat(1, 1, 1, 3)
+    masks = torch.zeros(8, 1, 16, 16)
+    masks[:, :, 5:11, 5:11] = 1  # at 16x: a 96 px letter, 80 px of background around it
+    data = SimpleNamespace(fine_images=images.numpy(), fine_index=np.arange(8), texture_class=np.arange(8) % 2,
+                           background_class=np.arange(8) % 2)
+    made = exemplars.materials_from_masks(data, masks, {"texture": 2, "background": 2}, 64, np.random.default_rng(0),
+                                          sources=2, tries=1)
+    for kind in ("texture", "background"):
+        for quilts in made[kind]:
+            assert len(quilts) == 2 and sum(share for _, share in quilts) == pytest.approx(1.0)
+            assert all(q.shape == (3, 64, 64) and q.dtype == np.uint8 for q, _ in quilts)
+    cfg = SmallCGNConfig(variant="letters", shape_classes=list("AB"), texture_classes=["t0", "t1"],
+                         background_classes=["b0", "b1"], native_size=16, width=8, fields="exemplar", exemplar_side=64)
+    model = SmallCGN(cfg)
+    for kind in ("texture", "background"):
+        set_material_classes(model, kind, [
+            MaterialClass(old.name, [Source(torch.from_numpy(q), True, share) for q, share in quilts],
+                          torch.from_numpy(quilts[0][0]))
+            for old, quilts in zip(material_classes(model, kind), made[kind])])
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        save_model(model, folder)
+        again = load_model(folder, device="cpu")
+        assert len(again.config.materials["texture"]) == 4
+        cf = again.counterfactual(0, [0, 1], 0, seed=5, size=64)
+        dark, light = cf.foreground.mean((1, 2, 3)).tolist()
+        assert abs(dark - (1 - light)) < 0.1  # class 1 is the negative of class 0
