@@ -172,12 +172,16 @@ def paint(material: Material, top: int, left: int, height: int, width: int, salt
     return from_gaussian(material, gaussian_plane(material, top, left, height, width, salt))
 
 
-def blend(pictures: torch.Tensor, weights: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
-    """Variance-preserving blend of K pictures (K, 3, H, W) with weights (K,) summing to 1, each
-    about its mean colour ``means`` (K, 3): halfway between two materials keeps their contrast."""
-    mean = (weights[:, None] * means).sum(0)
-    detail = (weights[:, None, None, None] * (pictures - means[:, :, None, None])).sum(0)
-    return (mean[:, None, None] + detail / weights.pow(2).sum().sqrt()).clamp(0, 1)
+def blend(pictures, weights: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
+    """Variance-preserving blend of K pictures (a list or (K, 3, H, W)) with weights (K,) summing to
+    1, each about its mean colour ``means`` (K, 3): halfway between two materials keeps their contrast.
+    ``mean + sum(w * (picture - its mean)) / sqrt(sum(w ** 2))``, accumulated picture by picture."""
+    gain = weights / weights.pow(2).sum().sqrt()
+    offset = (weights[:, None] * means).sum(0) - (gain[:, None] * means).sum(0)
+    out = pictures[0] * gain[0]
+    for picture, g in zip(pictures[1:], gain[1:]):
+        out.add_(picture, alpha=float(g))
+    return out.add_(offset[:, None, None]).clamp_(0, 1)
 
 
 def resample(picture: torch.Tensor, height: int, width: int) -> torch.Tensor:

@@ -38,6 +38,7 @@ SPAN = 1024
 # A tile is two cells across (at least 256 px, at most 1024): the cells at its edges are painted whole,
 # so a larger tile wastes less of them. At most CACHED_PIXELS are kept per field (72 MB).
 CACHED_PIXELS = 24_000_000
+MIN_SHARE = 0.02
 
 
 def tile_side(cell: int) -> int:
@@ -162,16 +163,15 @@ class ExemplarField(nn.Module):
         weights = class_weights.detach().float().cpu()
         out = []
         for w, (y, x) in zip(weights, self.places(noise)):
-            classes = torch.nonzero(w > 1e-6)[:, 0].tolist() or [int(w.argmax())]
-            pictures, means = [], []
-            for c in classes:
-                pictures.append(self.picture(c, y + dy, x + dx, rows, cols))
-                means.append(self.prepared(c).mean)
+            # a class under MIN_SHARE of the mix adds nothing the eye can see, and costs a whole picture
+            classes = torch.nonzero(w > MIN_SHARE * w.sum())[:, 0].tolist() or [int(w.argmax())]
+            pictures = [self.picture(c, y + dy, x + dx, rows, cols) for c in classes]
             if len(classes) == 1:
                 out.append(pictures[0])
             else:
                 share = w[classes] / w[classes].sum()
-                out.append(synthesis.blend(torch.stack(pictures), share.to(pictures[0].device), torch.stack(means)))
+                means = torch.stack([self.prepared(c).mean for c in classes])
+                out.append(synthesis.blend(pictures, share.to(pictures[0].device), means))
         return synthesis.resample(torch.stack(out), height, width)
 
     def forward(self, class_weights: torch.Tensor, noise: torch.Tensor, size: int) -> torch.Tensor:
