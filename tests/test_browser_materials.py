@@ -22,7 +22,7 @@ def speckled_photo(path, seed: int):
 def test_a_material_from_photos_is_saved_and_shows_in_the_mixer(page, app_server, artifacts, wait_for_app, tmp_path):
     page.set_viewport_size({"width": 1400, "height": 1800})
     page.goto(f"{app_server}/materials")
-    expect(page.get_by_role("heading", name="Materials")).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("heading", name="Materials", exact=True)).to_be_visible(timeout=60_000)
     wait_for_app(page)
     page.get_by_role("textbox", name="Name").fill("red stone")
     page.get_by_role("textbox", name="Name").press("Enter")
