@@ -3,16 +3,18 @@
 A material is a few source pictures of one texture (quilts made at training time, or a user's
 photos) at their own pixel scale. A texture is painted by tiling and blending (after Heitz &
 Neyret, "High-Performance By-Example Noise using a Histogram-Preserving Blending Operator", HPG
-2018): an endless plane is cut into square cells; each cell corner takes a window of a source at a
-random place, and each pixel blends the windows of its four corners. Three things make it hold up:
+2018): an endless plane is cut into square cells; each cell shows a window of a source (one cell
+plus a blend band on every side) at a random place, and neighbouring windows blend where their
+bands overlap. Three things make it hold up:
 
 - the blend preserves variance: in a space where the material's colours are Gaussian (decorrelated
   by PCA, each axis mapped through its own histogram to a normal law), ``sum(w * g) / sqrt(sum(w**2))``
   is again a standard normal, so halfway between two windows has the contrast of either, not the
   grey mush of a plain average; the material's own histogram is then put back.
 - each cell shows one window whole; neighbouring windows blend only over a narrow band.
-- where a corner's window lies is a hash of the corner's integer position: the same plane at any
-  size, nothing to store, and nothing repeats (a canvas of any size is new pixels of the plane).
+- which source and where a cell's window lies is a hash of the cell's integer position: the same
+  plane at any size, nothing to store, and nothing repeats (a canvas of any size is new pixels of
+  the plane).
 
 A seed is a place on the plane; moving the noise pans over it, so strips and dances move smoothly.
 """
@@ -25,7 +27,6 @@ import torch.nn.functional as F
 
 LUT_BINS = 4096       # histogram resolution of the way back from Gaussian to the material's values
 GAUSS_RANGE = 5.0     # Gaussian values beyond +-5 (one in 3.5 million) take the extreme colours
-SPAN_CELLS = 64       # how far apart (in cells) two seeds' places on the plane can be
 _SALT = {"y": 0x2545F491, "x": 0x4F6CDD1D, "k": 0x1B873593}
 
 
@@ -40,8 +41,8 @@ class Source:
 
 
 class Material:
-    """A class's sources prepared for synthesis: their pixels in the Gaussianised colour space,
-    flattened into one buffer, and the way back to the material's colours."""
+    """A class's sources prepared for synthesis: their pixels in the Gaussianised colour space (a
+    quilt padded with its own wrap), the odds of each, and the way back to the material's colours."""
 
     def __init__(self, sources: list[Source], cell: int, band: int | None = None):
         if not sources:

@@ -38,7 +38,7 @@ SPAN = 1024
 # A tile is two cells across (at least 256 px, at most 1024): the cells at its edges are painted whole,
 # so a larger tile wastes less of them. At most CACHED_PIXELS are kept per field (72 MB).
 CACHED_PIXELS = 24_000_000
-MIN_SHARE = 0.02
+MIN_SHARE = 0.02  # a class under this share of a mix is left out of its blend (see paint)
 
 
 def tile_side(cell: int) -> int:
