@@ -132,6 +132,27 @@ def test_bad_config_is_explained(saved, content, message):
         load_model(folder)
 
 
+@pytest.mark.parametrize("change, message", [
+    ({"width": "abc"}, "config width 'abc'"),
+    ({"width": 1e7}, "config width .* out of range"),
+    ({"texture_classes": [f"t{i}" for i in range(200_000)]}, "200000 classes"),
+    ({"texture_classes": "brick"}, "must be a list of class names"),
+    ({"fields": "exemplar", "exemplar_side": 2048, "texture_classes": [f"t{i}" for i in range(900)]}, "GB"),
+    ({"fields": "exemplar", "materials": {"texture": [[0, 10**6, 10**6, 1, 0.0]]}}, "does not fit the model"),
+])
+def test_a_hostile_config_is_one_line_before_anything_is_allocated(saved, change, message, monkeypatch):
+    """A hand-edited config.json once crashed every page with a traceback, or tried to allocate 39 GB."""
+    _, folder = saved
+    config = json.loads((folder / "config.json").read_text())
+    config["config"].update(change)
+    (folder / "config.json").write_text(json.dumps(config))
+    built = []
+    monkeypatch.setattr(SmallCGN, "__init__", lambda *a, **k: built.append(1))
+    with pytest.raises(CgnArtError, match=message):
+        load_model(folder)
+    assert not built  # refused from the config alone
+
+
 def test_missing_model_lists_the_shipped_ones(tmp_path):
     with pytest.raises(CgnArtError, match="wildlife"):
         load_model("no-such-model")

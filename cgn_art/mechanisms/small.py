@@ -27,6 +27,7 @@ from cgn_art.device import pick_device
 from cgn_art.errors import CgnArtError
 from cgn_art.mechanisms.base import Mechanisms, truncated_noise, validate_size
 from cgn_art.mechanisms.exemplar import ExemplarField
+from cgn_art.settings_checks import whole
 
 # How much finer than native the texture field is computed when rendering large: 2 keeps texture
 # detail crisp at 512 px for a few milliseconds; beyond the factor the field is upsampled.
@@ -55,6 +56,50 @@ class SmallCGNConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def check(self) -> SmallCGNConfig:
+        """Refuse, in one line, a config no model of this kind has: wrong types, sizes out of range,
+        or buffers too large to hold (a hand-edited or hostile config.json must not reach torch,
+        whose errors are tracebacks and whose allocations can take the machine's memory). Returns self."""
+        for name, (low, high) in CONFIG_LIMITS.items():
+            setattr(self, name, whole(f"config {name}", getattr(self, name), low, high))
+        for name in ("shape_classes", "texture_classes", "background_classes"):
+            names = getattr(self, name)
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                raise CgnArtError(f"config {name}: must be a list of class names")
+            if not 1 <= len(names) <= MAX_CLASSES:
+                raise CgnArtError(f"config {name}: {len(names)} classes; a small CGN has 1 to {MAX_CLASSES}")
+        if self.fields not in ("network", "exemplar"):
+            raise CgnArtError(f"config fields {self.fields!r}: use 'network' or 'exemplar'")
+        if self.fields == "exemplar":
+            count = len(self.texture_classes) + len(self.background_classes)
+            pixels = count * self.exemplar_side ** 2
+            for kind, rows in (self.materials or {}).items():
+                if kind == "added":
+                    continue
+                if kind not in ("texture", "background") or not isinstance(rows, list):
+                    raise CgnArtError(f"config materials: {kind!r} is not a mechanism with a list of sources")
+                for row in rows:
+                    if not (isinstance(row, list) and len(row) == 5 and all(isinstance(v, (int, float)) and
+                                                                            not isinstance(v, bool) for v in row)):
+                        raise CgnArtError(f"config materials {kind}: a source is [class, height, width, tileable, "
+                                          "share]")
+                    c, h, w = (whole(f"config materials {kind} {what}", v, 0) for what, v in zip(
+                        ("class", "height", "width"), row[:3]))
+                    if c >= len(getattr(self, f"{kind}_classes")) or not (8 <= h <= 8192 and 8 <= w <= 8192):
+                        raise CgnArtError(f"config materials {kind}: source {row[:3]} does not fit the model")
+                    pixels += h * w
+            if 3 * pixels > MAX_PICTURE_BYTES:
+                raise CgnArtError(f"config: its textures and backgrounds would take {3 * pixels / 2**30:.1f} GB; "
+                                  f"a small CGN holds at most {MAX_PICTURE_BYTES / 2**30:.0f} GB of them")
+        return self
+
+
+# What a config.json may say (SmallCGNConfig.check): every shipped or trained model is far inside.
+CONFIG_LIMITS = {"native_size": (8, 512), "shape_noise_dim": (1, 1024), "field_channels": (1, 256),
+                 "embed_dim": (1, 1024), "width": (1, 1024), "detail_levels": (0, 4), "exemplar_side": (8, 2048)}
+MAX_CLASSES = 1000
+MAX_PICTURE_BYTES = 2 * 2**30
 
 
 class PixelNorm(nn.Module):

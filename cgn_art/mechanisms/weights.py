@@ -85,9 +85,11 @@ def _imagenet(function: str) -> Callable:
 def _load_small(folder: Path, device, name: str | None = None) -> SmallCGN:
     config = read_config(folder)
     try:
-        cfg = SmallCGNConfig(**config["config"])
+        cfg = SmallCGNConfig(**config["config"]).check()
     except TypeError as e:
         raise CgnArtError(f"{folder / 'config.json'}: config does not fit this version of cgn-art ({e})") from None
+    except CgnArtError as e:
+        raise CgnArtError(f"{folder / 'config.json'}: {e}") from None
     weights = folder / "model.safetensors"
     if not weights.is_file():
         raise CgnArtError(f"{weights}: missing; the model folder needs its weights file")
