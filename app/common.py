@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import threading
 import time
 from pathlib import Path
@@ -347,5 +348,18 @@ def download_png(cf, key: str, index: int = 0) -> None:
              "so it can be made again exactly.")
 
 
+# What turns text into something else in Streamlit's markdown: links and images ([...](...)),
+# HTML and autolinks (<...>), LaTeX ($), code, emphasis, strike-through, tables, colour directives
+# (:red[...]) and bare URLs (the colon of "://"). Other punctuation stays as it is, so a message
+# reads the same in the page's source.
+_MARKDOWN = re.compile(r"([\\`*_\[\]<>$~|])|(?<=\w):(?=//)")
+
+
+def plain(text: str) -> str:
+    """``text`` as literal characters in Streamlit markdown (see ``_MARKDOWN``), so a value from a
+    link, a file name or a message cannot become an image the browser fetches, a link, or formatting."""
+    return _MARKDOWN.sub(lambda m: "\\" + m.group(0), str(text))
+
+
 def error_box(e: Exception) -> None:
-    st.error(str(e), icon=":material/error:")
+    st.error(plain(str(e)), icon=":material/error:")

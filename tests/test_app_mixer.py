@@ -96,9 +96,20 @@ def test_a_copied_link_opens_the_same_image(mixer, model_dir):
 def test_bad_link_values_warn_and_fall_back(query, field):
     at = open_mixer({**query, "texture": "2"})
     assert not at.exception and not at.error
-    assert len(at.warning) == 1 and f"{field}=" in at.warning[0].value
+    assert len(at.warning) == 1 and f"{field}=".replace("_", "\\_") in at.warning[0].value  # markdown-escaped
     assert at.selectbox(key="mix_texture").value == 2  # the good values of the link are kept
     assert at.query_params[field] != query[field]   # the URL now holds what is shown
+
+
+def test_a_link_cannot_put_an_image_or_a_link_into_the_page():
+    """A shared link's bad values are echoed as plain text: the warning once rendered the link's
+    markdown image (the browser fetched it) and a clickable "Log in"."""
+    at = open_mixer({"texture": "![x](http://host/EVIL.png)", "shape": "[Log in](http://host/x)"})
+    assert not at.exception
+    text = " ".join(w.value for w in at.warning)
+    assert "EVIL" in text and "Log in" in text
+    assert "![x](" not in text and "[Log in](" not in text
+    assert "!\\[x\\](http\\://" in text
 
 
 def test_link_can_name_the_model_and_classes_by_name():

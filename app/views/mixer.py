@@ -12,6 +12,7 @@ from common import (
     current_model,
     download_png,
     error_box,
+    plain,
     seed_input,
     state_key,
     weights_version,
@@ -71,7 +72,7 @@ def header() -> None:
     st.caption("Pick a class and a seed for each mechanism. The address bar always holds the current mix: "
                "copy it to share exactly this image.")
     for problem in st.session_state.pop(URL_PROBLEMS, []):
-        st.warning(f"The link had a value that doesn't fit this model, so a default is used: {problem}",
+        st.warning(f"The link had a value that doesn't fit this model, so a default is used: {plain(problem)}",
                    icon=":material/link_off:")
 
 

@@ -11,6 +11,7 @@ from common import (
     current_model,
     error_box,
     get_model,
+    plain,
     quick_png,
     state_key,
     weights_version,
@@ -103,7 +104,7 @@ def header() -> None:
 
 def url_problems() -> None:
     for problem in st.session_state.pop(URL_PROBLEMS, []):
-        st.warning(f"The link had a value that doesn't fit, so a default is used: {problem}",
+        st.warning(f"The link had a value that doesn't fit, so a default is used: {plain(problem)}",
                    icon=":material/link_off:")
 
 
