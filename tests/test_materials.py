@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import io
+import os
+import time
 
 import numpy as np
 import pytest
@@ -202,8 +204,12 @@ def test_a_save_cut_short_leaves_the_old_model_whole(user_models, monkeypatch):
         store.add_material("my-letters", "texture", "lichen", [encoded(pebbles(1))])
     assert (user_models / "my-letters" / "model.safetensors").read_bytes() == before
     assert sorted(p.name for p in user_models.iterdir()) == ["my-letters"]
-    # a swap cut between its two renames: the old model is put back when the folder is next read
-    (user_models / "my-letters").rename(user_models / f"{store.OLD}my-letters")
+    # a swap cut between its two renames: the old model is put back when the folder is next read,
+    # once it is clearly stale (a swap under way in another session is left alone)
+    old = user_models / f"{store.OLD}my-letters"
+    (user_models / "my-letters").rename(old)
+    assert list(store.user_models()) == [] and old.exists()
+    os.utime(old, (time.time() - 2 * store.STALE_SECONDS,) * 2)
     assert list(store.user_models()) == ["my-letters"]
     assert load_model("my-letters", device="cpu").class_names["texture"][-1] == "moss"
 

@@ -7,8 +7,9 @@ name, so it works on every page and command, and PNGs and sidecars that name it 
 
 Adding a material to a shipped model makes a user model (``my-letters`` for ``letters``); adding
 to a user model changes it. Writes are atomic: the new model is written beside the old one and
-swapped in with two renames, and a swap that a crash or Ctrl-C cut short is finished or undone the
-next time the folder is read; a half-written model is never loaded.
+swapped in with two renames; a swap that Ctrl-C cuts short is undone at once, and one a crash cut
+short is undone when the folder is next read (once it is two minutes old: a swap under way in
+another session is left alone); a half-written model is never loaded.
 
 >>> path = add_material("letters", "texture", "moss", ["moss1.jpg", "moss2.jpg"])  # doctest: +SKIP
 >>> load_model("my-letters").class_names["texture"][-1]                           # doctest: +SKIP
@@ -20,6 +21,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -34,6 +36,7 @@ ENV = "CGN_ART_MODELS"
 MODEL_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 MAX_CLASSES = 64   # per mechanism: a picker of more is no palette, and each class costs memory
 NEW, OLD = ".new-", ".old-"   # prefixes of a model being written and of the one it replaces
+STALE_SECONDS = 120            # a folder of a swap left longer than this was cut short by a crash
 
 
 def user_models_dir() -> Path:
@@ -45,17 +48,29 @@ def user_models_dir() -> Path:
     return (Path(data) if data else Path.home() / ".local" / "share") / "cgn-art" / "models"
 
 
-def _finish_swaps(root: Path) -> None:
+def _finish_swaps(root: Path, now: float | None = None) -> None:
     """Undo a swap a crash cut short (the old model back where the new one never arrived) and drop
-    what was being written."""
+    what was being written. Only folders left for over ``STALE_SECONDS``: a save takes seconds,
+    and another session's save may be under way right now."""
+    now = time.time() if now is None else now
+
+    def stale(path: Path) -> bool:
+        try:
+            return now - path.stat().st_mtime > STALE_SECONDS
+        except OSError:
+            return False
+
     for path in root.glob(f"{OLD}*"):
         target = root / path.name[len(OLD):]
+        if not stale(path):
+            continue
         if target.exists():
             shutil.rmtree(path, ignore_errors=True)
         else:
             path.rename(target)
     for path in root.glob(f"{NEW}*"):
-        shutil.rmtree(path, ignore_errors=True)
+        if stale(path):
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def user_models() -> dict[str, Path]:
@@ -103,7 +118,9 @@ def save_user_model(model, name: str, extra: dict | None = None) -> Path:
             fresh.rename(target)
     except BaseException:
         shutil.rmtree(fresh, ignore_errors=True)
-        _finish_swaps(root)
+        old = root / f"{OLD}{name}"
+        if old.exists() and not target.exists():  # cut between the two renames: put the old one back
+            old.rename(target)
         raise
     return target
 
