@@ -52,10 +52,12 @@ def available_models() -> dict[str, Path]:
 
 
 def weights_version(name_or_folder: str) -> int:
-    """The weights file's mtime, so retrained weights are picked up without restarting the server."""
+    """The newest mtime of the weights and config files, so retrained weights (or a mended config)
+    are picked up without restarting the server."""
     folder = available_models().get(name_or_folder) or Path(name_or_folder)
     try:
-        return max(p.stat().st_mtime_ns for p in Path(folder).glob("*.safetensors"))
+        return max(p.stat().st_mtime_ns for p in [*Path(folder).glob("*.safetensors"), Path(folder) / "config.json"]
+                   if p.is_file())
     except (OSError, ValueError):
         return 0  # load_model raises the readable error
 
@@ -65,9 +67,24 @@ def _load_model(name_or_folder: str, version: int):
     return cgn_art.load_model(name_or_folder, device="auto")
 
 
+# Why a folder did not load, by (folder, version): a folder that failed is not read again on every
+# rerun while its files stay as they are (each try cost seconds of CPU and grew the server).
+_FAILED: dict = {}
+_FAILED_KEPT = 64
+
+
 def get_model(name_or_folder: str):
-    """The model, loaded once per process (and again only when its weights file changes)."""
-    return _load_model(name_or_folder, weights_version(name_or_folder))
+    """The model, loaded once per process (and again only when its weights or config change)."""
+    key = (name_or_folder, weights_version(name_or_folder))
+    if key in _FAILED:
+        raise cgn_art.CgnArtError(_FAILED[key])
+    try:
+        return _load_model(*key)
+    except cgn_art.CgnArtError as e:
+        if len(_FAILED) >= _FAILED_KEPT:
+            _FAILED.pop(next(iter(_FAILED)))
+        _FAILED[key] = str(e)
+        raise
 
 
 def model_picker():
@@ -101,12 +118,12 @@ def model_picker():
         try:
             model, source = get_model(folder), folder
         except cgn_art.CgnArtError as e:
-            st.sidebar.error(f"{e}\n\nUsing the model '{name}' instead.")
+            st.sidebar.error(f"{plain(str(e))}\n\nUsing the model '{name}' instead.")
     if model is None:
         try:
             model = get_model(name)
         except cgn_art.CgnArtError as e:
-            st.error(str(e))
+            st.error(plain(str(e)))
             st.stop()
     st.session_state[SOURCE_KEY] = source
     _describe(model)

@@ -120,6 +120,24 @@ def test_bad_model_folder_says_why_and_keeps_the_picked_model(app, tmp_path):
     assert "not valid JSON" in app.error[0].value
 
 
+def test_a_folder_that_failed_is_not_read_again_until_its_files_change(app, tmp_path, monkeypatch):
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    (folder / "model.safetensors").write_bytes(b"not weights")
+    (folder / "config.json").write_text("{")
+    reads = []
+    real = cgn_art.load_model
+    monkeypatch.setattr(cgn_art, "load_model", lambda *a, **k: (reads.append(a[0]), real(*a, **k))[1])
+    app.text_input(key="model_folder").input(str(folder)).run()
+    app.run()
+    app.run()
+    assert not app.exception and "not valid JSON" in app.error[0].value
+    assert reads.count(str(folder)) == 1   # three reruns, one read
+    (folder / "config.json").write_text("{}")   # mended (still wrong): its new time means a new read
+    app.run()
+    assert reads.count(str(folder)) == 2 and "not a cgn-art small CGN config" in app.error[0].value
+
+
 def test_model_folder_is_used_by_every_page(app, model_dir):
     app.text_input(key="model_folder").input(str(model_dir)).run()
     assert not app.error
