@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from cgn_art.dance.renderer import _NoiseBank
 from cgn_art.errors import CgnArtError
 from cgn_art.lyrics import Lyrics
+from cgn_art.mechanisms.exemplar import material_zoom
 from cgn_art.settings_checks import child_seed
 from cgn_art.typeset.layout import Text, arrange, letter_seed, split_text
 from cgn_art.typeset.render import box_of, digit_classes, fit_mask, glyph_masks, letter_classes, measure
@@ -69,8 +70,6 @@ class LyricFrameRenderer:
         self.materials = bool(getattr(model, "exemplar_fields", False))
         self.work = int(work or (size if self.materials else min(size, model.native_size)))
         if self.materials:
-            from cgn_art.materials.preview import material_zoom
-
             scale = getattr(settings, "material_scale", 0.0)
             self.zoom = {"background": material_zoom(self.work, model.config.exemplar_side, scale),
                          "texture": None}  # the texture's zoom follows each line's letter size
@@ -221,11 +220,9 @@ class LyricFrameRenderer:
         screen at that frame are at material scale 1 (a letter box spans one native image)."""
         zoom = self.zoom[mechanism]
         if zoom is None:
-            from cgn_art.materials.preview import material_zoom
-
             entry = self.lines.get(int(self.line_of[min(frame, len(self.line_of) - 1)]))
             span = entry["period"] if entry else float(self.work)
-            zoom = material_zoom(round(span), self.model.config.exemplar_side,
+            zoom = material_zoom(span, self.model.config.exemplar_side,
                                  getattr(self.settings, "material_scale", 0.0))
         field = getattr(self.model, mechanism)
         return field.paint(weights, noise, self.work, self.work, zoom).float().cpu()

@@ -6,14 +6,8 @@ from PIL import Image
 from cgn_art.errors import CgnArtError
 from cgn_art.materials.fields import check_kind
 from cgn_art.mechanisms.base import to_pil
+from cgn_art.mechanisms.exemplar import material_zoom
 from cgn_art.settings_checks import number, whole
-
-
-def material_zoom(size: int, side: int, material_scale: float) -> float:
-    """Output px per material px for a ``size`` px picture: 1 at material scale 0 (crisp, the
-    material's own pixels), ``size / side`` at 1 (relative: ``side`` material px span the picture,
-    as at the model's native size), geometric in between."""
-    return (size / side) ** material_scale
 
 
 def material_preview(model, kind: str, name: str | int, size: int = 1080, *, seed: int = 0,

@@ -60,6 +60,13 @@ def default_band(cell: int, tileable: bool = False) -> int:
     return max(2, cell // (8 if tileable else 4))
 
 
+def material_zoom(span: float, side: int, material_scale: float) -> float:
+    """Output px per material px for a picture (or a letter box) ``span`` px across: 1 at material
+    scale 0 (crisp, the material's own pixels), ``span / side`` at 1 (relative: ``side`` material px
+    span it, as at the model's native size), geometric in between."""
+    return (span / side) ** material_scale
+
+
 def material_of(sources: list[synthesis.Source]) -> synthesis.Material:
     """A class's sources made ready to synthesise from, with the cell and band that suit them."""
     tileable = all(s.tileable for s in sources)

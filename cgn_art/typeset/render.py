@@ -25,6 +25,7 @@ from PIL import Image
 
 from cgn_art.errors import CgnArtError
 from cgn_art.mechanisms.base import to_pil
+from cgn_art.mechanisms.exemplar import material_zoom
 from cgn_art.typeset.layout import Layout, Text, arrange, ink_extent, letter_seed, metrics_from_extents, split_text
 from cgn_art.typeset.settings import TypeSettings
 
@@ -284,17 +285,11 @@ def network_letters(models: dict, settings: TypeSettings, layout: Layout, weight
     return letters
 
 
-def material_zoom(settings: TypeSettings, relative: float) -> float:
-    """Poster px per material px: ``relative`` at material scale 1 (the material spans what it spans
-    at the model's native size), 1 at material scale 0 (crisp: the material's own pixels); zoomed in
-    by ``texture_scale``."""
-    return settings.texture_scale * relative ** settings.material_scale
-
-
 def material_background(model, settings: TypeSettings, layout: Layout, bg_classes: list[int]) -> torch.Tensor:
     """(1, 3, H, W): the background synthesised from its material over the whole poster."""
     width, height = layout.width, layout.height
-    zoom = material_zoom(settings, max(width, height) / model.config.exemplar_side)
+    zoom = settings.texture_scale * material_zoom(max(width, height), model.config.exemplar_side,
+                                                  settings.material_scale)
     field = model.background
     if settings.background_by == "line" and layout.lines > 1:
         lines = range(layout.lines)
@@ -315,7 +310,8 @@ def material_letters(model, settings: TypeSettings, layout: Layout, weights: tor
     is its own place on the material's plane, and each letter shows the part of it where it stands,
     so no two letters show the same pixels."""
     sides = [g.side for g in layout.glyphs if g.source == "letters"] or [g.side for g in layout.glyphs]
-    zoom = material_zoom(settings, float(np.median(sides)) / model.config.exemplar_side)
+    zoom = settings.texture_scale * material_zoom(float(np.median(sides)), model.config.exemplar_side,
+                                                  settings.material_scale)
     noise = model.noise("texture", seeds, settings.truncation, 1)
     weights = weights.to(model.device)
 
